@@ -1,0 +1,11 @@
+import ArgumentParser
+import GPT2
+
+@main
+struct GPT2Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gpt2-bench",
+        abstract: "Benchmarks for swift-gpt2.",
+        subcommands: []
+    )
+}
