@@ -1,7 +1,61 @@
 // The one place that names the BLAS implementation: OpenBLAS's CBLAS on Linux,
-// Accelerate's CBLAS on Apple platforms. Everything else calls these wrappers.
+// Accelerate's CBLAS on Apple platforms. Everything else calls these row-major wrappers.
 #if canImport(Accelerate)
 import Accelerate
 #else
 import CBLAS
 #endif
+
+enum BLAS {
+    /// `c[m, n] = alpha · op(a) · op(b) + beta · c`, all row-major; op transposes when asked.
+    @inline(__always)
+    static func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+                     alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+                     b: UnsafePointer<Float>, ldb: Int,
+                     beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// `y = alpha · op(a) · x + beta · y` with `a` row-major [m, n]; `trans` multiplies by aᵀ.
+    @inline(__always)
+    static func gemv(trans: Bool = false, m: Int, n: Int, alpha: Float = 1,
+                     a: UnsafePointer<Float>, lda: Int, x: UnsafePointer<Float>,
+                     beta: Float = 0, y: UnsafeMutablePointer<Float>) {
+        cblas_sgemv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), alpha, a, Int32(lda), x, 1, beta, y, 1)
+    }
+}
+
+/// Settings of the BLAS library that does the engine's matrix products.
+public enum BLASBackend {
+    /// Sets how many threads BLAS uses for each product (process-wide).
+    /// Use at most the number of physical cores; more oversubscribes and slows down.
+    public static func setThreadCount(_ count: Int) {
+        #if canImport(Accelerate)
+        _ = count  // Accelerate manages its own threads.
+        #else
+        openblas_set_num_threads(Int32(max(1, count)))
+        #endif
+    }
+
+    /// How many threads BLAS uses.
+    public static var threadCount: Int {
+        #if canImport(Accelerate)
+        return 0
+        #else
+        return Int(openblas_get_num_threads())
+        #endif
+    }
+
+    /// The library and kernel in use, e.g. `OpenBLAS 0.3.21 ... (Zen)`.
+    public static var description: String {
+        #if canImport(Accelerate)
+        return "Accelerate"
+        #else
+        let config = String(cString: openblas_get_config())
+        let core = String(cString: openblas_get_corename())
+        return "\(config) (\(core))"
+        #endif
+    }
+}

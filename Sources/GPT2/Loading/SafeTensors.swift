@@ -1,0 +1,138 @@
+import Foundation
+
+/// The element types a safetensors file can declare, with their sizes.
+/// The engine computes with `F32`, `F16` and `BF16` tensors; the others are recognised so that
+/// a file holding them still validates, and are refused only if the model needs such a tensor.
+enum SafeTensorsDType: String, Sendable {
+    case F64, F32, F16, BF16, I64, I32, I16, I8, U64, U32, U16, U8, BOOL
+    case F8_E4M3, F8_E5M2
+
+    var byteSize: Int {
+        switch self {
+        case .F64, .I64, .U64: 8
+        case .F32, .I32, .U32: 4
+        case .F16, .BF16, .I16, .U16: 2
+        case .I8, .U8, .BOOL, .F8_E4M3, .F8_E5M2: 1
+        }
+    }
+}
+
+/// One `model.safetensors` file: a little-endian u64 header length, a JSON header naming each
+/// tensor's dtype, shape and byte range, then the tensor data. The file is memory-mapped and
+/// every number in the header is checked against the file before it is used.
+struct SafeTensorsFile: Sendable {
+    struct Entry: Sendable {
+        let name: String
+        let dtype: SafeTensorsDType
+        let shape: [Int]
+        /// Byte range of the tensor's data, relative to the start of the file.
+        let range: Range<Int>
+        var elementCount: Int { shape.reduce(1, *) }
+    }
+
+    /// The safetensors reference implementation refuses headers above 100 MB; so do we,
+    /// so that a hostile length cannot make us parse gigabytes of JSON.
+    static let maxHeaderBytes = 100_000_000
+
+    let file: MappedFile
+    let entries: [String: Entry]
+
+    var url: URL { file.url }
+
+    init(url: URL) throws {
+        let file = try MappedFile(url: url)
+        self.file = file
+        self.entries = try Self.parseHeader(file.bytes, url: url)
+    }
+
+    /// Parses and validates the header of a safetensors image.
+    static func parseHeader(_ bytes: UnsafeRawBufferPointer, url: URL) throws -> [String: Entry] {
+        func fail(_ detail: String) -> ModelLoadingError {
+            ModelLoadingError(.invalidSafetensors, file: url, detail)
+        }
+        guard bytes.count >= 8 else {
+            throw fail("file is \(bytes.count) bytes, too short for the 8-byte header length")
+        }
+        let declared = bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self).littleEndian
+        guard declared <= UInt64(bytes.count - 8) else {
+            throw fail("header length \(declared) runs past the end of the file (\(bytes.count) bytes)")
+        }
+        guard declared <= UInt64(maxHeaderBytes) else {
+            throw fail("header length \(declared) exceeds the \(maxHeaderBytes)-byte limit")
+        }
+        let headerLength = Int(declared)
+        let dataStart = 8 + headerLength
+        let dataSize = bytes.count - dataStart
+
+        let headerData = Data(bytes[8..<dataStart])
+        let json: Any
+        do {
+            json = try JSONSerialization.jsonObject(with: headerData)
+        } catch {
+            throw fail("header is not valid JSON")
+        }
+        guard let object = json as? [String: Any] else {
+            throw fail("header is not a JSON object")
+        }
+
+        var entries: [String: Entry] = [:]
+        entries.reserveCapacity(object.count)
+        for (name, value) in object where name != "__metadata__" {
+            guard let info = value as? [String: Any] else {
+                throw fail("entry \"\(name)\" is not an object")
+            }
+            guard let dtypeName = info["dtype"] as? String else {
+                throw fail("tensor \"\(name)\" has no dtype")
+            }
+            guard let dtype = SafeTensorsDType(rawValue: dtypeName) else {
+                throw ModelLoadingError(.unknownDType, file: url, "tensor \"\(name)\" has unknown dtype \"\(dtypeName)\"")
+            }
+            guard let shapeValues = info["shape"] as? [Any],
+                  let shape = nonNegativeInts(shapeValues) else {
+                throw fail("tensor \"\(name)\" has no valid shape (a list of non-negative integers)")
+            }
+            guard let offsetValues = info["data_offsets"] as? [Any], offsetValues.count == 2,
+                  let offsets = nonNegativeInts(offsetValues) else {
+                throw fail("tensor \"\(name)\" has no valid data_offsets (two non-negative integers)")
+            }
+            let (begin, end) = (offsets[0], offsets[1])
+            guard begin <= end else {
+                throw fail("tensor \"\(name)\" has data_offsets [\(begin), \(end)] that end before they begin")
+            }
+            guard end <= dataSize else {
+                throw fail("tensor \"\(name)\" ends at byte \(end) of the data, past its end (\(dataSize) bytes; the file may be truncated)")
+            }
+            // Checked products: a hostile shape must not overflow into a small, plausible size.
+            var byteCount = dtype.byteSize
+            for dimension in shape {
+                let (product, overflow) = byteCount.multipliedReportingOverflow(by: dimension)
+                guard !overflow else { throw fail("tensor \"\(name)\" has a shape \(shape) whose size overflows") }
+                byteCount = product
+            }
+            guard byteCount == end - begin else {
+                throw fail("tensor \"\(name)\" of shape \(shape) and dtype \(dtypeName) needs \(byteCount) bytes but data_offsets give \(end - begin)")
+            }
+            entries[name] = Entry(name: name, dtype: dtype, shape: shape,
+                                  range: (dataStart + begin)..<(dataStart + end))
+        }
+
+        let sorted = entries.values.filter { !$0.range.isEmpty }.sorted { $0.range.lowerBound < $1.range.lowerBound }
+        for (previous, next) in zip(sorted, sorted.dropFirst()) where next.range.lowerBound < previous.range.upperBound {
+            throw fail("tensors \"\(previous.name)\" and \"\(next.name)\" overlap")
+        }
+        return entries
+    }
+
+    /// Converts JSON numbers to `Int`s, refusing negatives, fractions and values too large to be sizes.
+    private static func nonNegativeInts(_ values: [Any]) -> [Int]? {
+        var result: [Int] = []
+        result.reserveCapacity(values.count)
+        for value in values {
+            guard let number = value as? NSNumber else { return nil }
+            let double = number.doubleValue
+            guard double >= 0, double < 0x1p62, double == double.rounded(.towardZero) else { return nil }
+            result.append(number.intValue)
+        }
+        return result
+    }
+}

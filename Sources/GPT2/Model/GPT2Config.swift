@@ -1,0 +1,162 @@
+import Foundation
+
+/// The activation used between `mlp.c_fc` and `mlp.c_proj`.
+public enum Activation: String, Sendable, Equatable {
+    /// GPT-2's tanh approximation of GELU (`gelu_new`, also spelled `gelu_pytorch_tanh`).
+    case geluNew = "gelu_new"
+    /// The exact, erf-based GELU.
+    case gelu
+    /// max(0, x).
+    case relu
+}
+
+/// The hyper-parameters of a GPT-2 checkpoint, read from its `config.json`.
+public struct GPT2Config: Sendable, Equatable {
+    /// Number of transformer blocks (`n_layer`).
+    public var layerCount: Int
+    /// Number of attention heads (`n_head`).
+    public var headCount: Int
+    /// Width of the residual stream (`n_embd`).
+    public var embeddingSize: Int
+    /// Longest sequence the position table covers (`n_positions`, or `n_ctx` in old configs).
+    public var contextLength: Int
+    /// Number of token ids (`vocab_size`).
+    public var vocabularySize: Int
+    /// Width of the MLP's hidden layer (`n_inner`; `null` means 4 × `n_embd`).
+    public var innerSize: Int
+    /// Epsilon of every LayerNorm (`layer_norm_epsilon`).
+    public var layerNormEpsilon: Float
+    /// The MLP activation (`activation_function`).
+    public var activation: Activation
+    /// Divide attention scores by √head size (`scale_attn_weights`).
+    public var scaleAttentionWeights: Bool
+    /// Also divide attention scores in block i by i + 1 (`scale_attn_by_inverse_layer_idx`).
+    public var scaleAttentionByInverseLayerIndex: Bool
+
+    /// Size of one attention head.
+    public var headSize: Int { embeddingSize / headCount }
+
+    /// Creates a configuration; `innerSize` defaults to 4 × `embeddingSize` as in GPT-2.
+    public init(layerCount: Int, headCount: Int, embeddingSize: Int, contextLength: Int,
+                vocabularySize: Int, innerSize: Int? = nil, layerNormEpsilon: Float = 1e-5,
+                activation: Activation = .geluNew, scaleAttentionWeights: Bool = true,
+                scaleAttentionByInverseLayerIndex: Bool = false) {
+        self.layerCount = layerCount
+        self.headCount = headCount
+        self.embeddingSize = embeddingSize
+        self.contextLength = contextLength
+        self.vocabularySize = vocabularySize
+        self.innerSize = innerSize ?? 4 * embeddingSize
+        self.layerNormEpsilon = layerNormEpsilon
+        self.activation = activation
+        self.scaleAttentionWeights = scaleAttentionWeights
+        self.scaleAttentionByInverseLayerIndex = scaleAttentionByInverseLayerIndex
+    }
+
+    /// Reads and validates a Hugging Face `config.json`.
+    public init(contentsOf url: URL) throws {
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw ModelLoadingError(.missingFile, file: url, "cannot read config (\(error.localizedDescription))")
+        }
+        try self.init(json: data, file: url)
+    }
+
+    /// Parses `config.json` text; `file` is used in error messages.
+    init(json data: Data, file url: URL) throws {
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw ModelLoadingError(.invalidJSON, file: url, "not a JSON object")
+        }
+        let fields = ConfigFields(object: object, url: url)
+
+        if let modelType = try fields.string("model_type"), modelType != "gpt2" {
+            throw ModelLoadingError(.unsupported, file: url, "model_type \"\(modelType)\" is not supported (only \"gpt2\")")
+        }
+        if try fields.bool("add_cross_attention") == true {
+            throw ModelLoadingError(.unsupported, file: url, "add_cross_attention = true is not supported (decoder-only GPT-2 only)")
+        }
+
+        let layerCount = try fields.requiredInt("n_layer", range: 1...1024)
+        let headCount = try fields.requiredInt("n_head", range: 1...1024)
+        let embeddingSize = try fields.requiredInt("n_embd", range: 1...65536)
+        let vocabularySize = try fields.requiredInt("vocab_size", range: 1...(1 << 24))
+        guard let contextLength = try fields.int("n_positions", range: 1...(1 << 20)) ?? fields.int("n_ctx", range: 1...(1 << 20)) else {
+            throw ModelLoadingError(.missingField, file: url, "missing required field \"n_positions\" (or \"n_ctx\")")
+        }
+        guard embeddingSize % headCount == 0 else {
+            throw ModelLoadingError(.invalidValue, file: url, "n_embd \(embeddingSize) is not a multiple of n_head \(headCount)")
+        }
+        let innerSize = try fields.int("n_inner", range: 1...(1 << 20))
+
+        let epsilon = try fields.double("layer_norm_epsilon") ?? 1e-5
+        guard epsilon > 0, epsilon < 1 else {
+            throw ModelLoadingError(.invalidValue, file: url, "layer_norm_epsilon \(epsilon) is not in (0, 1)")
+        }
+
+        let activationName = try fields.string("activation_function") ?? "gelu_new"
+        let activation: Activation
+        switch activationName {
+        case "gelu_new", "gelu_pytorch_tanh": activation = .geluNew
+        case "gelu": activation = .gelu
+        case "relu": activation = .relu
+        default:
+            throw ModelLoadingError(.unsupported, file: url, "activation_function \"\(activationName)\" is not supported (gelu_new, gelu, relu)")
+        }
+
+        self.init(layerCount: layerCount, headCount: headCount, embeddingSize: embeddingSize,
+                  contextLength: contextLength, vocabularySize: vocabularySize, innerSize: innerSize,
+                  layerNormEpsilon: Float(epsilon), activation: activation,
+                  scaleAttentionWeights: try fields.bool("scale_attn_weights") ?? true,
+                  scaleAttentionByInverseLayerIndex: try fields.bool("scale_attn_by_inverse_layer_idx") ?? false)
+    }
+}
+
+/// Typed access to the fields of a parsed `config.json`; `null` counts as absent.
+private struct ConfigFields {
+    let object: [String: Any]
+    let url: URL
+
+    private func value(_ key: String) -> Any? {
+        guard let value = object[key], !(value is NSNull) else { return nil }
+        return value
+    }
+
+    private func wrongType(_ key: String, _ expected: String) -> ModelLoadingError {
+        ModelLoadingError(.invalidValue, file: url, "field \"\(key)\" should be \(expected), found \(String(describing: object[key]!))")
+    }
+
+    func string(_ key: String) throws -> String? {
+        guard let value = value(key) else { return nil }
+        guard let string = value as? String else { throw wrongType(key, "a string") }
+        return string
+    }
+
+    func bool(_ key: String) throws -> Bool? {
+        guard let value = value(key) else { return nil }
+        guard let bool = value as? Bool else { throw wrongType(key, "true or false") }
+        return bool
+    }
+
+    func double(_ key: String) throws -> Double? {
+        guard let value = value(key) else { return nil }
+        guard let number = value as? NSNumber, !(value is String) else { throw wrongType(key, "a number") }
+        return number.doubleValue
+    }
+
+    func int(_ key: String, range: ClosedRange<Int>) throws -> Int? {
+        guard let number = try double(key) else { return nil }
+        guard number == number.rounded(.towardZero), number >= Double(range.lowerBound), number <= Double(range.upperBound) else {
+            throw ModelLoadingError(.invalidValue, file: url, "field \"\(key)\" is \(number), expected an integer in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return Int(number)
+    }
+
+    func requiredInt(_ key: String, range: ClosedRange<Int>) throws -> Int {
+        guard let value = try int(key, range: range) else {
+            throw ModelLoadingError(.missingField, file: url, "missing required field \"\(key)\"")
+        }
+        return value
+    }
+}

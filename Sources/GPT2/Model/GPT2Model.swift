@@ -1,0 +1,171 @@
+import Foundation
+
+/// A loaded GPT-2 model: immutable, `Sendable`, and shared by any number of concurrent
+/// generations, each with its own ``KVCache``.
+///
+/// ```swift
+/// let model = try GPT2Model(directory: URL(fileURLWithPath: "Models/sales-demo"))
+/// let cache = model.makeCache()
+/// let logits = try model.forward([15496, 11, 995], cache: cache)  // logits of the next token
+/// ```
+public final class GPT2Model: Sendable {
+    /// The hyper-parameters from `config.json`.
+    public let config: GPT2Config
+    /// The directory the model was loaded from.
+    public let directory: URL
+    let weights: GPT2Weights
+
+    /// Loads `config.json` and `model.safetensors` (or a sharded `model.safetensors.index.json`)
+    /// from a Hugging Face GPT-2 model directory. Float32 weights are used in place from a memory
+    /// map; float16 and bfloat16 weights are converted to float32 once.
+    ///
+    /// - Throws: ``ModelLoadingError`` naming the file and what is wrong with it.
+    public init(directory: URL) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory) else {
+            throw ModelLoadingError(.missingFile, file: directory, "model directory does not exist")
+        }
+        guard isDirectory.boolValue else {
+            throw ModelLoadingError(.missingFile, file: directory, "not a directory (expected a model directory with config.json and model.safetensors)")
+        }
+        let config = try GPT2Config(contentsOf: directory.appendingPathComponent("config.json"))
+        self.config = config
+        self.directory = directory
+        self.weights = try GPT2Weights.load(directory: directory, config: config)
+    }
+
+    /// Bytes of weights held in converted buffers (float16/bfloat16 checkpoints) rather than
+    /// mapped in place from the files.
+    public var convertedWeightBytes: Int { weights.storage.ownedBytes }
+
+    /// A fresh, empty cache for one sequence of up to `capacity` positions
+    /// (default and maximum: the model's context length).
+    public func makeCache(capacity: Int? = nil) -> KVCache {
+        let capacity = min(max(capacity ?? config.contextLength, 1), config.contextLength)
+        return KVCache(layerCount: config.layerCount, width: config.embeddingSize, capacity: capacity)
+    }
+
+    /// Runs `tokens` through the model after the positions already in `cache`, appends them to
+    /// the cache, and returns the next-token logits of the positions `logits` asks for.
+    ///
+    /// - Throws: ``GPT2Error`` for an empty input, an id outside the vocabulary, or a sequence
+    ///   longer than the cache; the cache is left unchanged then.
+    public func forward(_ tokens: [Int], cache: KVCache, logits rows: LogitRows = .last) throws -> Logits {
+        try forward(batch: [(tokens, cache)], logits: rows)[0]
+    }
+
+    /// Runs several sequences at once, each after the positions in its own cache: the matrix
+    /// products see every new row of every sequence together, attention runs per sequence.
+    /// Returns one ``Logits`` per sequence, in order.
+    public func forward(batch: [(tokens: [Int], cache: KVCache)], logits rows: LogitRows = .last) throws -> [Logits] {
+        try validate(batch)
+        let C = config.embeddingSize, F = config.innerSize, V = config.vocabularySize
+        let N = batch.reduce(0) { $0 + $1.tokens.count }
+        let longest = batch.map { $0.cache.count + $0.tokens.count }.max()!
+        let widest = batch.map(\.tokens.count).max()!
+
+        let workspace = UnsafeMutablePointer<Float>.allocate(capacity: N * (5 * C + F) + widest * longest)
+        defer { workspace.deallocate() }
+        let x = workspace               // [N, C]  the residual stream
+        let h = x + N * C               // [N, C]  LayerNorm output, then attention output
+        let qkv = h + N * C             // [N, 3C]
+        let fc = qkv + N * 3 * C        // [N, F]
+        let scores = fc + N * F         // [T, P+T] attention scores of one head
+
+        // token + position embeddings: x[r] = wte[token] + wpe[position]
+        var r = 0
+        for (tokens, cache) in batch {
+            for (i, token) in tokens.enumerated() {
+                let te = weights.wte + token * C, pe = weights.wpe + (cache.count + i) * C
+                let row = x + r * C
+                for j in 0..<C { row[j] = te[j] + pe[j] }
+                r += 1
+            }
+        }
+
+        for (l, block) in weights.h.enumerated() {
+            // x = x + c_proj(attention(c_attn(ln_1(x))))
+            block.ln_1.apply(x, rows: N, n: C, epsilon: config.layerNormEpsilon, into: h)
+            block.c_attn.apply(h, rows: N, into: qkv)                    // [N, 3C]
+            var start = 0
+            for (tokens, cache) in batch {
+                causalSelfAttention(qkv: qkv + start * 3 * C, rows: tokens.count, cache: cache, layer: l,
+                                    headCount: config.headCount, scale: attentionScale(layer: l),
+                                    scores: scores, out: h + start * C)  // [T, C]
+                start += tokens.count
+            }
+            block.attn_c_proj.apply(h, rows: N, into: x, accumulate: true)
+
+            // x = x + c_proj(act(c_fc(ln_2(x))))
+            block.ln_2.apply(x, rows: N, n: C, epsilon: config.layerNormEpsilon, into: h)
+            block.c_fc.apply(h, rows: N, into: fc)                       // [N, F]
+            activate(fc, count: N * F, config.activation)
+            block.mlp_c_proj.apply(fc, rows: N, into: x, accumulate: true)
+        }
+        for (tokens, cache) in batch { cache.count += tokens.count }
+
+        // logits = ln_f(x) · lm_headᵀ, only for the rows asked for
+        var selected: [Range<Int>] = []  // per sequence, the rows of x whose logits it gets
+        var start = 0
+        for (tokens, _) in batch {
+            let end = start + tokens.count
+            switch rows {
+            case .last: selected.append((end - 1)..<end)
+            case .all: selected.append(start..<end)
+            case .none: selected.append(end..<end)
+            }
+            start = end
+        }
+        let S = selected.reduce(0) { $0 + $1.count }
+        var j = 0
+        for range in selected {
+            for row in range {
+                weights.ln_f.apply(x + row * C, rows: 1, n: C, epsilon: config.layerNormEpsilon, into: h + j * C)
+                j += 1
+            }
+        }
+        let all = [Float](unsafeUninitializedCapacity: S * V) { buffer, initialized in
+            if S == 1 {
+                BLAS.gemv(m: V, n: C, a: weights.lm_head, lda: C, x: h, y: buffer.baseAddress!)
+            } else if S > 1 {
+                BLAS.gemm(transB: true, m: S, n: V, k: C, a: h, lda: C, b: weights.lm_head, ldb: C,
+                          c: buffer.baseAddress!, ldc: V)
+            }
+            initialized = S * V
+        }
+        if batch.count == 1 {
+            return [Logits(rowCount: S, vocabularySize: V, values: all)]
+        }
+        var offset = 0
+        return selected.map { range in
+            defer { offset += range.count }
+            return Logits(rowCount: range.count, vocabularySize: V,
+                          values: Array(all[(offset * V)..<((offset + range.count) * V)]))
+        }
+    }
+
+    /// 1/√head_size (`scale_attn_weights`), and 1/(layer+1) more with `scale_attn_by_inverse_layer_idx`.
+    private func attentionScale(layer: Int) -> Float {
+        var scale: Float = config.scaleAttentionWeights ? 1 / Float(config.headSize).squareRoot() : 1
+        if config.scaleAttentionByInverseLayerIndex { scale /= Float(layer + 1) }
+        return scale
+    }
+
+    private func validate(_ batch: [(tokens: [Int], cache: KVCache)]) throws {
+        guard !batch.isEmpty else { throw GPT2Error.noTokens }
+        var seen = Set<ObjectIdentifier>()
+        for (tokens, cache) in batch {
+            guard cache.layerCount == config.layerCount, cache.width == config.embeddingSize else {
+                throw GPT2Error.cacheMismatch
+            }
+            guard seen.insert(ObjectIdentifier(cache)).inserted else { throw GPT2Error.duplicateCache }
+            guard !tokens.isEmpty else { throw GPT2Error.noTokens }
+            let needed = cache.count + tokens.count
+            let limit = min(cache.capacity, config.contextLength)
+            guard needed <= limit else { throw GPT2Error.contextOverflow(needed: needed, limit: limit) }
+            if let bad = tokens.first(where: { $0 < 0 || $0 >= config.vocabularySize }) {
+                throw GPT2Error.invalidTokenID(bad, vocabularySize: config.vocabularySize)
+            }
+        }
+    }
+}

@@ -1,0 +1,209 @@
+import Foundation
+
+/// `y = x · weight + bias`, with GPT-2's Conv1D layout: `weight` is [in, out], row-major.
+struct Linear: @unchecked Sendable {  // points into immutable weight memory owned by `WeightStorage`
+    let weight: UnsafePointer<Float>  // [in, out]
+    let bias: UnsafePointer<Float>    // [out]
+    let inputSize: Int
+    let outputSize: Int
+}
+
+/// The gain and shift of a LayerNorm.
+struct LayerNormWeights: @unchecked Sendable {  // see `Linear`
+    let weight: UnsafePointer<Float>  // [n_embd]
+    let bias: UnsafePointer<Float>    // [n_embd]
+}
+
+/// One transformer block `h.N`, with GPT-2's parameter names.
+struct BlockWeights: Sendable {
+    let ln_1: LayerNormWeights
+    let c_attn: Linear       // attn.c_attn: [n_embd, 3·n_embd], q | k | v
+    let attn_c_proj: Linear  // attn.c_proj: [n_embd, n_embd]
+    let ln_2: LayerNormWeights
+    let c_fc: Linear         // mlp.c_fc:    [n_embd, n_inner]
+    let mlp_c_proj: Linear   // mlp.c_proj:  [n_inner, n_embd]
+}
+
+/// All parameters of a GPT-2 model, as float32 pointers that stay valid while `storage` lives.
+struct GPT2Weights: @unchecked Sendable {  // immutable after loading
+    let wte: UnsafePointer<Float>      // [vocab_size, n_embd]
+    let wpe: UnsafePointer<Float>      // [n_positions, n_embd]
+    let h: [BlockWeights]
+    let ln_f: LayerNormWeights
+    let lm_head: UnsafePointer<Float>  // [vocab_size, n_embd]; `wte` itself when tied
+    let storage: WeightStorage
+}
+
+/// Owns the memory the weights live in: the mapped files (float32 weights are used in place)
+/// and the buffers of tensors that had to be converted or realigned.
+final class WeightStorage: @unchecked Sendable {  // mutated only while loading, by one thread
+    private(set) var files: [SafeTensorsFile] = []
+    private var buffers: [UnsafeMutableBufferPointer<Float>] = []
+    /// Bytes of converted or copied tensors (the rest is mapped from the files).
+    private(set) var ownedBytes = 0
+
+    func add(_ file: SafeTensorsFile) { files.append(file) }
+
+    func allocate(_ count: Int) -> UnsafeMutableBufferPointer<Float> {
+        let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
+        buffers.append(buffer)
+        ownedBytes += count * MemoryLayout<Float>.stride
+        return buffer
+    }
+
+    deinit {
+        for buffer in buffers { buffer.deallocate() }
+    }
+}
+
+// MARK: - Loading
+
+extension GPT2Weights {
+    /// Loads every tensor the architecture in `config` needs from the safetensors in `directory`.
+    static func load(directory: URL, config: GPT2Config) throws -> GPT2Weights {
+        let storage = WeightStorage()
+        let index = try TensorIndex(directory: directory, storage: storage)
+        let (C, F, V) = (config.embeddingSize, config.innerSize, config.vocabularySize)
+
+        func tensor(_ name: String, _ shape: [Int]) throws -> UnsafePointer<Float> {
+            try index.floats(name, shape: shape, storage: storage)
+        }
+        func linear(_ name: String, _ inputSize: Int, _ outputSize: Int) throws -> Linear {
+            Linear(weight: try tensor("\(name).weight", [inputSize, outputSize]),
+                   bias: try tensor("\(name).bias", [outputSize]),
+                   inputSize: inputSize, outputSize: outputSize)
+        }
+        func layerNorm(_ name: String) throws -> LayerNormWeights {
+            LayerNormWeights(weight: try tensor("\(name).weight", [C]), bias: try tensor("\(name).bias", [C]))
+        }
+
+        let wte = try tensor("wte.weight", [V, C])
+        let blocks = try (0..<config.layerCount).map { i in
+            BlockWeights(ln_1: try layerNorm("h.\(i).ln_1"),
+                         c_attn: try linear("h.\(i).attn.c_attn", C, 3 * C),
+                         attn_c_proj: try linear("h.\(i).attn.c_proj", C, C),
+                         ln_2: try layerNorm("h.\(i).ln_2"),
+                         c_fc: try linear("h.\(i).mlp.c_fc", C, F),
+                         mlp_c_proj: try linear("h.\(i).mlp.c_proj", F, C))
+        }
+        // An explicit lm_head (untied fine-tunes) wins; otherwise the head is tied to wte.
+        let lmHead = index.contains("lm_head.weight") ? try tensor("lm_head.weight", [V, C]) : wte
+        return GPT2Weights(wte: wte, wpe: try tensor("wpe.weight", [config.contextLength, C]),
+                           h: blocks, ln_f: try layerNorm("ln_f"), lm_head: lmHead, storage: storage)
+    }
+}
+
+/// Finds tensors by GPT-2 name across one file or a sharded checkpoint, under either naming
+/// convention (`transformer.h.0...` from `save_pretrained`, bare `h.0...` in the original upload).
+private struct TensorIndex {
+    private var locations: [String: (file: SafeTensorsFile, entry: SafeTensorsFile.Entry)] = [:]
+
+    init(directory: URL, storage: WeightStorage) throws {
+        let single = directory.appendingPathComponent("model.safetensors")
+        let indexURL = directory.appendingPathComponent("model.safetensors.index.json")
+        let files: [SafeTensorsFile]
+        if FileManager.default.fileExists(atPath: single.path) {
+            files = [try SafeTensorsFile(url: single)]
+        } else if FileManager.default.fileExists(atPath: indexURL.path) {
+            files = try Self.shards(indexURL: indexURL, directory: directory).map { try SafeTensorsFile(url: $0) }
+        } else {
+            throw ModelLoadingError(.missingFile, file: directory,
+                "no model.safetensors or model.safetensors.index.json in the model directory")
+        }
+        for file in files {
+            storage.add(file)
+            for (name, entry) in file.entries {
+                let bare = name.hasPrefix("transformer.") ? String(name.dropFirst("transformer.".count)) : name
+                if let existing = locations[bare] {
+                    throw ModelLoadingError(.invalidSafetensors, file: file.url,
+                        "tensor \"\(bare)\" is stored twice (also in \(existing.file.url.lastPathComponent))")
+                }
+                locations[bare] = (file, entry)
+            }
+        }
+    }
+
+    /// The shard files named by `model.safetensors.index.json`, which must lie in `directory`.
+    private static func shards(indexURL: URL, directory: URL) throws -> [URL] {
+        let data: Data
+        do { data = try Data(contentsOf: indexURL) } catch {
+            throw ModelLoadingError(.missingFile, file: indexURL, "cannot read the shard index")
+        }
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+              let weightMap = object["weight_map"] as? [String: Any] else {
+            throw ModelLoadingError(.invalidJSON, file: indexURL, "not a JSON object with a \"weight_map\" object")
+        }
+        var names = Set<String>()
+        for (tensor, value) in weightMap {
+            guard let name = value as? String else {
+                throw ModelLoadingError(.invalidJSON, file: indexURL, "weight_map entry for \"\(tensor)\" is not a file name")
+            }
+            // A shard name is a plain file name: no directories, so "../x" or "/etc/x" cannot escape.
+            guard !name.isEmpty, name != ".", name != "..", !name.contains("/"), !name.contains("\\"), !name.contains("\0") else {
+                throw ModelLoadingError(.invalidValue, file: indexURL, "shard name \"\(name)\" is not a file inside the model directory")
+            }
+            names.insert(name)
+        }
+        guard !names.isEmpty else {
+            throw ModelLoadingError(.invalidJSON, file: indexURL, "weight_map names no shard files")
+        }
+        return names.sorted().map { directory.appendingPathComponent($0) }
+    }
+
+    func contains(_ name: String) -> Bool { locations[name] != nil }
+
+    /// The tensor as float32: in place when it is stored as aligned float32, converted once otherwise.
+    func floats(_ name: String, shape: [Int], storage: WeightStorage) throws -> UnsafePointer<Float> {
+        guard let (file, entry) = locations[name] else {
+            throw ModelLoadingError(.missingTensor, file: storage.files.count == 1 ? storage.files[0].url.path : "model.safetensors.index.json",
+                                    "missing tensor \"\(name)\" (also looked for \"transformer.\(name)\")")
+        }
+        guard entry.shape == shape else {
+            throw ModelLoadingError(.shapeMismatch, file: file.url,
+                "tensor \"\(entry.name)\" has shape \(entry.shape) but config.json implies \(shape)")
+        }
+        let source = file.file.bytes.baseAddress! + entry.range.lowerBound
+        let count = entry.elementCount
+        switch entry.dtype {
+        case .F32 where Int(bitPattern: source) % MemoryLayout<Float>.alignment == 0:
+            return source.assumingMemoryBound(to: Float.self)
+        case .F32:
+            let buffer = storage.allocate(count)
+            memcpy(buffer.baseAddress!, source, count * 4)
+            return UnsafePointer(buffer.baseAddress!)
+        case .F16:
+            let buffer = storage.allocate(count)
+            for i in 0..<count {
+                buffer[i] = floatFromHalf(source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian)
+            }
+            return UnsafePointer(buffer.baseAddress!)
+        case .BF16:
+            let buffer = storage.allocate(count)
+            for i in 0..<count {
+                let bits = source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian
+                buffer[i] = Float(bitPattern: UInt32(bits) << 16)
+            }
+            return UnsafePointer(buffer.baseAddress!)
+        default:
+            throw ModelLoadingError(.unknownDType, file: file.url,
+                "tensor \"\(entry.name)\" has dtype \(entry.dtype.rawValue); only F32, F16 and BF16 weights are supported")
+        }
+    }
+}
+
+/// IEEE 754 binary16 → binary32, exactly (every half value is representable as a float).
+@inline(__always)
+func floatFromHalf(_ bits: UInt16) -> Float {
+    let sign: UInt32 = UInt32(bits & 0x8000) << 16
+    let exponent = UInt32(bits >> 10) & 0x1f
+    let mantissa = UInt32(bits & 0x03ff)
+    switch exponent {
+    case 0:  // zero or subnormal: mantissa × 2⁻²⁴
+        let magnitude = Float(mantissa) * 0x1p-24
+        return sign == 0 ? magnitude : -magnitude
+    case 0x1f:  // infinity or NaN
+        return Float(bitPattern: sign | 0x7f80_0000 | (mantissa << 13))
+    default:  // rebias 15 → 127
+        return Float(bitPattern: sign | ((exponent + 112) << 23) | (mantissa << 13))
+    }
+}

@@ -1,0 +1,26 @@
+extension Linear {
+    /// `out[rows, out] = x[rows, in] · weight + bias`, or `out += …` when `accumulate` is set
+    /// (how the residual additions after `c_proj` avoid a temporary).
+    /// One row goes through sgemv, which streams the weights faster than sgemm does for M = 1.
+    func apply(_ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
+        if accumulate {
+            addRows(bias, to: out, rows: rows, n: outputSize)
+        } else {
+            broadcastRows(bias, into: out, rows: rows, n: outputSize)
+        }
+        if rows == 1 {
+            // y[out] += Wᵀ x, with W stored [in, out]
+            BLAS.gemv(trans: true, m: inputSize, n: outputSize, a: weight, lda: outputSize, x: x, beta: 1, y: out)
+        } else {
+            BLAS.gemm(m: rows, n: outputSize, k: inputSize, a: x, lda: inputSize,
+                      b: weight, ldb: outputSize, beta: 1, c: out, ldc: outputSize)
+        }
+    }
+}
+
+extension LayerNormWeights {
+    /// LayerNorm of each of `rows` rows of width `n`.
+    func apply(_ x: UnsafePointer<Float>, rows: Int, n: Int, epsilon: Float, into out: UnsafeMutablePointer<Float>) {
+        layerNorm(x, out, rows: rows, n: n, weight: weight, bias: bias, epsilon: epsilon)
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import Testing
+@testable import GPT2
+
+/// The engine against Hugging Face `transformers` on the fixture checkpoints
+/// (random weights; one stored as float32, one as float16).
+@Suite struct ReferenceParityTests {
+    static let models = ["tiny-gpt2-f32", "small-gpt2-f16"]
+    static let tolerance = 1e-4
+
+    static func load(_ name: String) throws -> GPT2Model {
+        try GPT2Model(directory: TestPaths.reference.appendingPathComponent(name))
+    }
+
+    @Test("logits of the first and last positions match within 1e-4", arguments: models)
+    func logitsMatch(model name: String) throws {
+        let model = try Self.load(name)
+        let reference = try ReferenceFile.load(name)
+        for example in reference.cases {
+            let logits = try model.forward(example.input_ids, cache: model.makeCache(), logits: .all)
+            #expect(logits.rowCount == example.input_ids.count)
+            let first = logits[row: 0], last = logits.last
+            for i in 0..<64 {
+                #expect(abs(Double(first[first.startIndex + i]) - example.first_logits_first64[i]) <= Self.tolerance,
+                        "first position, logit \(i), prompt \(example.input_ids.prefix(4))")
+                #expect(abs(Double(last[last.startIndex + i]) - example.last_logits_first64[i]) <= Self.tolerance,
+                        "last position, logit \(i), prompt \(example.input_ids.prefix(4))")
+            }
+            #expect(topK(last, 10) == example.last_logits_top10)
+            // The sum of 50,257 logits accumulates rounding, so compare it relative to its terms' scale.
+            for (position, expected) in example.logits_sum_per_position.enumerated() {
+                let sum = logits[row: position].reduce(0.0) { $0 + Double($1) }
+                #expect(abs(sum - expected) <= 1e-3 * max(1, abs(expected)), "position \(position)")
+            }
+            for (position, expected) in example.logprob_of_next_token.enumerated() {
+                let actual = logProbability(logits[row: position], example.input_ids[position + 1])
+                #expect(abs(actual - expected) <= Self.tolerance, "log-prob at position \(position)")
+            }
+        }
+    }
+
+    @Test("20-token greedy continuations are identical", arguments: models)
+    func greedyContinuation(model name: String) throws {
+        let model = try Self.load(name)
+        for example in try ReferenceFile.load(name).cases {
+            let cache = model.makeCache()
+            var logits = try model.forward(example.input_ids, cache: cache)
+            var generated: [Int] = []
+            for _ in 0..<20 {
+                let next = argmax(logits.last)
+                generated.append(next)
+                logits = try model.forward([next], cache: cache)
+            }
+            #expect(generated == example.greedy_20)
+        }
+    }
+
+    @Test("incremental decoding with the KV cache equals a full recompute", arguments: models)
+    func incrementalEqualsFull(model name: String) throws {
+        let model = try Self.load(name)
+        let ids = try ReferenceFile.load(name).cases.max { $0.input_ids.count < $1.input_ids.count }!.input_ids
+        let full = try model.forward(ids, cache: model.makeCache(), logits: .all)
+
+        // one token at a time
+        let cache = model.makeCache()
+        for (position, id) in ids.enumerated() {
+            let step = try model.forward([id], cache: cache)
+            let expected = full[row: position]
+            let worst = zip(step.last, expected).map { abs($0 - $1) }.max()!
+            #expect(worst <= 1e-4, "position \(position): max difference \(worst)")
+        }
+        // a prompt chunk, then uneven chunks
+        let chunked = model.makeCache()
+        var position = 0
+        for size in [7, 1, 13, 2, ids.count] where position < ids.count {
+            let chunk = Array(ids[position..<min(ids.count, position + size)])
+            let logits = try model.forward(chunk, cache: chunked, logits: .all)
+            for row in 0..<chunk.count {
+                let worst = zip(logits[row: row], full[row: position + row]).map { abs($0 - $1) }.max()!
+                #expect(worst <= 1e-4, "chunked, position \(position + row): max difference \(worst)")
+            }
+            position += chunk.count
+        }
+        #expect(chunked.count == ids.count)
+    }
+
+    @Test("a batch of sequences gives each sequence its own logits", arguments: models)
+    func batchEqualsSingle(model name: String) throws {
+        let model = try Self.load(name)
+        let prompts = try ReferenceFile.load(name).cases.map(\.input_ids)
+        let caches = prompts.map { _ in model.makeCache() }
+        let batched = try model.forward(batch: Array(zip(prompts, caches)), logits: .last)
+        for (prompt, logits) in zip(prompts, batched) {
+            let single = try model.forward(prompt, cache: model.makeCache())
+            let worst = zip(logits.last, single.last).map { abs($0 - $1) }.max()!
+            #expect(worst <= 1e-4)
+        }
+        // one decode step for all of them at once
+        let next = batched.map { argmax($0.last) }
+        let step = try model.forward(batch: zip(next, caches).map { ([$0], $1) })
+        for (i, prompt) in prompts.enumerated() {
+            let single = try model.forward(prompt + [next[i]], cache: model.makeCache())
+            let worst = zip(step[i].last, single.last).map { abs($0 - $1) }.max()!
+            #expect(worst <= 1e-4)
+        }
+    }
+}
