@@ -12,11 +12,24 @@ enum TestPaths {
     static let reference = fixtures.appendingPathComponent("reference")
     static let salesDemo = packageRoot.appendingPathComponent("Models/sales-demo")
 
-    /// A new empty directory under the system's temporary directory.
-    static func temporaryDirectory(_ label: String = "gpt2-tests") throws -> URL {
-        let url = FileManager.default.temporaryDirectory
-            .appendingPathComponent("\(label)-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
+    /// A new empty directory under the system's temporary directory, removed with the returned object.
+    static func temporaryDirectory(_ label: String = "gpt2-tests") throws -> TemporaryDirectory {
+        try TemporaryDirectory(label: label)
     }
+}
+
+/// A directory that is deleted, with its contents, when the last reference to it goes away.
+final class TemporaryDirectory {
+    let url: URL
+
+    init(label: String) throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    func appendingPathComponent(_ name: String) -> URL { url.appendingPathComponent(name) }
+    var path: String { url.path }
+    var lastPathComponent: String { url.lastPathComponent }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
 }
