@@ -1,11 +1,212 @@
 import ArgumentParser
+import Foundation
 import GPT2
 
 @main
-struct Generate: ParsableCommand {
+struct Generate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
-        abstract: "Generate text with a GPT-2 checkpoint."
+        abstract: "Generate text with a GPT-2 checkpoint (by default the bundled sales-pitch demo model).",
+        discussion: """
+            The prompt comes from the PROMPT argument, --prompt-file, --prompt-ids, or standard input.
+            Text streams to standard output; a one-line summary goes to standard error.
+
+            Exit codes: 0 success; 64 bad usage or option value; 65 bad data (prompt too long,
+            token id outside the vocabulary, malformed model files); 66 a file or directory that
+            does not exist; 130 interrupted (Ctrl-C), after writing what was generated.
+            """
     )
-    func run() throws {}
+
+    @Argument(help: "The prompt. Without it, --prompt-file, --prompt-ids or standard input is read.")
+    var prompt: String?
+
+    @Option(help: ArgumentHelp("Read the prompt from this file.", valueName: "path"))
+    var promptFile: String?
+
+    @Option(help: ArgumentHelp("The prompt as comma-separated token ids, e.g. 15496,11,995.", valueName: "ids"))
+    var promptIds: String?
+
+    @Option(help: ArgumentHelp("Model directory (config.json, model.safetensors, tokenizer files). Default: $GPT2_MODEL_DIR, else the bundled Models/sales-demo.", valueName: "dir"))
+    var model: String?
+
+    @Option(parsing: .unconditional, help: "Most tokens to generate.")
+    var maxTokens: Int = 256
+
+    @Option(parsing: .unconditional, help: "Sampling temperature; 0 is greedy.")
+    var temperature: Float = 0.8
+
+    @Option(parsing: .unconditional, help: "Keep only the k most likely tokens; 0 turns it off.")
+    var topK: Int = 40
+
+    @Option(parsing: .unconditional, help: "Keep the most likely tokens up to this cumulative probability; 1 turns it off.")
+    var topP: Float = 0.95
+
+    @Option(parsing: .unconditional, help: "Keep tokens at least this fraction as likely as the most likely one; 0 turns it off.")
+    var minP: Float = 0.05
+
+    @Option(parsing: .unconditional, help: "Repetition penalty (CTRL rule); 1 turns it off.")
+    var repetitionPenalty: Float = 1.0
+
+    @Option(parsing: .unconditional, help: "Presence penalty (OpenAI rule); 0 turns it off.")
+    var presencePenalty: Float = 0
+
+    @Option(parsing: .unconditional, help: "Frequency penalty (OpenAI rule); 0 turns it off.")
+    var frequencyPenalty: Float = 0
+
+    @Option(help: "Random seed; the same seed gives the same text.")
+    var seed: UInt64?
+
+    @Option(help: ArgumentHelp("Stop when this text appears; it is not printed. Repeatable.", valueName: "text"))
+    var stop: [String] = []
+
+    @Flag(help: "Keep generating past <|endoftext|>.")
+    var ignoreEos = false
+
+    @Option(parsing: .unconditional, help: "Threads for the matrix products (default: the number of physical cores).")
+    var threads: Int?
+
+    @Option(help: "Output: text (streamed) or json (one object at the end).")
+    var format: OutputFormat = .text
+
+    @Flag(help: "With --format json: add prompt_logprobs, the log-probability of each prompt token.")
+    var echo = false
+
+    @Flag(help: "Print the prompt's token ids as a JSON array and exit.")
+    var tokenize = false
+
+    @Flag(name: [.short, .long], help: "Do not print the summary line on standard error.")
+    var quiet = false
+
+    enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+        case text, json
+    }
+
+    var parameters: GenerationParameters {
+        GenerationParameters(maxNewTokens: maxTokens, temperature: temperature, topK: topK, topP: topP, minP: minP,
+                             repetitionPenalty: repetitionPenalty, presencePenalty: presencePenalty,
+                             frequencyPenalty: frequencyPenalty, seed: seed, stopSequences: stop,
+                             stopAtEndOfText: !ignoreEos)
+    }
+
+    func validate() throws {
+        do {
+            try parameters.validate()
+        } catch {
+            throw ValidationError("--\(Self.flagName(error.parameter)) \(error.value): \(error.requirement)")
+        }
+        if let threads, threads < 1 { throw ValidationError("--threads \(threads): must be at least 1") }
+        let sources = [prompt != nil, promptFile != nil, promptIds != nil].filter { $0 }.count
+        if sources > 1 { throw ValidationError("give the prompt one way only: PROMPT, --prompt-file or --prompt-ids") }
+        if echo && format != .json { throw ValidationError("--echo needs --format json") }
+    }
+
+    static func flagName(_ parameter: GenerationParametersError.Parameter) -> String {
+        switch parameter {
+        case .maxNewTokens: "max-tokens"
+        case .temperature: "temperature"
+        case .topK: "top-k"
+        case .topP: "top-p"
+        case .minP: "min-p"
+        case .repetitionPenalty: "repetition-penalty"
+        case .presencePenalty: "presence-penalty"
+        case .frequencyPenalty: "frequency-penalty"
+        case .repetitionContextSize: "repetition-context-size"
+        }
+    }
+
+    func run() async throws {
+        let directory = try ModelLocator.directory(option: model)
+        BLASBackend.setThreadCount(threads ?? BLASBackend.physicalCoreCount)
+
+        let loadStart = ContinuousClock.now
+        let tokenizer = try CLIError.loading { try GPT2Tokenizer(directory: directory) }
+        let promptIDs = try readPromptIDs(tokenizer: tokenizer)
+        if tokenize {
+            print("[" + promptIDs.map(String.init).joined(separator: ", ") + "]")
+            return
+        }
+        let model = try CLIError.loading { try GPT2Model(directory: directory) }
+        let loadSeconds = (ContinuousClock.now - loadStart).seconds
+        if let bad = promptIDs.first(where: { $0 < 0 || $0 >= model.config.vocabularySize }) {
+            throw CLIError.data("--prompt-ids: token id \(bad) is outside the vocabulary (0..<\(model.config.vocabularySize))")
+        }
+        if promptIDs.count > model.config.contextLength {
+            throw CLIError.data("the prompt is \(promptIDs.count) tokens long but the model's context holds \(model.config.contextLength); shorten it")
+        }
+        let generator = TextGenerator(model: model, tokenizer: tokenizer)
+
+        let output = try await GenerationRun.stream(generator: generator, promptIDs: promptIDs,
+                                                    parameters: parameters, printText: format == .text)
+        if format == .json {
+            let promptLogprobs = echo ? try generator.promptLogprobs(promptIDs) : nil
+            try JSONReport(promptIDs: promptIDs, result: output.result, promptLogprobs: promptLogprobs,
+                           loadSeconds: loadSeconds).write()
+        } else if !output.result.text.hasSuffix("\n") {
+            print()
+        }
+        if !quiet {
+            let timings = output.result.summary.timings
+            FileHandle.standardError.write(Data(String(
+                format: "load %.2f s | prompt %d tokens, %.1f tok/s | generated %d tokens, %.1f tok/s | stop: %@\n",
+                loadSeconds, promptIDs.count, timings.promptTokensPerSecond,
+                output.result.summary.generatedTokenCount, timings.generationTokensPerSecond,
+                output.result.summary.stopReason.rawValue).utf8))
+        }
+        if output.interrupted { throw ExitCode(130) }
+    }
+
+    func readPromptIDs(tokenizer: GPT2Tokenizer) throws -> [Int] {
+        if let promptIds {
+            let parts = promptIds.split(separator: ",", omittingEmptySubsequences: false)
+            let ids = parts.map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !parts.isEmpty, ids.allSatisfy({ $0 != nil }) else {
+                throw CLIError.usage("--prompt-ids \"\(promptIds)\": expected comma-separated integers, e.g. 15496,11,995")
+            }
+            return ids.map { $0! }
+        }
+        let text: String
+        if let prompt {
+            text = prompt
+        } else if let promptFile {
+            guard let data = FileManager.default.contents(atPath: promptFile) else {
+                throw CLIError.noInput("--prompt-file \(promptFile): no such readable file")
+            }
+            text = String(decoding: data, as: UTF8.self)
+        } else if isatty(STDIN_FILENO) == 0 {
+            text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+        } else {
+            throw CLIError.usage("no prompt: give PROMPT, --prompt-file, --prompt-ids, or pipe it on standard input")
+        }
+        let ids = tokenizer.encode(text)
+        return ids.isEmpty ? [tokenizer.endOfTextID] : ids
+    }
+
+    /// Parses and runs the command, turning every user error into one line on standard error and
+    /// an exit code (see `discussion`); help and version requests print as usual.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as CLIError {
+            FileHandle.standardError.write(Data("generate: error: \(error.message)\n".utf8))
+            Foundation.exit(error.code)
+        } catch let error as ExitCode {
+            Foundation.exit(error.rawValue)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success { exit(withError: error) }  // --help, --version
+            let message = fullMessage(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            let line = message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message
+            FileHandle.standardError.write(Data("generate: error: \(line)\n".utf8))
+            Foundation.exit(code == .validationFailure ? 64 : code.rawValue)
+        }
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }

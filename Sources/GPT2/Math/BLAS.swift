@@ -5,6 +5,7 @@ import Accelerate
 #else
 import CBLAS
 #endif
+import Foundation
 
 enum BLAS {
     /// `c[m, n] = alpha · op(a) · op(b) + beta · c`, all row-major; op transposes when asked.
@@ -45,6 +46,25 @@ public enum BLASBackend {
         return 0
         #else
         return Int(openblas_get_num_threads())
+        #endif
+    }
+
+    /// Physical cores of this machine (SMT siblings counted once): the thread count that does not
+    /// oversubscribe the cores for compute-bound matrix products. Falls back to the logical count.
+    public static var physicalCoreCount: Int {
+        #if os(Linux)
+        var cores = Set<String>()
+        for cpu in 0..<ProcessInfo.processInfo.activeProcessorCount {
+            let topology = "/sys/devices/system/cpu/cpu\(cpu)/topology/"
+            guard let core = try? String(contentsOfFile: topology + "core_id", encoding: .utf8),
+                  let package = try? String(contentsOfFile: topology + "physical_package_id", encoding: .utf8) else {
+                return ProcessInfo.processInfo.activeProcessorCount
+            }
+            cores.insert(package.trimmingCharacters(in: .whitespacesAndNewlines) + ":" + core.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        return max(1, cores.count)
+        #else
+        return ProcessInfo.processInfo.activeProcessorCount
         #endif
     }
 

@@ -28,11 +28,12 @@ func layerNorm(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, ro
 func activate(_ x: UnsafeMutablePointer<Float>, count: Int, _ activation: Activation) {
     switch activation {
     case .geluNew:
-        // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
-        let c: Float = 0.7978845608028654
+        // 0.5·x·(1 + tanh(u)) with u = √(2/π)·(x + 0.044715·x³), rewritten as x / (1 + e^(-2u))
+        // since 1 + tanh(u) = 2 / (1 + e^(-2u)); one vectorisable exp instead of a libm tanh
+        let c: Float = 2 * 0.7978845608028654
         for i in 0..<count {
             let v = x[i]
-            x[i] = 0.5 * v * (1 + tanhf(c * (v + 0.044715 * v * v * v)))
+            x[i] = v / (1 + fastExp(-c * (v + 0.044715 * v * v * v)))
         }
     case .gelu:
         for i in 0..<count {
@@ -50,7 +51,7 @@ func softmax(_ x: UnsafeMutablePointer<Float>, count n: Int) {
     for i in 0..<n { maximum = max(maximum, x[i]) }
     var sum: Float = 0
     for i in 0..<n {
-        let e = expf(x[i] - maximum)
+        let e = fastExp(x[i] - maximum)
         x[i] = e
         sum += e
     }

@@ -1,0 +1,26 @@
+import Foundation
+import GPT2
+
+/// A user error: one line on standard error and a sysexits-style exit code.
+struct CLIError: Error {
+    let message: String
+    let code: Int32
+
+    /// Bad usage or option value (EX_USAGE).
+    static func usage(_ message: String) -> CLIError { CLIError(message: message, code: 64) }
+    /// Input that is present but wrong: a prompt too long, a malformed model file (EX_DATAERR).
+    static func data(_ message: String) -> CLIError { CLIError(message: message, code: 65) }
+    /// A file or directory that does not exist (EX_NOINPUT).
+    static func noInput(_ message: String) -> CLIError { CLIError(message: message, code: 66) }
+
+    /// Runs a loader, mapping its typed errors to exit codes.
+    static func loading<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as ModelLoadingError {
+            throw error.kind == .missingFile ? noInput(error.description) : data(error.description)
+        } catch let error as TokenizerError {
+            throw error.kind == .fileNotFound ? noInput(error.description) : data(error.description)
+        }
+    }
+}

@@ -1,0 +1,163 @@
+import Foundation
+import Testing
+@testable import GPT2
+
+/// The built `generate` executable, run as a user runs it.
+@Suite struct GenerateCLITests {
+    static func generate(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
+                         currentDirectory: URL? = nil) throws -> CommandRunner.Output {
+        try CommandRunner.run("generate", arguments, stdin: stdin, environment: environment, currentDirectory: currentDirectory)
+    }
+
+    static func json(_ output: CommandRunner.Output) throws -> [String: Any] {
+        try #require(JSONSerialization.jsonObject(with: output.stdoutData) as? [String: Any])
+    }
+
+    @Test("the default model writes the reference pitch, from any working directory")
+    func defaultModelGreedy() throws {
+        let example = try SalesDemoCase.loadAll()[0]
+        let output = try Self.generate(["--temperature", "0", example.prompt], currentDirectory: URL(fileURLWithPath: "/"))
+        #expect(output.status == 0, "\(output.stderr)")
+        #expect(output.stdout == example.greedy_text + "\n")
+        // the summary line goes to stderr
+        #expect(output.stderr.contains("tok/s"))
+        #expect(output.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test("--format json parses and agrees with the library")
+    func jsonAgreesWithLibrary() async throws {
+        let example = try SalesDemoCase.loadAll()[1]
+        let output = try Self.generate(["--format", "json", "--seed", "11", "--max-tokens", "30", "--quiet", example.prompt])
+        #expect(output.status == 0, "\(output.stderr)")
+        #expect(output.stderr.isEmpty)
+        let object = try Self.json(output)
+        let library = try await TextGeneratorTests.demo.generate(
+            prompt: example.prompt, parameters: GenerationParameters(maxNewTokens: 30, seed: 11))
+        #expect(object["prompt_ids"] as? [Int] == example.prompt_ids)
+        #expect(object["ids"] as? [Int] == library.tokenIDs)
+        #expect(object["text"] as? String == library.text)
+        #expect(object["stop_reason"] as? String == library.summary.stopReason.rawValue)
+        let logprobs = try #require(object["logprobs"] as? [Double])
+        #expect(logprobs.count == library.logprobs.count)
+        for (a, b) in zip(logprobs, library.logprobs) { #expect(abs(a - b) < 1e-9) }
+        let timings = try #require(object["timings"] as? [String: Any])
+        for key in ["load_s", "prompt_s", "generation_s", "prompt_tokens_per_s", "generation_tokens_per_s"] {
+            #expect(timings[key] is Double, "timings.\(key)")
+        }
+    }
+
+    @Test("--prompt-ids with --echo and --max-tokens 0 scores the prompt")
+    func echoScoresPrompt() async throws {
+        let example = try SalesDemoCase.loadAll()[0]
+        let ids = example.prompt_ids.map(String.init).joined(separator: ",")
+        let output = try Self.generate(["--prompt-ids", ids, "--max-tokens", "0", "--format", "json", "--echo", "-q"])
+        #expect(output.status == 0, "\(output.stderr)")
+        let object = try Self.json(output)
+        #expect(object["ids"] as? [Int] == [])
+        let scores = try #require(object["prompt_logprobs"] as? [Any])
+        #expect(scores.count == example.prompt_ids.count)
+        #expect(scores.first is NSNull)
+        let sum = scores.dropFirst().compactMap { $0 as? Double }.reduce(0, +)
+        #expect(abs(sum - example.prompt_logprob_sum) < 1e-3)  // the float64 reference
+    }
+
+    @Test("--tokenize prints the prompt's ids as a JSON array")
+    func tokenize() throws {
+        let output = try Self.generate(["--tokenize", "Hello, world!"])
+        #expect(output.status == 0)
+        #expect(try JSONSerialization.jsonObject(with: output.stdoutData) as? [Int] == [15496, 11, 995, 0])
+    }
+
+    @Test("the prompt can come from standard input or a file")
+    func promptSources() throws {
+        let example = try SalesDemoCase.loadAll()[1]
+        let fromStdin = try Self.generate(["--tokenize"], stdin: example.prompt)
+        #expect(try JSONSerialization.jsonObject(with: fromStdin.stdoutData) as? [Int] == example.prompt_ids)
+        let directory = try TestPaths.temporaryDirectory()
+        let file = directory.appendingPathComponent("prompt.txt")
+        try example.prompt.write(to: file, atomically: true, encoding: .utf8)
+        let fromFile = try Self.generate(["--tokenize", "--prompt-file", file.path])
+        #expect(try JSONSerialization.jsonObject(with: fromFile.stdoutData) as? [Int] == example.prompt_ids)
+    }
+
+    @Test("--stop ends the text before the stop string")
+    func stopOption() throws {
+        let example = try SalesDemoCase.loadAll()[0]
+        let output = try Self.generate(["--temperature", "0", "--stop", "last week", "--format", "json", "-q", example.prompt])
+        let object = try Self.json(output)
+        #expect(object["text"] as? String == " Hi Olivia! You viewed high-end cameras ")
+        #expect(object["stop_reason"] as? String == "stop")
+    }
+
+    @Test("--model and GPT2_MODEL_DIR choose the model")
+    func modelSelection() throws {
+        let fixture = TestPaths.reference.appendingPathComponent("tiny-gpt2-f32")
+        // The fixture has no tokenizer files: copy in the demo's.
+        let directory = try TestPaths.temporaryDirectory()
+        for name in ["config.json", "model.safetensors"] {
+            try FileManager.default.createSymbolicLink(at: directory.appendingPathComponent(name), withDestinationURL: fixture.appendingPathComponent(name))
+        }
+        for name in ["vocab.json", "merges.txt"] {
+            try FileManager.default.createSymbolicLink(at: directory.appendingPathComponent(name), withDestinationURL: TestPaths.salesDemo.appendingPathComponent(name))
+        }
+        let reference = try ReferenceFile.load("tiny-gpt2-f32").cases[0]
+        let ids = reference.input_ids.map(String.init).joined(separator: ",")
+        for run in [["--model", directory.path], []] {
+            let output = try Self.generate(run + ["--prompt-ids", ids, "--temperature", "0", "--max-tokens", "20", "--ignore-eos", "--format", "json", "-q"],
+                                           environment: run.isEmpty ? ["GPT2_MODEL_DIR": directory.path] : [:])
+            #expect(output.status == 0, "\(output.stderr)")
+            #expect(try Self.json(output)["ids"] as? [Int] == reference.greedy_20)
+        }
+    }
+
+    /// A user error: the expected exit code and exactly one line on stderr naming the problem.
+    @Test("user errors give one line on stderr and the documented exit code", arguments: [
+        (["--model", "/nonexistent/model", "hi"], 66, "/nonexistent/model"),
+        (["--prompt-file", "/nonexistent/prompt.txt"], 66, "/nonexistent/prompt.txt"),
+        (["--temperature", "-1", "hi"], 64, "--temperature"),
+        (["--top-p", "1.5", "hi"], 64, "--top-p"),
+        (["--top-k", "-3", "hi"], 64, "--top-k"),
+        (["--max-tokens", "-1", "hi"], 64, "--max-tokens"),
+        (["--threads", "0", "hi"], 64, "--threads"),
+        (["--format", "xml", "hi"], 64, "xml"),
+        (["--no-such-flag", "hi"], 64, "--no-such-flag"),
+        (["--prompt-ids", "1,x,3"], 64, "--prompt-ids"),
+        (["--prompt-ids", "15496,99999999"], 65, "99999999"),
+        (["--echo", "hi"], 64, "--echo"),
+        (["--prompt-ids", "1", "hi"], 64, "one way"),
+    ] as [([String], Int32, String)])
+    func userErrors(arguments: [String], status: Int32, mention: String) throws {
+        let output = try Self.generate(arguments)
+        #expect(output.status == status, "stderr: \(output.stderr)")
+        let lines = output.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "stderr: \(output.stderr)")
+        #expect(output.stderr.contains(mention), "stderr: \(output.stderr)")
+        #expect(output.stdout.isEmpty)
+    }
+
+    @Test("a prompt longer than the context exits 65 with a message")
+    func promptTooLong() throws {
+        let ids = Array(repeating: "13", count: 600).joined(separator: ",")
+        let output = try Self.generate(["--prompt-ids", ids])
+        #expect(output.status == 65)
+        #expect(output.stderr.contains("600 tokens") && output.stderr.contains("512"))
+    }
+
+    @Test("a broken model directory exits 65 naming the file")
+    func brokenModel() throws {
+        let directory = try TestPaths.temporaryDirectory()
+        try "{ not json".write(to: directory.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
+        for name in ["vocab.json", "merges.txt"] {
+            try FileManager.default.createSymbolicLink(at: directory.appendingPathComponent(name), withDestinationURL: TestPaths.salesDemo.appendingPathComponent(name))
+        }
+        let output = try Self.generate(["--model", directory.path, "hi"])
+        #expect(output.status == 65)
+        #expect(output.stderr.contains("config.json"))
+    }
+
+    @Test func helpExitsZero() throws {
+        let output = try Self.generate(["--help"])
+        #expect(output.status == 0)
+        #expect(output.stdout.contains("--prompt-ids"))
+    }
+}

@@ -1,0 +1,218 @@
+import Foundation
+import Testing
+@testable import GPT2
+
+/// The generation loop on the trained demo model.
+@Suite struct TextGeneratorTests {
+    static let generator = Result { try TextGenerator(directory: TestPaths.salesDemo) }
+    static var demo: TextGenerator { get throws { try generator.get() } }
+
+    @Test("greedy generation reproduces the reference pitches, ending at <|endoftext|>")
+    func greedyMatchesReference() async throws {
+        let generator = try Self.demo
+        for example in try SalesDemoCase.loadAll() {
+            #expect(generator.promptTokens(example.prompt) == example.prompt_ids)
+            let result = try await generator.generate(prompt: example.prompt, parameters: .greedy)
+            #expect(result.tokenIDs == example.greedy_ids + [50256])
+            #expect(result.text == example.greedy_text)
+            #expect(result.summary.stopReason == .endOfText)
+            #expect(result.summary.generatedTokenCount == example.greedy_ids.count + 1)
+            #expect(result.logprobs.count == result.tokenIDs.count)
+            #expect(result.logprobs.allSatisfy { $0 <= 0 && $0 > -30 })
+        }
+    }
+
+    @Test("the stream's text and tokens add up to the whole result")
+    func streamEqualsGenerate() async throws {
+        let generator = try Self.demo
+        let prompt = try SalesDemoCase.loadAll()[1].prompt
+        let parameters = GenerationParameters(maxNewTokens: 60, seed: 42)
+        let whole = try await generator.generate(prompt: prompt, parameters: parameters)
+        var streamed = GenerationResult(promptTokenIDs: whole.promptTokenIDs)
+        var finishedEvents = 0
+        for try await event in generator.stream(prompt: prompt, parameters: parameters) {
+            #expect(finishedEvents == 0, "no event after .finished")
+            if case .finished = event { finishedEvents += 1 }
+            if case .token(let token) = event {
+                // never a broken character in the stream
+                #expect(!token.text.unicodeScalars.contains("\u{FFFD}"))
+            }
+            streamed.append(event)
+        }
+        #expect(finishedEvents == 1)
+        #expect(streamed.tokenIDs == whole.tokenIDs)
+        #expect(streamed.text == whole.text)
+        #expect(streamed.text == generator.tokenizer.decode(whole.tokenIDs.filter { $0 != 50256 }))
+    }
+
+    @Test("log-probabilities are those of the raw model distribution")
+    func logprobsAreRawModelLogprobs() async throws {
+        let generator = try Self.demo
+        let prompt = generator.promptTokens("Customer: Anna Lee, 41, teacher.")
+        let result = try await generator.generate(promptTokenIDs: prompt,
+                                                  parameters: GenerationParameters(maxNewTokens: 5, temperature: 1.5, seed: 3))
+        // Score prompt + generated text in one pass: each generated token's log-prob must agree.
+        let scored = try generator.promptLogprobs(prompt + result.tokenIDs)
+        for (i, logprob) in result.logprobs.enumerated() {
+            #expect(abs(logprob - scored[prompt.count + i]!) < 1e-4)
+        }
+    }
+
+    @Test("a stop string spanning several tokens ends the text before it, and no part of it is emitted")
+    func stopStringAcrossTokens() async throws {
+        let generator = try Self.demo
+        let example = try SalesDemoCase.loadAll()[0]
+        let stop = "cameras last week"  // several tokens: " cameras", " last", " week"
+        #expect(generator.tokenizer.encode(stop).count >= 3)
+        var parameters = GenerationParameters.greedy
+        parameters.stopSequences = ["never appears", stop]
+        var texts: [String] = []
+        var summary: GenerationSummary?
+        for try await event in generator.stream(prompt: example.prompt, parameters: parameters) {
+            switch event {
+            case .token(let token): texts.append(token.text)
+            case .finished(let finished): summary = finished
+            }
+        }
+        let expected = String(example.greedy_text[..<example.greedy_text.range(of: stop)!.lowerBound])
+        #expect(texts.joined() == expected)
+        #expect(summary?.stopReason == .stopSequence)
+        // the partial stop text was held back, not shown and then retracted
+        var shown = ""
+        for text in texts {
+            shown += text
+            #expect(expected.hasPrefix(shown))
+        }
+    }
+
+    @Test("a stop string inside one token's text ends the text there")
+    func stopStringInsideToken() async throws {
+        let generator = try Self.demo
+        let example = try SalesDemoCase.loadAll()[0]
+        var parameters = GenerationParameters.greedy
+        parameters.stopSequences = ["livia"]
+        let result = try await generator.generate(prompt: example.prompt, parameters: parameters)
+        #expect(result.text == " Hi O")
+        #expect(result.summary.stopReason == .stopSequence)
+    }
+
+    @Test("the same seed gives the same text; another seed another text")
+    func seeds() async throws {
+        let generator = try Self.demo
+        let prompt = try SalesDemoCase.loadAll()[0].prompt
+        func run(_ seed: UInt64) async throws -> [Int] {
+            try await generator.generate(prompt: prompt, parameters: GenerationParameters(maxNewTokens: 40, temperature: 1.2, topK: 0, topP: 1, minP: 0, seed: seed)).tokenIDs
+        }
+        let first = try await run(1)
+        #expect(try await run(1) == first)
+        #expect(try await run(2) != first)
+    }
+
+    @Test("max new tokens, ignoring <|endoftext|>, and the context limit")
+    func limits() async throws {
+        let generator = try Self.demo
+        let example = try SalesDemoCase.loadAll()[0]
+        var parameters = GenerationParameters.greedy
+        parameters.maxNewTokens = 7
+        var result = try await generator.generate(prompt: example.prompt, parameters: parameters)
+        #expect(result.tokenIDs == Array(example.greedy_ids.prefix(7)))
+        #expect(result.summary.stopReason == .maxTokens)
+
+        parameters.maxNewTokens = example.greedy_ids.count + 5
+        parameters.stopAtEndOfText = false
+        result = try await generator.generate(prompt: example.prompt, parameters: parameters)
+        #expect(result.tokenIDs.count == example.greedy_ids.count + 5)
+        #expect(result.tokenIDs[example.greedy_ids.count] == 50256)
+
+        // a prompt that leaves room for 3 tokens in the 512-position context
+        let context = generator.model.config.contextLength
+        let long = Array(repeating: 13, count: context - 3)
+        parameters.maxNewTokens = 100
+        result = try await generator.generate(promptTokenIDs: long, parameters: parameters)
+        #expect(result.tokenIDs.count == 3)
+        #expect(result.summary.stopReason == .contextFull)
+
+        parameters.maxNewTokens = 0
+        result = try await generator.generate(prompt: example.prompt, parameters: parameters)
+        #expect(result.tokenIDs.isEmpty && result.summary.stopReason == .maxTokens)
+    }
+
+    @Test("a prompt longer than the context is an error, not a silent truncation")
+    func promptTooLong() async throws {
+        let generator = try Self.demo
+        let context = generator.model.config.contextLength
+        await #expect(throws: GenerationError.promptTooLong(tokens: context + 1, contextLength: context)) {
+            _ = try await generator.generate(promptTokenIDs: Array(repeating: 13, count: context + 1))
+        }
+    }
+
+    @Test("an empty prompt starts from <|endoftext|>")
+    func emptyPrompt() async throws {
+        let generator = try Self.demo
+        #expect(generator.promptTokens("") == [50256])
+        let result = try await generator.generate(prompt: "", parameters: GenerationParameters(maxNewTokens: 5, seed: 1))
+        #expect(result.promptTokenIDs == [50256])
+        #expect(result.tokenIDs.count == 5 || result.summary.stopReason == .endOfText)
+    }
+
+    @Test("invalid parameters are rejected before any work")
+    func invalidParameters() async throws {
+        let generator = try Self.demo
+        await #expect(throws: GenerationParametersError.self) {
+            _ = try await generator.generate(prompt: "x", parameters: GenerationParameters(topP: 0))
+        }
+    }
+
+    @Test("cancelling the consuming task stops the token loop promptly")
+    func cancellation() async throws {
+        let generator = try TextGenerator(directory: TestPaths.salesDemo)  // its own, to count its loops alone
+        var parameters = GenerationParameters(maxNewTokens: 100_000, seed: 5)
+        parameters.stopAtEndOfText = false
+        let (threeTokens, signal) = AsyncStream.makeStream(of: Void.self)
+        let consumer = Task { () -> Int in
+            var tokens = 0
+            do {
+                for try await event in generator.stream(prompt: "Customer:", parameters: parameters) {
+                    if case .token = event { tokens += 1 }
+                    if tokens == 3 { signal.yield() }
+                }
+            } catch {}
+            return tokens
+        }
+        for await _ in threeTokens { break }
+        #expect(generator.activeGenerations.value == 1)
+        let cancelledAt = ContinuousClock.now
+        consumer.cancel()
+        let tokens = await consumer.value
+        // the loop itself ends (and frees its cache), not only the consumer
+        while generator.activeGenerations.value > 0 && ContinuousClock.now - cancelledAt < .seconds(5) {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(generator.activeGenerations.value == 0)
+        #expect(ContinuousClock.now - cancelledAt < .seconds(2))
+        #expect(tokens >= 3 && tokens < 100)
+    }
+
+    @Test("concurrent generations from one model equal the same generations run one by one")
+    func concurrentEqualsSequential() async throws {
+        let generator = try Self.demo
+        let prompts = try SalesDemoCase.loadAll().map(\.prompt)
+        let jobs = (0..<8).map { i in
+            (prompt: prompts[i % 2], parameters: i < 4 ? GenerationParameters.greedy
+                : GenerationParameters(maxNewTokens: 40, temperature: 1, seed: UInt64(i)))
+        }
+        var sequential: [[Int]] = []
+        for job in jobs {
+            sequential.append(try await generator.generate(prompt: job.prompt, parameters: job.parameters).tokenIDs)
+        }
+        let concurrent = try await withThrowingTaskGroup(of: (Int, [Int]).self) { group in
+            for (i, job) in jobs.enumerated() {
+                group.addTask { (i, try await generator.generate(prompt: job.prompt, parameters: job.parameters).tokenIDs) }
+            }
+            var results = [[Int]](repeating: [], count: jobs.count)
+            for try await (i, ids) in group { results[i] = ids }
+            return results
+        }
+        #expect(concurrent == sequential)
+    }
+}
