@@ -6,6 +6,6 @@ struct GPT2Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gpt2-bench",
         abstract: "Benchmarks for swift-gpt2.",
-        subcommands: []
+        subcommands: [TokenizerBench.self]
     )
 }
