@@ -6,6 +6,7 @@ struct GPT2Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gpt2-bench",
         abstract: "Benchmarks for swift-gpt2.",
-        subcommands: [ModelBench.self]
+        subcommands: [ModelBench.self, TokenizerBench.self],
+        defaultSubcommand: ModelBench.self
     )
 }

@@ -1,0 +1,147 @@
+import ArgumentParser
+import Foundation
+import GPT2
+
+/// `gpt2-bench tokenizer --text FILE`: encode throughput of `GPT2Tokenizer` in MB/s on one
+/// thread, to put side by side with `scripts/bench_tokenizer_tiktoken.py` on the same file.
+struct TokenizerBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokenizer",
+        abstract: "Measure GPT-2 BPE encode throughput (MB/s, one thread) on a text file."
+    )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case text, json
+    }
+
+    @Option(name: .long, help: "UTF-8 text file to encode (e.g. /work/shared/bench/mixed_en_zh.txt).")
+    var text: String
+
+    @Option(name: .long, help: "Directory with tokenizer.json or vocab.json + merges.txt (default: $GPT2_MODEL_DIR, else the package's Models/sales-demo).")
+    var model: String?
+
+    @Option(name: .shortAndLong, help: "Timed repetitions of encoding the whole file.")
+    var repetitions: Int = 10
+
+    @Option(name: .long, help: "Untimed warm-up repetitions.")
+    var warmup: Int = 2
+
+    @Flag(name: .long, help: "Also time encoding the file line by line (many short texts, as requests are).")
+    var lines = false
+
+    @Option(name: .long, help: "Output format: text or json.")
+    var format: Format = .text
+
+    static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent()  // gpt2-bench
+        .deletingLastPathComponent()  // Benchmarks
+        .deletingLastPathComponent()
+
+    func validate() throws {
+        guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1") }
+        guard warmup >= 0 else { throw ValidationError("--warmup must not be negative") }
+    }
+
+    func run() throws {
+        let modelDirectory: URL
+        if let model {
+            modelDirectory = URL(fileURLWithPath: model)
+        } else if let env = ProcessInfo.processInfo.environment["GPT2_MODEL_DIR"], !env.isEmpty {
+            modelDirectory = URL(fileURLWithPath: env)
+        } else {
+            modelDirectory = Self.packageRoot.appendingPathComponent("Models/sales-demo")
+        }
+
+        let loadStart = DispatchTime.now().uptimeNanoseconds
+        let tokenizer = try GPT2Tokenizer(directory: modelDirectory)
+        let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - loadStart) / 1e9
+
+        let data = try Data(contentsOf: URL(fileURLWithPath: text))
+        guard let content = String(data: data, encoding: .utf8) else {
+            throw ValidationError("\(text) is not valid UTF-8")
+        }
+        let megabytes = Double(data.count) / 1e6
+
+        var tokenCount = 0
+        for _ in 0..<warmup { tokenCount = tokenizer.encode(content, allowSpecialTokens: false).count }
+        var rates: [Double] = []
+        for _ in 0..<repetitions {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let ids = tokenizer.encode(content, allowSpecialTokens: false)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            tokenCount = ids.count
+            rates.append(megabytes / seconds)
+        }
+        let encodeStats = Stats(rates)
+
+        var lineStats: Stats?
+        if lines {
+            let lineTexts = content.split(separator: "\n", omittingEmptySubsequences: false).map { String($0) + "\n" }
+            var lineRates: [Double] = []
+            for r in 0..<(warmup + repetitions) {
+                let start = DispatchTime.now().uptimeNanoseconds
+                var count = 0
+                for line in lineTexts { count &+= tokenizer.encode(line, allowSpecialTokens: false).count }
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                if r >= warmup { lineRates.append(megabytes / seconds) }
+                precondition(count > 0)
+            }
+            lineStats = Stats(lineRates)
+        }
+
+        // Decode throughput, for completeness.
+        let ids = tokenizer.encode(content, allowSpecialTokens: false)
+        var decodeRates: [Double] = []
+        for _ in 0..<max(1, repetitions / 2) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let decoded = tokenizer.decode(ids)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            precondition(decoded.utf8.count == data.count, "decode(encode(text)) lost bytes")
+            decodeRates.append(megabytes / seconds)
+        }
+        let decodeStats = Stats(decodeRates)
+
+        switch format {
+        case .text:
+            print("file:        \(text) (\(data.count) bytes)")
+            print("tokenizer:   \(modelDirectory.path) (loaded in \(String(format: "%.1f", loadSeconds * 1000)) ms)")
+            print("tokens:      \(tokenCount)")
+            print("encode:      \(encodeStats.formatted) MB/s (best \(String(format: "%.2f", encodeStats.best)), \(repetitions) runs, 1 thread)")
+            if let lineStats {
+                print("encode/line: \(lineStats.formatted) MB/s (best \(String(format: "%.2f", lineStats.best)), each line a separate call)")
+            }
+            print("decode:      \(decodeStats.formatted) MB/s")
+        case .json:
+            var object: [String: Any] = [
+                "file": text, "bytes": data.count, "tokens": tokenCount, "repetitions": repetitions,
+                "load_ms": loadSeconds * 1000,
+                "encode_mb_s_mean": encodeStats.mean, "encode_mb_s_sd": encodeStats.sd,
+                "encode_mb_s_best": encodeStats.best,
+                "decode_mb_s_mean": decodeStats.mean,
+            ]
+            if let lineStats {
+                object["encode_lines_mb_s_mean"] = lineStats.mean
+                object["encode_lines_mb_s_sd"] = lineStats.sd
+            }
+            let json = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
+            print(String(decoding: json, as: UTF8.self))
+        }
+    }
+
+    struct Stats {
+        var mean: Double
+        var sd: Double
+        var best: Double
+
+        init(_ values: [Double]) {
+            let mean = values.reduce(0, +) / Double(values.count)
+            let variance = values.count > 1
+                ? values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count - 1) : 0
+            self.mean = mean
+            sd = variance.squareRoot()
+            best = values.max() ?? 0
+        }
+
+        var formatted: String { String(format: "%.2f ± %.2f", mean, sd) }
+    }
+}
