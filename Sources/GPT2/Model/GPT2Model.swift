@@ -61,16 +61,12 @@ public final class GPT2Model: Sendable {
         try validate(batch)
         let C = config.embeddingSize, F = config.innerSize, V = config.vocabularySize
         let N = batch.reduce(0) { $0 + $1.tokens.count }
-        let longest = batch.map { $0.cache.count + $0.tokens.count }.max()!
-        let widest = batch.map(\.tokens.count).max()!
-
-        let workspace = UnsafeMutablePointer<Float>.allocate(capacity: N * (5 * C + F) + widest * longest)
+        let workspace = UnsafeMutablePointer<Float>.allocate(capacity: N * (5 * C + F))
         defer { workspace.deallocate() }
         let x = workspace               // [N, C]  the residual stream
         let h = x + N * C               // [N, C]  LayerNorm output, then attention output
         let qkv = h + N * C             // [N, 3C]
         let fc = qkv + N * 3 * C        // [N, F]
-        let scores = fc + N * F         // [T, P+T] attention scores of one head
 
         // token + position embeddings: x[r] = wte[token] + wpe[position]
         var r = 0
@@ -91,7 +87,7 @@ public final class GPT2Model: Sendable {
             for (tokens, cache) in batch {
                 causalSelfAttention(qkv: qkv + start * 3 * C, rows: tokens.count, cache: cache, layer: l,
                                     headCount: config.headCount, scale: attentionScale(layer: l),
-                                    scores: scores, out: h + start * C)  // [T, C]
+                                    out: h + start * C)  // [T, C]
                 start += tokens.count
             }
             block.attn_c_proj.apply(h, rows: N, into: x, accumulate: true)

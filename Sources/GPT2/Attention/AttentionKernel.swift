@@ -1,0 +1,88 @@
+/// The size of one causal multi-head attention problem.
+public struct AttentionShape: Sendable, Hashable, CustomStringConvertible {
+    /// New positions (rows of queries): the prompt length in prefill, 1 in decode.
+    public var queryCount: Int
+    /// Positions attended to: the cached ones plus the new ones (`queryCount ≤ keyCount`).
+    public var keyCount: Int
+    /// Attention heads.
+    public var headCount: Int
+    /// Size of each head.
+    public var headSize: Int
+
+    public init(queryCount: Int, keyCount: Int, headCount: Int, headSize: Int) {
+        precondition(queryCount >= 1 && keyCount >= queryCount && headCount >= 1 && headSize >= 1)
+        self.queryCount = queryCount
+        self.keyCount = keyCount
+        self.headCount = headCount
+        self.headSize = headSize
+    }
+
+    /// Positions already cached before the new ones.
+    public var pastCount: Int { keyCount - queryCount }
+
+    /// Floating-point operations of the causal computation (QKᵀ and PV, 2 each per multiply-add),
+    /// counting only the scores a query may see: the masked half of a prefill is not counted.
+    public var flops: Double {
+        // query t sees pastCount + t + 1 keys
+        let visible = Double(queryCount) * Double(pastCount) + Double(queryCount) * Double(queryCount + 1) / 2
+        return 4 * Double(headCount) * Double(headSize) * visible
+    }
+
+    public var description: String { "T=\(queryCount) keys=\(keyCount) heads=\(headCount)×\(headSize)" }
+}
+
+/// Pointers to the operands of one attention problem, all row-major with the heads side by side:
+/// head `h` of row `t` of `queries` starts at `queries + t * queryStride + h * headSize`.
+public struct AttentionArguments: @unchecked Sendable {  // plain pointers; the caller owns the memory
+    public var shape: AttentionShape
+    /// [queryCount, headCount·headSize] with row stride `queryStride`.
+    public var queries: UnsafePointer<Float>
+    public var queryStride: Int
+    /// [keyCount, headCount·headSize] each, with row stride `keyValueStride`.
+    public var keys: UnsafePointer<Float>
+    public var values: UnsafePointer<Float>
+    public var keyValueStride: Int
+    /// [queryCount, headCount·headSize] with row stride `outputStride`.
+    public var output: UnsafeMutablePointer<Float>
+    public var outputStride: Int
+    /// Multiplies every score before the softmax (1/√headSize in GPT-2).
+    public var scale: Float
+
+    public init(shape: AttentionShape, queries: UnsafePointer<Float>, queryStride: Int,
+                keys: UnsafePointer<Float>, values: UnsafePointer<Float>, keyValueStride: Int,
+                output: UnsafeMutablePointer<Float>, outputStride: Int, scale: Float) {
+        self.shape = shape
+        self.queries = queries
+        self.queryStride = queryStride
+        self.keys = keys
+        self.values = values
+        self.keyValueStride = keyValueStride
+        self.output = output
+        self.outputStride = outputStride
+        self.scale = scale
+    }
+}
+
+/// An implementation of causal multi-head scaled-dot-product attention:
+/// `output[t] = softmax(scale · q[t] · K[0..<pastCount+t+1]ᵀ) · V[0..<pastCount+t+1]`, per head.
+///
+/// The engine's kernels are in ``AttentionKernels``; the benchmark tool's attention lab checks
+/// each against ``NaiveAttention`` and times them over a sweep of shapes.
+public protocol AttentionKernel: Sendable {
+    /// A short name for tables and plots.
+    var name: String { get }
+    /// Computes the attention described by `arguments`, writing `arguments.output`.
+    func run(_ arguments: AttentionArguments)
+}
+
+/// The kernels this package ships, and the one the engine picks for each shape.
+public enum AttentionKernels {
+    /// Every kernel, reference first.
+    public static let all: [any AttentionKernel] = [NaiveAttention(), BLASAttention(), FlashAttention()]
+
+    /// The kernel the forward pass uses for `shape`: the fastest in the attention lab's sweep on
+    /// the development machine (see Benchmarks/README.md).
+    public static func engineChoice(for shape: AttentionShape) -> any AttentionKernel {
+        shape.queryCount == 1 ? FlashAttention() : BLASAttention()
+    }
+}
