@@ -2,10 +2,12 @@ import Foundation
 import Testing
 @testable import GPT2
 
-/// The engine against Hugging Face `transformers` on the fixture checkpoints
-/// (random weights; one stored as float32, one as float16).
+/// The engine against Hugging Face `transformers` on the fixture checkpoints (random weights):
+/// float32 and float16 GPT-2 layouts, and two small ones (vocabulary of 1000) that exercise the
+/// other config options: exact `gelu`, `n_inner`, `scale_attn_by_inverse_layer_idx`, an untied
+/// `lm_head`, bfloat16 weights; `relu` without `scale_attn_weights`.
 @Suite struct ReferenceParityTests {
-    static let models = ["tiny-gpt2-f32", "small-gpt2-f16"]
+    static let models = ["tiny-gpt2-f32", "small-gpt2-f16", "options-gpt2-bf16", "relu-gpt2-f32"]
     static let tolerance = 1e-4
 
     static func load(_ name: String) throws -> GPT2Model {
