@@ -7,8 +7,13 @@ struct BPEMergeTable: Sendable {
     static let noMerge = UInt64.max
     private static let emptyKey = UInt64.max
 
-    private(set) var keys: [UInt64]
-    private(set) var values: [UInt64]
+    /// Key and value side by side, so that a probe touches one cache line.
+    struct Slot: Sendable {
+        var key: UInt64
+        var value: UInt64
+    }
+
+    private(set) var slots: [Slot]
     let shift: UInt64
 
     /// `rules[rank] = (left, right, merged)`; a pair listed twice keeps its last rank, as the
@@ -17,16 +22,14 @@ struct BPEMergeTable: Sendable {
         var capacity = 16
         var bits: UInt64 = 4
         while capacity < rules.count * 2 { capacity <<= 1; bits += 1 }
-        keys = [UInt64](repeating: BPEMergeTable.emptyKey, count: capacity)
-        values = [UInt64](repeating: BPEMergeTable.noMerge, count: capacity)
+        slots = [Slot](repeating: Slot(key: BPEMergeTable.emptyKey, value: BPEMergeTable.noMerge), count: capacity)
         shift = 64 - bits
         let mask = capacity - 1
         for (rank, rule) in rules.enumerated() {
             let key = UInt64(UInt32(bitPattern: rule.left)) << 32 | UInt64(UInt32(bitPattern: rule.right))
             var slot = Int(truncatingIfNeeded: BPEMergeTable.hash(key) >> shift)
-            while keys[slot] != BPEMergeTable.emptyKey && keys[slot] != key { slot = (slot + 1) & mask }
-            keys[slot] = key
-            values[slot] = UInt64(rank) << 32 | UInt64(UInt32(bitPattern: rule.merged))
+            while slots[slot].key != BPEMergeTable.emptyKey && slots[slot].key != key { slot = (slot + 1) & mask }
+            slots[slot] = Slot(key: key, value: UInt64(rank) << 32 | UInt64(UInt32(bitPattern: rule.merged)))
         }
     }
 
@@ -37,8 +40,7 @@ struct BPEMergeTable: Sendable {
 
     /// Borrowed view of the table for the inner loop.
     struct View {
-        let keys: UnsafePointer<UInt64>
-        let values: UnsafePointer<UInt64>
+        let slots: UnsafePointer<Slot>
         let shift: UInt64
         let mask: Int
 
@@ -48,21 +50,99 @@ struct BPEMergeTable: Sendable {
             let key = UInt64(UInt32(bitPattern: left)) << 32 | UInt64(UInt32(bitPattern: right))
             var slot = Int(truncatingIfNeeded: BPEMergeTable.hash(key) >> shift)
             while true {
-                let k = keys[slot]
-                if k == key { return values[slot] }
-                if k == BPEMergeTable.emptyKey { return BPEMergeTable.noMerge }
+                let s = slots[slot]
+                if s.key == key { return s.value }
+                if s.key == BPEMergeTable.emptyKey { return BPEMergeTable.noMerge }
                 slot = (slot + 1) & mask
             }
         }
     }
 
     func withView<R>(_ body: (View) throws -> R) rethrows -> R {
-        try keys.withUnsafeBufferPointer { k in
-            try values.withUnsafeBufferPointer { v in
-                try body(View(keys: k.baseAddress!, values: v.baseAddress!, shift: shift, mask: k.count - 1))
+        try slots.withUnsafeBufferPointer { s in
+            try body(View(slots: s.baseAddress!, shift: shift, mask: s.count - 1))
+        }
+    }
+}
+
+/// The pieces that are one whole token: every vocabulary token whose own bytes merge back into
+/// exactly that token (for GPT-2, all of them). Looking a piece up here answers most English
+/// words without merging. Checked at load time, so it is exact for any vocabulary. Immutable,
+/// hence shared by all calls without a lock.
+struct BPEWholeTokenTable: Sendable {
+    /// `hash & ~idMask | (id + 1)`; 0 is an empty slot.
+    private(set) var slots: [UInt64]
+    static let idBits: UInt64 = 25
+    static let idMask: UInt64 = (1 << idBits) - 1
+
+    /// - Parameters:
+    ///   - tokenBytes, tokenOffsets: the bytes of every token.
+    ///   - candidates: ids to consider (non-literal tokens of two bytes or more).
+    ///   - mergesTo: whether BPE on the token's own bytes gives back exactly that one token.
+    init(tokenBytes: [UInt8], tokenOffsets: [Int], candidates: [Int], mergesTo: (Int) -> Bool) {
+        var capacity = 16
+        while capacity < candidates.count * 2 { capacity <<= 1 }
+        var slots = [UInt64](repeating: 0, count: capacity)
+        let mask = capacity - 1
+        tokenBytes.withUnsafeBufferPointer { bytes in
+            for id in candidates where mergesTo(id) {
+                let start = tokenOffsets[id]
+                let h = BPEWordCache.hash(bytes.baseAddress! + start, tokenOffsets[id + 1] - start)
+                var slot = Int(truncatingIfNeeded: h >> 40) & mask
+                while slots[slot] != 0 { slot = (slot + 1) & mask }
+                slots[slot] = h & ~BPEWholeTokenTable.idMask | UInt64(id + 1)
+            }
+        }
+        self.slots = slots
+    }
+
+    struct View {
+        let slots: UnsafePointer<UInt64>
+        let mask: Int
+        let tokenBytes: UnsafePointer<UInt8>
+        let tokenOffsets: UnsafePointer<Int>
+
+        /// The id of the token whose bytes are `p[0..<n]` (hash `h` from `BPEWordCache.hash`), or -1.
+        @inline(__always)
+        func lookup(_ p: UnsafePointer<UInt8>, _ n: Int, hash h: UInt64) -> Int {
+            var slot = Int(truncatingIfNeeded: h >> 40) & mask
+            let tag = h & ~BPEWholeTokenTable.idMask
+            while true {
+                let s = slots[slot]
+                if s == 0 { return -1 }
+                if s & ~BPEWholeTokenTable.idMask == tag {
+                    let id = Int(s & BPEWholeTokenTable.idMask) - 1
+                    let start = tokenOffsets[id]
+                    if tokenOffsets[id + 1] - start == n && bytesEqual(tokenBytes + start, p, n) { return id }
+                }
+                slot = (slot + 1) & mask
             }
         }
     }
+
+    func withView<R>(tokenBytes: UnsafePointer<UInt8>, tokenOffsets: UnsafePointer<Int>, _ body: (View) throws -> R) rethrows -> R {
+        try slots.withUnsafeBufferPointer { s in
+            try body(View(slots: s.baseAddress!, mask: s.count - 1, tokenBytes: tokenBytes, tokenOffsets: tokenOffsets))
+        }
+    }
+}
+
+/// Whether `a[0..<n] == b[0..<n]`, eight bytes at a time.
+@inline(__always)
+func bytesEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+    var i = 0
+    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+    while i + 8 <= n {
+        if ra.loadUnaligned(fromByteOffset: i, as: UInt64.self) != rb.loadUnaligned(fromByteOffset: i, as: UInt64.self) {
+            return false
+        }
+        i += 8
+    }
+    while i < n {
+        if a[i] != b[i] { return false }
+        i += 1
+    }
+    return true
 }
 
 /// Applies the merge rules to one piece: start from one token per byte, then repeatedly merge
@@ -107,9 +187,16 @@ struct BPEMerger {
             ids[at] = Int32(truncatingIfNeeded: best)
             // Remove ids[at + 1] and pairs[at + 1].
             let tail = count - at - 2
-            if tail > 0 {
-                (ids + at + 1).update(from: ids + at + 2, count: tail)
-                (pairs + at + 1).update(from: pairs + at + 2, count: tail - 1)
+            // Pieces are short: a plain loop beats a call to memmove.
+            var k = 0
+            while k < tail {
+                ids[at + 1 + k] = ids[at + 2 + k]
+                k += 1
+            }
+            k = 0
+            while k < tail - 1 {
+                pairs[at + 1 + k] = pairs[at + 2 + k]
+                k += 1
             }
             count -= 1
             if at > 0 { pairs[at - 1] = merges.lookup(ids[at - 1], ids[at]) }
@@ -271,28 +358,11 @@ struct BPEWordCache {
             let s = slots[slot]
             if s.hash == 0 { return nil }
             if s.hash == h, Int(s.keyLength) == n,
-               memEqual(text + Int(s.keyStart), text + start, n) {
+               bytesEqual(text + Int(s.keyStart), text + start, n) {
                 return UnsafeBufferPointer(start: values + Int(s.valueStart), count: Int(s.valueCount))
             }
             slot = (slot + 1) & mask
         }
-    }
-
-    @inline(__always)
-    private func memEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
-        var i = 0
-        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
-        while i + 8 <= n {
-            if ra.loadUnaligned(fromByteOffset: i, as: UInt64.self) != rb.loadUnaligned(fromByteOffset: i, as: UInt64.self) {
-                return false
-            }
-            i += 8
-        }
-        while i < n {
-            if a[i] != b[i] { return false }
-            i += 1
-        }
-        return true
     }
 
     /// Remembers the ids of the piece `text[start..<start + n]` (not already cached).

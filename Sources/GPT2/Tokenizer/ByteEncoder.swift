@@ -23,7 +23,11 @@ enum GPT2ByteEncoder {
     /// The byte a scalar spells, or nil when the scalar is not one of the 256.
     @inline(__always)
     static func byte(for scalar: Unicode.Scalar) -> UInt8? {
-        let v = scalar.value
+        byte(forScalarValue: scalar.value)
+    }
+
+    @inline(__always)
+    static func byte(forScalarValue v: UInt32) -> UInt8? {
         if v < 256 { return isPrintable(UInt8(v)) ? UInt8(v) : nil }
         if v < 256 + 68 { return nonPrintable[Int(v - 256)] }
         return nil
@@ -38,16 +42,32 @@ enum GPT2ByteEncoder {
     /// The bytes spelled by U+0100 + i, in order.
     private static let nonPrintable: [UInt8] = (0..<256).compactMap { isPrintable(UInt8($0)) ? nil : UInt8($0) }
 
-    /// Decodes a token spelled in the byte alphabet (given as UTF-8) into its raw bytes;
-    /// nil when some scalar is outside the alphabet.
-    static func decode(utf8 spelling: [UInt8]) -> [UInt8]? {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(spelling.count)
-        for scalar in String(decoding: spelling, as: UTF8.self).unicodeScalars {
-            guard let b = byte(for: scalar) else { return nil }
-            bytes.append(b)
+    /// Decodes a token spelled in the byte alphabet (given as valid UTF-8) and appends its raw
+    /// bytes to `out`; returns false, leaving `out` as it was, when some scalar is outside the
+    /// alphabet. (Every scalar of the alphabet is below U+0800: one or two UTF-8 bytes.)
+    static func decode(utf8 spelling: ArraySlice<UInt8>, appendingTo out: inout [UInt8]) -> Bool {
+        let mark = out.count
+        var i = spelling.startIndex
+        while i < spelling.endIndex {
+            let b0 = spelling[i]
+            let value: UInt32
+            if b0 < 0x80 {
+                value = UInt32(b0)
+                i += 1
+            } else if b0 & 0xE0 == 0xC0, i + 1 < spelling.endIndex {
+                value = UInt32(b0 & 0x1F) << 6 | UInt32(spelling[i + 1] & 0x3F)
+                i += 2
+            } else {
+                out.removeSubrange(mark...)
+                return false
+            }
+            guard let byte = byte(forScalarValue: value) else {
+                out.removeSubrange(mark...)
+                return false
+            }
+            out.append(byte)
         }
-        return bytes
+        return true
     }
 
     /// Spells raw bytes in the byte alphabet.

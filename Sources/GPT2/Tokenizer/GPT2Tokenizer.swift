@@ -97,183 +97,6 @@ public struct GPT2Tokenizer: Sendable {
     }
 }
 
-// MARK: - Tables
-
-extension GPT2Tokenizer {
-    /// Everything the tokenizer knows, checked and laid out for the encoder. Immutable.
-    final class Tables: Sendable {
-        struct SpecialToken: Sendable {
-            var bytes: [UInt8]
-            var id: Int32
-        }
-
-        /// Bytes of token `id` are `tokenBytes[tokenOffsets[id]..<tokenOffsets[id + 1]]`.
-        let tokenBytes: [UInt8]
-        let tokenOffsets: [Int]
-        /// Token id of each single byte.
-        let byteTokens: [Int32]
-        let merges: BPEMergeTable
-        /// Tokens matched literally in the text when special tokens are allowed, longest first.
-        let specialTokens: [SpecialToken]
-        /// `specialFirstByte[b]`: some special token starts with byte b.
-        let specialFirstByte: [Bool]
-        let endOfTextID: Int
-        /// Ids whose bytes are literal text rather than a byte-alphabet spelling.
-        let literalIDs: Set<Int>
-
-        static let endOfText = Array("<|endoftext|>".utf8)
-
-        init(_ d: GPT2TokenizerDefinition) throws(TokenizerError) {
-            let vocabFile = d.vocabularyFile
-            let n = d.vocabulary.count
-            guard n > 0 else { throw TokenizerError(.invalidVocabulary, file: vocabFile, "the vocabulary is empty") }
-
-            // Ids must be exactly 0..<n, each spelling once.
-            var lineOfID = [Int](repeating: 0, count: n)
-            var spellingOfID = [[UInt8]](repeating: [], count: n)
-            var idOfSpelling: [[UInt8]: Int32] = [:]
-            idOfSpelling.reserveCapacity(n)
-            for token in d.vocabulary {
-                let q = TokenizerFileReader.quote(token.spelling)
-                guard token.id >= 0 else {
-                    throw TokenizerError(.invalidVocabulary, file: vocabFile, line: token.line,
-                                         "token \(q) has a negative id \(token.id)")
-                }
-                guard token.id < n else {
-                    throw TokenizerError(.invalidVocabulary, file: vocabFile, line: token.line,
-                                         "token \(q) has id \(token.id), out of range: \(d.vocabularyName) has \(n) tokens, so ids must be 0...\(n - 1)")
-                }
-                if lineOfID[token.id] != 0 {
-                    throw TokenizerError(.invalidVocabulary, file: vocabFile, line: token.line,
-                                         "id \(token.id) is given to both \(TokenizerFileReader.quote(spellingOfID[token.id])) (line \(lineOfID[token.id])) and \(q)")
-                }
-                if let other = idOfSpelling.updateValue(Int32(token.id), forKey: token.spelling) {
-                    throw TokenizerError(.invalidVocabulary, file: vocabFile, line: token.line,
-                                         "token \(q) appears twice (first at line \(lineOfID[Int(other)]))")
-                }
-                lineOfID[token.id] = token.line
-                spellingOfID[token.id] = token.spelling
-            }
-
-            // Raw bytes of every token.
-            var size = n
-            for added in d.addedTokens where added.id >= n { size = max(size, added.id + 1) }
-            guard size <= 1 << 24 else {
-                let bad = d.addedTokens.first { $0.id >= 1 << 24 }!
-                throw TokenizerError(.invalidVocabulary, file: vocabFile, line: bad.line,
-                                     "added token id \(bad.id) is too large")
-            }
-            var bytesOfID = [[UInt8]?](repeating: nil, count: size)
-            var literal = Set<Int>()
-            for id in 0..<n {
-                if let bytes = GPT2ByteEncoder.decode(utf8: spellingOfID[id]) {
-                    bytesOfID[id] = bytes
-                } else {
-                    // Not in the byte alphabet: a literal token such as an added "<pad>" in the vocabulary.
-                    bytesOfID[id] = spellingOfID[id]
-                    literal.insert(id)
-                }
-            }
-
-            // Added tokens: either the vocabulary's own token (same text) or a new id.
-            var specials: [SpecialToken] = []
-            for added in d.addedTokens {
-                let q = TokenizerFileReader.quote(added.content)
-                guard added.id >= 0 else {
-                    throw TokenizerError(.invalidVocabulary, file: vocabFile, line: added.line,
-                                         "added token \(q) has a negative id \(added.id)")
-                }
-                if added.id < n {
-                    let spelling = spellingOfID[added.id]
-                    guard spelling == added.content || bytesOfID[added.id]! == added.content else {
-                        throw TokenizerError(.invalidVocabulary, file: vocabFile, line: added.line,
-                                             "added token \(q) has id \(added.id), which \(d.vocabularyName) gives to \(TokenizerFileReader.quote(spelling))")
-                    }
-                } else if let existing = bytesOfID[added.id] {
-                    guard existing == added.content else {
-                        throw TokenizerError(.invalidVocabulary, file: vocabFile, line: added.line,
-                                             "id \(added.id) is given to two added tokens, \(TokenizerFileReader.quote(existing)) and \(q)")
-                    }
-                } else {
-                    bytesOfID[added.id] = added.content
-                }
-                bytesOfID[added.id] = added.content
-                literal.insert(added.id)
-                if !specials.contains(where: { $0.bytes == added.content }) {
-                    specials.append(SpecialToken(bytes: added.content, id: Int32(added.id)))
-                }
-            }
-            // With GPT-2's own two files, <|endoftext|> is the one special token.
-            if d.addedTokens.isEmpty, let id = idOfSpelling[Tables.endOfText] {
-                specials.append(SpecialToken(bytes: Tables.endOfText, id: id))
-                literal.insert(Int(id))
-            }
-            specials.sort { $0.bytes.count > $1.bytes.count }
-            guard let eot = specials.first(where: { $0.bytes == Tables.endOfText })?.id
-                    ?? idOfSpelling[Tables.endOfText] else {
-                throw TokenizerError(.invalidVocabulary, file: vocabFile, "no <|endoftext|> token in \(d.vocabularyName)")
-            }
-
-            var flat: [UInt8] = []
-            var offsets: [Int] = [0]
-            flat.reserveCapacity(n * 8)
-            offsets.reserveCapacity(size + 1)
-            for bytes in bytesOfID {
-                flat.append(contentsOf: bytes ?? [])
-                offsets.append(flat.count)
-            }
-
-            // One token per byte value.
-            var byteTokens = [Int32](repeating: 0, count: 256)
-            for b in 0..<256 {
-                let spelling = Array(String(GPT2ByteEncoder.scalars[b]).utf8)
-                guard let id = idOfSpelling[spelling] else {
-                    throw TokenizerError(.invalidVocabulary, file: vocabFile,
-                                         "no token for byte 0x\(String(b, radix: 16, uppercase: true)) (spelled \"\(GPT2ByteEncoder.scalars[b])\") in \(d.vocabularyName); a byte-level BPE vocabulary needs all 256")
-                }
-                byteTokens[b] = id
-            }
-
-            // Merge rules, in rank order.
-            var rules: [(left: Int32, right: Int32, merged: Int32)] = []
-            rules.reserveCapacity(d.merges.count)
-            let mergesFile = d.mergesFile
-            for merge in d.merges {
-                guard let left = idOfSpelling[merge.left] else {
-                    throw TokenizerError(.invalidMerges, file: mergesFile, line: merge.line,
-                                         "unknown token \(TokenizerFileReader.quote(merge.left)): not in \(d.vocabularyName)")
-                }
-                guard let right = idOfSpelling[merge.right] else {
-                    throw TokenizerError(.invalidMerges, file: mergesFile, line: merge.line,
-                                         "unknown token \(TokenizerFileReader.quote(merge.right)): not in \(d.vocabularyName)")
-                }
-                guard let merged = idOfSpelling[merge.left + merge.right] else {
-                    throw TokenizerError(.invalidMerges, file: mergesFile, line: merge.line,
-                                         "the merged token \(TokenizerFileReader.quote(merge.left + merge.right)) is not in \(d.vocabularyName)")
-                }
-                rules.append((left, right, merged))
-            }
-
-            tokenBytes = flat
-            tokenOffsets = offsets
-            self.byteTokens = byteTokens
-            merges = BPEMergeTable(rules: rules)
-            specialTokens = specials
-            var first = [Bool](repeating: false, count: 256)
-            for s in specials { first[Int(s.bytes[0])] = true }
-            specialFirstByte = first
-            endOfTextID = Int(eot)
-            literalIDs = literal
-        }
-
-        @inline(__always)
-        func appendBytes(of id: Int, to bytes: inout [UInt8]) {
-            guard id >= 0, id < tokenOffsets.count - 1 else { return }
-            bytes.append(contentsOf: tokenBytes[tokenOffsets[id]..<tokenOffsets[id + 1]])
-        }
-    }
-}
-
 // MARK: - Encoding
 
 extension GPT2Tokenizer.Tables {
@@ -287,10 +110,14 @@ extension GPT2Tokenizer.Tables {
         out.reserveCapacity(n / 2 + 16)
         GPT2PreTokenizer.bmpClassTable.withUnsafeBufferPointer { classes in
             byteTokens.withUnsafeBufferPointer { byteTokens in
+            tokenBytes.withUnsafeBufferPointer { tokenBytes in
+            tokenOffsets.withUnsafeBufferPointer { tokenOffsets in
+            wholeTokens.withView(tokenBytes: tokenBytes.baseAddress!, tokenOffsets: tokenOffsets.baseAddress!) { wholeTokens in
                 merges.withView { merges in
                     var encoder = PieceEncoder(
                         text: base, classes: classes.baseAddress!,
                         merger: BPEMerger(merges: merges, byteTokens: byteTokens.baseAddress!),
+                        wholeTokens: wholeTokens,
                         useCache: n >= GPT2Tokenizer.Tables.cacheThreshold, textLength: n)
                     defer { encoder.deallocate() }
                     if allowSpecialTokens && !specialTokens.isEmpty {
@@ -312,6 +139,9 @@ extension GPT2Tokenizer.Tables {
                     }
                 }
             }
+            }
+            }
+            }
         }
         return out
     }
@@ -331,15 +161,18 @@ struct PieceEncoder {
     let text: UnsafePointer<UInt8>
     let classes: UnsafePointer<UInt8>
     let merger: BPEMerger
+    let wholeTokens: BPEWholeTokenTable.View
     var cache: BPEWordCache?
     var ids: UnsafeMutablePointer<Int32>
     var pairs: UnsafeMutablePointer<UInt64>
     var scratchCapacity: Int
 
-    init(text: UnsafePointer<UInt8>, classes: UnsafePointer<UInt8>, merger: BPEMerger, useCache: Bool, textLength: Int) {
+    init(text: UnsafePointer<UInt8>, classes: UnsafePointer<UInt8>, merger: BPEMerger,
+         wholeTokens: BPEWholeTokenTable.View, useCache: Bool, textLength: Int) {
         self.text = text
         self.classes = classes
         self.merger = merger
+        self.wholeTokens = wholeTokens
         cache = useCache ? BPEWordCache(text: text, expectedPieces: min(textLength / 16, 1 << 16)) : nil
         scratchCapacity = 256
         ids = .allocate(capacity: scratchCapacity)
@@ -366,8 +199,13 @@ struct PieceEncoder {
                 out.append(Int(merger.byteTokens[Int(text[pieceStart])]))
                 continue
             }
+            let h = BPEWordCache.hash(text + pieceStart, length)
+            let whole = wholeTokens.lookup(text + pieceStart, length, hash: h)
+            if whole >= 0 {
+                out.append(whole)
+                continue
+            }
             if cache != nil {
-                let h = BPEWordCache.hash(text + pieceStart, length)
                 if let cached = cache!.lookup(start: pieceStart, length: length, hash: h) {
                     for id in cached { out.append(Int(id)) }
                     continue

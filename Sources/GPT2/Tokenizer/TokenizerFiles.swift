@@ -5,14 +5,14 @@ import Foundation
 struct GPT2TokenizerDefinition {
     struct Token {
         /// The token spelled in GPT-2's byte alphabet, as UTF-8.
-        var spelling: [UInt8]
+        var spelling: ArraySlice<UInt8>
         var id: Int
         var line: Int
     }
 
     struct Merge {
-        var left: [UInt8]
-        var right: [UInt8]
+        var left: ArraySlice<UInt8>
+        var right: ArraySlice<UInt8>
         var line: Int
     }
 
@@ -54,7 +54,7 @@ enum TokenizerFileReader {
     }
 
     /// A token or text quoted for an error message, shortened when long.
-    static func quote(_ bytes: [UInt8]) -> String {
+    static func quote(_ bytes: some Collection<UInt8>) -> String {
         var s = String(decoding: bytes, as: UTF8.self)
         if s.unicodeScalars.count > 40 { s = String(String.UnicodeScalarView(s.unicodeScalars.prefix(40))) + "…" }
         return "\"" + s.debugDescription.dropFirst().dropLast() + "\""
@@ -111,18 +111,19 @@ enum TokenizerFileReader {
             if end == start { continue }
             let line = bytes[start..<end]
             if line.starts(with: "#version".utf8) { continue }
-            var parts: [ArraySlice<UInt8>] = []
-            var partStart = start
-            for i in start...end where i == end || bytes[i] == space {
-                parts.append(bytes[partStart..<i])
-                partStart = i + 1
+            // Exactly one space, not at either end.
+            var spaces = 0
+            var split = start
+            for i in start..<end where bytes[i] == space {
+                spaces += 1
+                split = i
             }
-            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
-                let found = parts.count == 2 ? "an empty token" : "\(parts.count) space-separated parts"
+            guard spaces == 1, split > start, split < end - 1 else {
+                let found = spaces == 1 ? "an empty token" : "\(spaces + 1) space-separated parts"
                 throw TokenizerError(.invalidMerges, file: file, line: lineNumber,
-                                     "expected two tokens separated by one space, found \(found): \(quote(Array(line)))")
+                                     "expected two tokens separated by one space, found \(found): \(quote(line))")
             }
-            merges.append(.init(left: Array(parts[0]), right: Array(parts[1]), line: lineNumber))
+            merges.append(.init(left: bytes[start..<split], right: bytes[(split + 1)..<end], line: lineNumber))
         }
         return merges
     }
@@ -179,7 +180,7 @@ enum TokenizerFileReader {
                     throw TokenizerError(.invalidMerges, file: file, line: value.line,
                                          "a merge must be two tokens separated by one space, found \(quote(text))")
                 }
-                definition.merges.append(.init(left: Array(parts[0]), right: Array(parts[1]), line: value.line))
+                definition.merges.append(.init(left: parts[0], right: parts[1], line: value.line))
             case .array(let pair):
                 // Newer format: ["left", "right"].
                 guard pair.count == 2, case .string(let left) = pair[0].kind, case .string(let right) = pair[1].kind,
@@ -243,7 +244,7 @@ enum TokenizerFileReader {
                     }
                 }
                 let special = entry["special"]?.boolValue ?? false
-                definition.addedTokens.append(.init(content: content, id: id, special: special, line: entry.line))
+                definition.addedTokens.append(.init(content: Array(content), id: id, special: special, line: entry.line))
             }
         }
         return definition

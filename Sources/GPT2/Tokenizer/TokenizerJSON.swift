@@ -1,20 +1,22 @@
 /// A small strict JSON reader for tokenizer files that remembers the line of every value, so
 /// that a bad entry in a 50,000-entry vocabulary can be reported as "vocab.json, line 31337".
 /// Strings are kept as UTF-8 bytes (tokens are compared byte for byte, never by Unicode
-/// canonical equivalence), object members keep their order and their duplicates.
+/// canonical equivalence), sharing the file's buffer unless they contain escapes; object
+/// members keep their order and their duplicates.
 struct TokenizerJSON {
     enum Kind {
         case object([Member])
         case array([TokenizerJSON])
-        case string([UInt8])
-        /// The number's text, validated against the JSON grammar.
-        case number([UInt8])
+        case string(ArraySlice<UInt8>)
+        /// A number: its value when it is an integer literal (no fraction or exponent) that fits
+        /// an `Int`, else nil.
+        case number(Int?)
         case bool(Bool)
         case null
     }
 
     struct Member {
-        var key: [UInt8]
+        var key: ArraySlice<UInt8>
         var value: TokenizerJSON
     }
 
@@ -26,7 +28,7 @@ struct TokenizerJSON {
     subscript(key: String) -> TokenizerJSON? {
         guard case .object(let members) = kind else { return nil }
         let k = Array(key.utf8)
-        return members.first(where: { $0.key == k })?.value
+        return members.first(where: { $0.key.elementsEqual(k) })?.value
     }
 
     var isNull: Bool { if case .null = kind { return true } else { return false } }
@@ -43,22 +45,8 @@ struct TokenizerJSON {
 
     /// The value as an `Int` when it is an integer literal without fraction or exponent.
     var intValue: Int? {
-        guard case .number(let text) = kind, !text.isEmpty else { return nil }
-        var i = 0
-        var negative = false
-        if text[0] == UInt8(ascii: "-") { negative = true; i = 1 }
-        guard i < text.count else { return nil }
-        var value = 0
-        while i < text.count {
-            let d = text[i]
-            guard d >= 0x30, d <= 0x39 else { return nil }
-            let (m, o1) = value.multipliedReportingOverflow(by: 10)
-            let (s, o2) = m.addingReportingOverflow(Int(d - 0x30))
-            if o1 || o2 { return nil }
-            value = s
-            i += 1
-        }
-        return negative ? -value : value
+        if case .number(let value) = kind { return value }
+        return nil
     }
 
     /// Short name of the value's type, for error messages.
@@ -76,7 +64,7 @@ struct TokenizerJSON {
     /// Parses a whole document; `file` is used in error messages.
     static func parse(_ bytes: [UInt8], file: String) throws(TokenizerError) -> TokenizerJSON {
         try bytes.withUnsafeBufferPointer { (buffer) throws(TokenizerError) -> TokenizerJSON in
-            var parser = Parser(bytes: buffer, file: file)
+            var parser = Parser(source: bytes, bytes: buffer, file: file)
             parser.skipByteOrderMark()
             parser.skipWhitespace()
             let value = try parser.parseValue(depth: 0)
@@ -89,6 +77,8 @@ struct TokenizerJSON {
     }
 
     private struct Parser {
+        /// The document, for slices that share its storage; `bytes` points into it.
+        let source: [UInt8]
         let bytes: UnsafeBufferPointer<UInt8>
         let file: String
         var index = 0
@@ -96,7 +86,8 @@ struct TokenizerJSON {
 
         static let maxDepth = 128
 
-        init(bytes: UnsafeBufferPointer<UInt8>, file: String) {
+        init(source: [UInt8], bytes: UnsafeBufferPointer<UInt8>, file: String) {
+            self.source = source
             self.bytes = bytes
             self.file = file
         }
@@ -209,19 +200,29 @@ struct TokenizerJSON {
             i < bytes.count && bytes[i] >= 0x30 && bytes[i] <= 0x39
         }
 
-        mutating func parseNumber() throws(TokenizerError) -> [UInt8] {
-            let start = index
-            if bytes[index] == UInt8(ascii: "-") { index += 1 }
+        /// Parses a number; returns its value when it is an integer that fits an `Int`.
+        mutating func parseNumber() throws(TokenizerError) -> Int? {
+            var negative = false
+            if bytes[index] == UInt8(ascii: "-") { negative = true; index += 1 }
             guard isDigit(index) else { throw error("invalid number") }
+            var value: Int? = 0
             if bytes[index] == UInt8(ascii: "0") {
                 index += 1
             } else {
-                while isDigit(index) { index += 1 }
+                while isDigit(index) {
+                    if let v = value {
+                        let (m, o1) = v.multipliedReportingOverflow(by: 10)
+                        let (a, o2) = m.addingReportingOverflow(Int(bytes[index] - 0x30))
+                        value = o1 || o2 ? nil : a
+                    }
+                    index += 1
+                }
             }
             if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
                 index += 1
                 guard isDigit(index) else { throw error("invalid number: no digit after '.'") }
                 while isDigit(index) { index += 1 }
+                value = nil
             }
             if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
                 index += 1
@@ -230,8 +231,9 @@ struct TokenizerJSON {
                 }
                 guard isDigit(index) else { throw error("invalid number: no digit in the exponent") }
                 while isDigit(index) { index += 1 }
+                value = nil
             }
-            return Array(bytes[start..<index])
+            return negative ? value.map { -$0 } : value
         }
 
         mutating func parseHex4() throws(TokenizerError) -> UInt32 {
@@ -252,20 +254,25 @@ struct TokenizerJSON {
             return v
         }
 
-        /// Parses a string starting at its opening quote; returns its UTF-8 bytes.
-        mutating func parseString() throws(TokenizerError) -> [UInt8] {
+        /// Parses a string starting at its opening quote; returns its UTF-8 bytes, a slice of the
+        /// document when the string has no escapes.
+        mutating func parseString() throws(TokenizerError) -> ArraySlice<UInt8> {
             index += 1  // opening quote
+            let start = index
             var out: [UInt8] = []
+            var escaped = false
             var runStart = index
             while true {
                 guard index < bytes.count else { throw error("unexpected end of file inside a string") }
                 let b = bytes[index]
                 if b == UInt8(ascii: "\"") {
-                    out.append(contentsOf: bytes[runStart..<index])
                     index += 1
-                    return out
+                    if !escaped { return source[start..<(index - 1)] }
+                    out.append(contentsOf: bytes[runStart..<(index - 1)])
+                    return out[...]
                 }
                 if b == UInt8(ascii: "\\") {
+                    escaped = true
                     out.append(contentsOf: bytes[runStart..<index])
                     index += 1
                     guard index < bytes.count else { throw error("unexpected end of file inside a string") }

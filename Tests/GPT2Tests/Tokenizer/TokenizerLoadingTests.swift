@@ -69,6 +69,19 @@ import Testing
         #expect(try GPT2Tokenizer(directory: dir.url).encode("hello") == [258, 111])
     }
 
+    /// A vocabulary token that no merge builds is never produced, even for a piece equal to it:
+    /// the whole-piece shortcut only holds tokens that BPE rebuilds from their own bytes.
+    @Test func tokensThatNoMergeBuildsAreNotTakenWhole() throws {
+        let dir = try TokenizerFixtures.temporaryDirectory()
+        try dir.write("vocab.json", TinyVocabulary.vocabJSON { $0.append(("\"xy\"", "260")) })
+        try dir.write("merges.txt", TinyVocabulary.mergesTXT())
+        let tokenizer = try GPT2Tokenizer(directory: dir.url)
+        #expect(tokenizer.vocabularySize == 261)
+        #expect(tokenizer.encode("xy") == [120, 121])
+        #expect(tokenizer.encode("hell") == [258])
+        #expect(tokenizer.decode([260]) == "xy")
+    }
+
     /// Added tokens beyond the model vocabulary get new ids.
     @Test func addedTokenBeyondTheVocabulary() throws {
         let dir = try TokenizerFixtures.temporaryDirectory()
