@@ -6,7 +6,7 @@ struct GPT2Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gpt2-bench",
         abstract: "Benchmarks for swift-gpt2.",
-        subcommands: [ModelBench.self, TokenizerBench.self],
+        subcommands: [ModelBench.self, AttentionLab.self, TokenizerBench.self],
         defaultSubcommand: ModelBench.self
     )
 }

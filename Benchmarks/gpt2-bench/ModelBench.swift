@@ -2,68 +2,134 @@ import ArgumentParser
 import Foundation
 import GPT2
 
-/// Prompt processing (pp) and text generation (tg) throughput, llama-bench style.
+/// `gpt2-bench model`: prompt processing (ppN) and text generation (tgN) tokens/s, llama-bench style.
 struct ModelBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
-        abstract: "Prompt-processing and generation tokens/s of a model (tokenization and sampling excluded)."
+        abstract: "Prompt-processing and generation tokens/s of a model, llama-bench style.",
+        discussion: """
+            ppN processes an N-token prompt in one forward pass into an empty cache (logits of the last
+            position only); tgN generates N tokens one forward pass at a time from an empty cache. With
+            -b B, B sequences run together (pp: B prompts in one pass; tg: one pass per step for all
+            B), and tokens/s counts all of them. As in llama-bench, the timed region holds only the
+            forward passes: token ids are random, nothing is tokenized or sampled. Each test runs once
+            untimed, then -r times; the table gives mean ± sample standard deviation.
+
+            The read bandwidth of the machine is measured in the same run (threads summing 1 GB), and
+            each single-sequence tg row reports its speed as a share of the bandwidth bound:
+            bandwidth ÷ bytes of weights one decode step reads.
+            """
     )
 
-    @Option(name: [.short, .long], help: "Model directory.")
-    var model: String
+    @Option(name: [.customShort("m"), .customLong("model")], help: "Model directories, comma-separated.")
+    var models: String
 
-    @Option(name: [.short, .customLong("n-prompt")], help: "Prompt sizes, comma-separated.")
-    var p: String = "512"
+    @Option(name: [.customShort("p"), .customLong("n-prompt")], help: "Prompt sizes.")
+    var prompts = IntList([512])
 
-    @Option(name: [.short, .customLong("n-gen")], help: "Generation sizes, comma-separated.")
-    var n: String = "128"
+    @Option(name: [.customShort("n"), .customLong("n-gen")], help: "Generation sizes.")
+    var generations = IntList([128])
 
-    @Option(name: [.short, .customLong("threads")], help: "Thread counts, comma-separated.")
-    var t: String = "2"
+    @Option(name: [.customShort("t"), .customLong("threads")], help: "Thread counts.")
+    var threads = IntList([BLASBackend.physicalCoreCount])
 
-    @Option(name: [.short, .customLong("batch")], help: "Concurrent sequences, comma-separated.")
-    var b: String = "1"
+    @Option(name: [.customShort("b"), .customLong("batch")], help: "Sequences run together.")
+    var batches = IntList([1])
 
-    @Option(name: [.short, .customLong("repetitions")], help: "Repetitions of each test.")
-    var r: Int = 5
+    @Option(name: [.customShort("r"), .customLong("repetitions")], help: "Timed repetitions of each test.")
+    var repetitions = 5
 
-    func run() throws {
-        let model = try GPT2Model(directory: URL(fileURLWithPath: self.model))
-        for threads in ints(t) {
-            BLASBackend.setThreadCount(threads)
-            for batch in ints(b) {
-                for size in ints(p) where size > 0 {
-                    let times = (0...r).map { _ in
-                        time { _ = try! model.forward(batch: (0..<batch).map { _ in (tokens(size), model.makeCache()) }) }
-                    }.dropFirst()
-                    report("pp\(size)", Double(size * batch), Array(times), threads, batch)
-                }
-                for size in ints(n) where size > 0 {
-                    let times = (0...r).map { _ in
-                        let caches = (0..<batch).map { _ in model.makeCache() }
-                        return time {
-                            for _ in 0..<size {
-                                _ = try! model.forward(batch: caches.map { (tokens(1), $0) })
-                            }
-                        }
-                    }.dropFirst()
-                    report("tg\(size)", Double(size * batch), Array(times), threads, batch)
-                }
-            }
+    @Option(name: [.customShort("o"), .customLong("output"), .customLong("format")], help: "Output: md, csv or json.")
+    var format: OutputFormat = .md
+
+    @Flag(help: "Skip the bandwidth measurement.")
+    var noBandwidth = false
+
+    func validate() throws {
+        guard repetitions >= 1 else { throw ValidationError("-r must be at least 1") }
+        guard threads.values.allSatisfy({ $0 >= 1 }), batches.values.allSatisfy({ $0 >= 1 }) else {
+            throw ValidationError("-t and -b values must be at least 1")
         }
     }
 
-    func tokens(_ count: Int) -> [Int] { (0..<count).map { _ in Int.random(in: 0..<50000) } }
-    func ints(_ list: String) -> [Int] { list.split(separator: ",").compactMap { Int($0) } }
-    func time(_ body: () -> Void) -> Double {
-        let start = DispatchTime.now().uptimeNanoseconds
-        body()
-        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-    }
-    func report(_ test: String, _ tokens: Double, _ times: [Double], _ threads: Int, _ batch: Int) {
-        let rates = times.map { tokens / $0 }
-        let mean = rates.reduce(0, +) / Double(rates.count)
-        let sd = (rates.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(1, rates.count - 1))).squareRoot()
-        print("\(test) t=\(threads) b=\(batch): \(String(format: "%.1f ± %.1f", mean, sd)) tok/s")
+    func run() throws {
+        var rows: [[String: Any]] = []
+        var notes: [String] = ["backend: \(BLASBackend.description)"]
+        var bandwidth: Statistics?
+        if !noBandwidth {
+            let bandwidthThreads = threads.values.max()!
+            bandwidth = measureReadBandwidth(threads: bandwidthThreads)
+            notes.append(String(format: "read bandwidth (%d threads): %.1f ± %.1f GB/s", bandwidthThreads, bandwidth!.mean, bandwidth!.sd))
+        }
+        var generator = SystemRandomNumberGenerator()
+        for path in models.split(separator: ",").map(String.init) {
+            var model: GPT2Model!
+            let loadSeconds = try measure { model = try GPT2Model(directory: URL(fileURLWithPath: path)) }
+            let name = URL(fileURLWithPath: path).lastPathComponent
+            let V = model.config.vocabularySize
+            func tokens(_ count: Int) -> [Int] { (0..<count).map { _ in Int.random(in: 0..<V, using: &generator) } }
+            let decodeBound = bandwidth.map { $0.mean * 1e9 / Double(model.decodeBytesPerToken) }
+            notes.append(String(format: "%@: %.1f M parameters, load %.3f s, %.1f MB of weights read per decoded token%@",
+                                name, Double(model.parameterCount) / 1e6, loadSeconds, Double(model.decodeBytesPerToken) / 1e6,
+                                decodeBound.map { String(format: ", bandwidth bound %.1f tok/s", $0) } ?? ""))
+
+            for threadCount in threads.values {
+                BLASBackend.setThreadCount(threadCount)
+                for batch in batches.values {
+                    var tests: [(name: String, prompt: Int, gen: Int, body: () throws -> Void)] = []
+                    for n in prompts.values where n > 0 {
+                        guard n <= model.config.contextLength else { continue }
+                        tests.append(("pp\(n)", n, 0, {
+                            _ = try model.forward(batch: (0..<batch).map { _ in (tokens(n), model.makeCache(capacity: n)) }, logits: .last)
+                        }))
+                    }
+                    for n in generations.values where n > 0 {
+                        guard n <= model.config.contextLength else { continue }
+                        tests.append(("tg\(n)", 0, n, {
+                            let caches = (0..<batch).map { _ in model.makeCache(capacity: n) }
+                            for _ in 0..<n {
+                                _ = try model.forward(batch: caches.map { (tokens(1), $0) }, logits: .last)
+                            }
+                        }))
+                    }
+                    for test in tests {
+                        try test.body()  // warm-up: page in the weights, grow the allocator's pools
+                        let tokenCount = Double(batch * (test.prompt + test.gen))
+                        let rates = try (0..<repetitions).map { _ in tokenCount / (try measure(test.body)) }
+                        let stats = Statistics(rates)
+                        var row: [String: Any] = [
+                            "model": name, "threads": threadCount, "batch": batch, "test": test.name,
+                            "n_prompt": test.prompt, "n_gen": test.gen,
+                            "tokens_per_s_mean": stats.mean, "tokens_per_s_sd": stats.sd,
+                            "t/s": stats.formatted, "samples_ts": rates,
+                            "load_s": loadSeconds, "params": model.parameterCount,
+                        ]
+                        if let decodeBound, test.gen > 0, batch == 1 {
+                            row["bound_pct"] = String(format: "%.0f%%", 100 * stats.mean / decodeBound)
+                            row["bandwidth_bound_tps"] = decodeBound
+                        }
+                        rows.append(row)
+                    }
+                }
+            }
+        }
+        let peak = Double(peakResidentBytes()) / 1e6
+        notes.append(String(format: "peak resident memory of this run: %.0f MB", peak))
+        for i in rows.indices { rows[i]["peak_rss_mb"] = peak }
+        if let bandwidth { for i in rows.indices { rows[i]["bandwidth_gbs"] = bandwidth.mean } }
+
+        let columns = format == .md
+            ? ["model", "threads", "batch", "test", "t/s", "bound_pct"]
+            : ["model", "threads", "batch", "test", "n_prompt", "n_gen", "tokens_per_s_mean", "tokens_per_s_sd", "load_s", "peak_rss_mb", "bandwidth_gbs", "bound_pct"]
+        if format == .json {
+            for i in rows.indices { rows[i].removeValue(forKey: "t/s") }
+            try printTable(rows, columns: columns, format: .json)
+        } else {
+            try printTable(rows, columns: columns, format: format)
+            if format == .md {
+                print()
+                for note in notes { print("- \(note)") }
+            }
+        }
     }
 }

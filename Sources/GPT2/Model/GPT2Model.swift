@@ -34,6 +34,22 @@ public final class GPT2Model: Sendable {
         self.weights = try GPT2Weights.load(directory: directory, config: config)
     }
 
+    /// Number of parameters (a tied `lm_head` counted once).
+    public var parameterCount: Int {
+        let (C, F, V, L) = (config.embeddingSize, config.innerSize, config.vocabularySize, config.layerCount)
+        let block = 4 * C + (C * 3 * C + 3 * C) + (C * C + C) + (C * F + F) + (F * C + C)
+        let untiedHead = weights.lm_head == weights.wte ? 0 : V * C
+        return V * C + config.contextLength * C + L * block + 2 * C + untiedHead
+    }
+
+    /// Bytes of weights one decode step streams from memory: every block's matrices and the LM
+    /// head, as float32. Divided into the machine's read bandwidth, it bounds decode tokens/s.
+    public var decodeBytesPerToken: Int {
+        let (C, F, V) = (config.embeddingSize, config.innerSize, config.vocabularySize)
+        let blockMatrices = C * 3 * C + C * C + C * F + F * C
+        return MemoryLayout<Float>.size * (config.layerCount * blockMatrices + V * C)
+    }
+
     /// Bytes of weights held in converted buffers (float16/bfloat16 checkpoints) rather than
     /// mapped in place from the files.
     public var convertedWeightBytes: Int { weights.storage.ownedBytes }

@@ -1,0 +1,159 @@
+import ArgumentParser
+import Foundation
+import GPT2
+
+/// `gpt2-bench attention`: every attention kernel, checked against the reference, then timed over
+/// a sweep of sequence lengths, for prefill (T queries over T keys) and decode (1 query over T keys).
+struct AttentionLab: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "attention",
+        abstract: "The attention-kernel lab: check each kernel against the reference, then time a sweep.",
+        discussion: """
+            FLOPs count the causal half only (4·heads·head_size per visible query-key pair), as the
+            PyTorch anchors do. Before timing, each kernel's output for head 0 is compared with the
+            naive double-precision reference (max abs difference ≤ 1e-4); a kernel that fails is not
+            timed. The engine's choice for each shape (AttentionKernels.engineChoice) is marked.
+            """
+    )
+
+    @Option(name: [.customShort("T"), .customLong("lengths")], help: "Sequence lengths.")
+    var lengths = IntList([64, 128, 256, 512, 1024, 2048, 4096])
+
+    @Option(name: [.customShort("H"), .customLong("heads")], help: "Head counts.")
+    var heads = IntList([12])
+
+    @Option(name: [.customShort("D"), .customLong("head-size")], help: "Head sizes.")
+    var headSizes = IntList([64])
+
+    @Option(help: "Modes: prefill, decode or both.")
+    var mode: Mode = .both
+
+    @Option(name: [.customShort("t"), .customLong("threads")], help: "BLAS threads.")
+    var threads = BLASBackend.physicalCoreCount
+
+    @Option(help: "Minimum seconds of timing per kernel and shape.")
+    var minSeconds = 0.3
+
+    @Option(name: [.customShort("o"), .customLong("output"), .customLong("format")], help: "Output: md, csv or json.")
+    var format: OutputFormat = .md
+
+    @Option(help: ArgumentHelp("Write a plot of the sweep here (SVG).", valueName: "path"))
+    var plot: String?
+
+    @Option(help: ArgumentHelp("JSON rows from scripts/bench_attention_torch.py, drawn in the plot as a reference line.", valueName: "path"))
+    var reference: String?
+
+    @Flag(help: "Also time the naive reference (slow).")
+    var includeNaive = false
+
+    enum Mode: String, ExpressibleByArgument, CaseIterable { case prefill, decode, both }
+
+    func run() throws {
+        BLASBackend.setThreadCount(threads)
+        let kernels = AttentionKernels.all.filter { includeNaive || $0.name != "naive" }
+        var rows: [[String: Any]] = []
+        let modes: [Mode] = mode == .both ? [.prefill, .decode] : [mode]
+        for H in heads.values { for D in headSizes.values { for m in modes { for T in lengths.values {
+            let shape = m == .prefill
+                ? AttentionShape(queryCount: T, keyCount: T, headCount: H, headSize: D)
+                : AttentionShape(queryCount: 1, keyCount: T, headCount: H, headSize: D)
+            let buffers = LabBuffers(shape: shape)
+            let expected = buffers.headZero(NaiveAttention())
+            let chosen = AttentionKernels.engineChoice(for: shape).name
+            var shapeRows: [[String: Any]] = []
+            for kernel in kernels {
+                let difference = zip(buffers.headZero(kernel), expected).map { abs($0 - $1) }.max() ?? 0
+                var row: [String: Any] = ["mode": m.rawValue, "T": T, "heads": H, "head_size": D, "kernel": kernel.name,
+                                          "max_abs_diff": Double(difference), "engine": kernel.name == chosen ? "*" : ""]
+                if difference <= 1e-4 {
+                    let seconds = buffers.time(kernel, minSeconds: minSeconds)
+                    row["us_mean"] = seconds.mean * 1e6
+                    row["us_sd"] = seconds.sd * 1e6
+                    row["gflops"] = shape.flops / seconds.mean / 1e9
+                } else {
+                    row["gflops"] = "FAILED CHECK"
+                }
+                shapeRows.append(row)
+            }
+            let fastest = shapeRows.compactMap { $0["us_mean"] as? Double }.min()
+            for var row in shapeRows {
+                row["fastest"] = (row["us_mean"] as? Double) == fastest ? "*" : ""
+                rows.append(row)
+                if format == .md { FileHandle.standardError.write(Data(".".utf8)) }
+            }
+        } } } }
+        if format == .md { FileHandle.standardError.write(Data("\n".utf8)) }
+        try printTable(rows, columns: ["mode", "T", "heads", "head_size", "kernel", "gflops", "us_mean", "us_sd", "max_abs_diff", "fastest", "engine"],
+                       format: format)
+        if let plot {
+            let referenceRows = try reference.map { path -> [[String: Any]] in
+                try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [[String: Any]] ?? []
+            } ?? []
+            try AttentionPlot(rows: rows, reference: referenceRows).svg().write(toFile: plot, atomically: true, encoding: .utf8)
+            FileHandle.standardError.write(Data("plot written to \(plot)\n".utf8))
+        }
+    }
+}
+
+/// Random queries, keys and values laid out as in the engine (q inside the c_attn rows, K/V rows
+/// of the cache), and an output buffer.
+private final class LabBuffers {
+    let shape: AttentionShape
+    let width: Int
+    let queries: UnsafeMutablePointer<Float>
+    let keys: UnsafeMutablePointer<Float>
+    let values: UnsafeMutablePointer<Float>
+    let output: UnsafeMutablePointer<Float>
+
+    init(shape: AttentionShape) {
+        self.shape = shape
+        width = shape.headCount * shape.headSize
+        var generator = SystemRandomNumberGenerator()
+        func random(_ count: Int) -> UnsafeMutablePointer<Float> {
+            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: count)
+            for i in 0..<count { buffer[i] = Float.random(in: -1...1, using: &generator) }
+            return buffer
+        }
+        queries = random(shape.queryCount * 3 * width)
+        keys = random(shape.keyCount * width)
+        values = random(shape.keyCount * width)
+        output = .allocate(capacity: shape.queryCount * width)
+    }
+
+    deinit {
+        queries.deallocate()
+        keys.deallocate()
+        values.deallocate()
+        output.deallocate()
+    }
+
+    func arguments(_ shape: AttentionShape) -> AttentionArguments {
+        AttentionArguments(shape: shape, queries: queries, queryStride: 3 * width, keys: keys, values: values,
+                           keyValueStride: width, output: output, outputStride: width,
+                           scale: 1 / Float(shape.headSize).squareRoot())
+    }
+
+    /// The kernel's output for head 0 alone (the same memory, with one head): cheap enough to check
+    /// against the naive reference at every length.
+    func headZero(_ kernel: any AttentionKernel) -> [Float] {
+        let one = AttentionShape(queryCount: shape.queryCount, keyCount: shape.keyCount, headCount: 1, headSize: shape.headSize)
+        kernel.run(arguments(one))
+        return (0..<shape.queryCount).flatMap { t in (0..<shape.headSize).map { output[t * width + $0] } }
+    }
+
+    /// Seconds per call: batches of calls until `minSeconds` have passed, at least 5 batches.
+    func time(_ kernel: any AttentionKernel, minSeconds: Double) -> Statistics {
+        let arguments = arguments(shape)
+        kernel.run(arguments)  // warm-up
+        let once = measure { kernel.run(arguments) }
+        let perBatch = max(1, Int(minSeconds / 5 / max(once, 1e-7)))
+        var samples: [Double] = []
+        var total = 0.0
+        while samples.count < 5 || total < minSeconds {
+            let seconds = measure { for _ in 0..<perBatch { kernel.run(arguments) } }
+            samples.append(seconds / Double(perBatch))
+            total += seconds
+        }
+        return Statistics(samples)
+    }
+}

@@ -1,0 +1,122 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+
+/// Mean, sample standard deviation and best of repeated measurements.
+struct Statistics: Codable {
+    var mean: Double
+    var sd: Double
+    var best: Double
+    var samples: [Double]
+
+    init(_ values: [Double]) {
+        let mean = values.reduce(0, +) / Double(max(1, values.count))
+        let variance = values.count > 1
+            ? values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count - 1) : 0
+        self.mean = mean
+        sd = variance.squareRoot()
+        best = values.max() ?? 0
+        samples = values
+    }
+
+    var formatted: String { String(format: "%.2f ± %.2f", mean, sd) }
+}
+
+/// Seconds taken by `body`.
+func measure(_ body: () throws -> Void) rethrows -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    try body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+/// Peak resident set size of this process so far, in bytes.
+func peakResidentBytes() -> Int {
+    var usage = rusage()
+    #if canImport(Darwin)
+    getrusage(RUSAGE_SELF, &usage)
+    return Int(usage.ru_maxrss)          // bytes on Darwin
+    #else
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    return Int(usage.ru_maxrss) * 1024   // kilobytes on Linux
+    #endif
+}
+
+/// Comma-separated integers, as llama-bench takes them (`-p 128,512`).
+struct IntList: ExpressibleByArgument, CustomStringConvertible {
+    var values: [Int]
+
+    init?(argument: String) {
+        let parts = argument.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !parts.isEmpty, parts.allSatisfy({ $0 != nil && $0! >= 0 }) else { return nil }
+        values = parts.map { $0! }
+    }
+
+    init(_ values: [Int]) { self.values = values }
+    var description: String { values.map(String.init).joined(separator: ",") }
+}
+
+/// Output formats shared by the subcommands.
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case md, csv, json
+}
+
+/// Prints `rows` (one dictionary per row, in `columns` order) as a markdown table, CSV or JSON.
+func printTable(_ rows: [[String: Any]], columns: [String], format: OutputFormat) throws {
+    switch format {
+    case .json:
+        let data = try JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        print(String(decoding: data, as: UTF8.self))
+    case .csv:
+        print(columns.joined(separator: ","))
+        for row in rows {
+            print(columns.map { cell(row[$0]) }.map { $0.contains(",") ? "\"\($0)\"" : $0 }.joined(separator: ","))
+        }
+    case .md:
+        let cells = rows.map { row in columns.map { cell(row[$0]) } }
+        let widths = columns.indices.map { i in max(columns[i].count, cells.map { $0[i].count }.max() ?? 0) }
+        func line(_ values: [String]) -> String {
+            "| " + values.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: " | ") + " |"
+        }
+        print(line(columns))
+        print("|" + widths.map { String(repeating: "-", count: $0 + 2) }.joined(separator: "|") + "|")
+        for row in cells { print(line(row)) }
+    }
+}
+
+private func cell(_ value: Any?) -> String {
+    switch value {
+    case let double as Double: String(format: double >= 100 ? "%.1f" : "%.3g", double)
+    case let value?: "\(value)"
+    case nil: ""
+    }
+}
+
+/// Read bandwidth of this machine: `threads` threads summing a buffer much larger than the caches.
+func measureReadBandwidth(threads: Int, megabytes: Int = 1024, repetitions: Int = 5) -> Statistics {
+    let count = megabytes * 1_000_000 / 4
+    nonisolated(unsafe) let buffer = UnsafeMutablePointer<Float>.allocate(capacity: count)
+    defer { buffer.deallocate() }
+    buffer.initialize(repeating: 1, count: count)
+    let chunk = count / threads / 32 * 32
+    nonisolated(unsafe) let partial = UnsafeMutablePointer<Float>.allocate(capacity: threads)
+    defer { partial.deallocate() }
+    let rates = (0...repetitions).map { _ in
+        let seconds = measure {
+            DispatchQueue.concurrentPerform(iterations: threads) { t in
+                let base = UnsafeRawPointer(buffer + t * chunk)
+                var a = SIMD8<Float>(), b = SIMD8<Float>(), c = SIMD8<Float>(), d = SIMD8<Float>()
+                var offset = 0
+                while offset < chunk * 4 {
+                    a += base.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self)
+                    b += base.loadUnaligned(fromByteOffset: offset + 32, as: SIMD8<Float>.self)
+                    c += base.loadUnaligned(fromByteOffset: offset + 64, as: SIMD8<Float>.self)
+                    d += base.loadUnaligned(fromByteOffset: offset + 96, as: SIMD8<Float>.self)
+                    offset += 128
+                }
+                partial[t] = (a + b + c + d).sum()
+            }
+        }
+        return Double(chunk * threads * 4) / seconds / 1e9
+    }.dropFirst()
+    return Statistics(Array(rates))
+}
