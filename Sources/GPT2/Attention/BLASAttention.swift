@@ -36,11 +36,13 @@ public struct BLASAttention: AttentionKernel {
                           a: q + start * a.queryStride, lda: a.queryStride, b: k, ldb: a.keyValueStride,
                           c: scores, ldc: seen)
                 // causal mask: row r sees keys 0..<P+start+r+1
-                for r in 0..<rows {
-                    let row = scores + r * seen
-                    let visible = P + start + r + 1
-                    softmax(row, count: visible)
-                    (row + visible).update(repeating: 0, count: seen - visible)
+                parallelRanges(rows, minimumPerPart: max(1, 16_384 / seen)) { part in
+                    for r in part {
+                        let row = scores + r * seen
+                        let visible = P + start + r + 1
+                        softmax(row, count: visible)
+                        (row + visible).update(repeating: 0, count: seen - visible)
+                    }
                 }
                 // O_block[rows, D] = scores · V_h
                 BLAS.gemm(m: rows, n: D, k: seen, a: scores, lda: seen, b: v, ldb: a.keyValueStride,

@@ -50,25 +50,16 @@ public struct FlashAttention: AttentionKernel {
                     guard visibleEnd > tileStart else { continue }  // tile entirely masked for this row
                     let q = a.queries + (first + r) * a.queryStride + h * D
                     let n = visibleEnd - tileStart
-                    // s[j] = scale · q · k_j, and the tile's maximum
-                    var tileMax = -Float.infinity
+                    // s[j] = scale · q · k_j
                     for j in 0..<n {
-                        let k = a.keys + (tileStart + j) * a.keyValueStride + h * D
-                        let score = dot(q, k, D) * a.scale
-                        s[j] = score
-                        tileMax = max(tileMax, score)
+                        s[j] = dot(q, a.keys + (tileStart + j) * a.keyValueStride + h * D, D) * a.scale
                     }
                     // rescale what was accumulated under the old maximum
-                    let newMax = max(runningMax[r], tileMax)
+                    let newMax = max(runningMax[r], maxElement(s, count: n))
                     let correction = fastExp(runningMax[r] - newMax)
                     runningMax[r] = newMax
-                    var tileSum: Float = 0
-                    for j in 0..<n {
-                        let p = fastExp(s[j] - newMax)
-                        s[j] = p
-                        tileSum += p
-                    }
-                    runningSum[r] = runningSum[r] * correction + tileSum
+                    for j in 0..<n { s[j] = fastExp(s[j] - newMax) }
+                    runningSum[r] = runningSum[r] * correction + sumElements(s, count: n)
                     let o = acc + r * D
                     if correction != 1 { for d in 0..<D { o[d] *= correction } }
                     // o += Σ p_j · v_j

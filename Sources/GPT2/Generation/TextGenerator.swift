@@ -169,21 +169,3 @@ public final class TextGenerator: Sendable {
 private func seconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
 }
-
-/// An integer shared between threads.
-final class LockedCounter: @unchecked Sendable {  // every access holds `lock`
-    private let lock = NSLock()
-    private var count = 0
-
-    func add(_ delta: Int) {
-        lock.lock()
-        count += delta
-        lock.unlock()
-    }
-
-    var value: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return count
-    }
-}

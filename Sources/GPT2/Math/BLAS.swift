@@ -30,9 +30,11 @@ enum BLAS {
 
 /// Settings of the BLAS library that does the engine's matrix products.
 public enum BLASBackend {
-    /// Sets how many threads BLAS uses for each product (process-wide).
+    /// Sets how many threads BLAS, and the engine's own kernels between its products, use
+    /// (process-wide).
     /// Use at most the number of physical cores; more oversubscribes and slows down.
     public static func setThreadCount(_ count: Int) {
+        kernelThreadCount.value = max(1, count)
         #if canImport(Accelerate)
         _ = count  // Accelerate manages its own threads.
         #else

@@ -27,11 +27,18 @@ func fastExp(_ x: Float) -> Float {
 
 /// log softmax(x)[index] over `count` values, stable for any magnitudes.
 func logSoftmax(_ x: UnsafePointer<Float>, count: Int, at index: Int) -> Double {
-    var maximum = -Float.infinity
-    for i in 0..<count { maximum = max(maximum, x[i]) }
+    let maximum = maxElement(x, count: count)
     guard maximum.isFinite else { return maximum == .infinity ? -.infinity : -log(Double(count)) }
+    // Σ e^(x - max) in blocks: each block's exponentials vectorise, then sum as lanes
     var sum: Float = 0
-    for i in 0..<count { sum += fastExp(x[i] - maximum) }
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 1024) { block in
+        let e = block.baseAddress!
+        for start in stride(from: 0, to: count, by: 1024) {
+            let n = min(1024, count - start)
+            for i in 0..<n { e[i] = fastExp(x[start + i] - maximum) }
+            sum += sumElements(e, count: n)
+        }
+    }
     // x[index] - maximum is exact; the log of the sum is taken in double precision
     return Double(x[index] - maximum) - log(Double(sum))
 }

@@ -6,26 +6,36 @@ import Foundation
 /// `out[r] = (x[r] - mean) / sqrt(var + eps) · weight + bias` for each of `rows` rows of width `n`.
 func layerNorm(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, rows: Int, n: Int,
                weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, epsilon: Float) {
-    for r in 0..<rows {
-        let row = x + r * n
-        let dst = out + r * n
-        var sum: Float = 0
-        for i in 0..<n { sum += row[i] }
-        let mean = sum / Float(n)
-        var squares: Float = 0
-        for i in 0..<n {
-            let d = row[i] - mean
-            squares += d * d
-        }
-        let inverseStd = 1 / (squares / Float(n) + epsilon).squareRoot()
-        for i in 0..<n {
-            dst[i] = (row[i] - mean) * inverseStd * weight[i] + bias[i]
-        }
+    parallelRanges(rows, minimumPerPart: max(1, 32_768 / n)) { rows in
+        for r in rows { layerNormRow(x + r * n, out + r * n, n: n, weight: weight, bias: bias, epsilon: epsilon) }
+    }
+}
+
+@inline(__always)
+private func layerNormRow(_ row: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, n: Int,
+                          weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, epsilon: Float) {
+    var sum: Float = 0
+    for i in 0..<n { sum += row[i] }
+    let mean = sum / Float(n)
+    var squares: Float = 0
+    for i in 0..<n {
+        let d = row[i] - mean
+        squares += d * d
+    }
+    let inverseStd = 1 / (squares / Float(n) + epsilon).squareRoot()
+    for i in 0..<n {
+        dst[i] = (row[i] - mean) * inverseStd * weight[i] + bias[i]
     }
 }
 
 /// Applies the MLP activation in place to `count` values.
 func activate(_ x: UnsafeMutablePointer<Float>, count: Int, _ activation: Activation) {
+    parallelRanges(count) { range in
+        activateSerially(x + range.lowerBound, count: range.count, activation)
+    }
+}
+
+private func activateSerially(_ x: UnsafeMutablePointer<Float>, count: Int, _ activation: Activation) {
     switch activation {
     case .geluNew:
         // 0.5·x·(1 + tanh(u)) with u = √(2/π)·(x + 0.044715·x³), rewritten as x / (1 + e^(-2u))
@@ -47,16 +57,48 @@ func activate(_ x: UnsafeMutablePointer<Float>, count: Int, _ activation: Activa
 
 /// Replaces `x[0..<n]` by its softmax.
 func softmax(_ x: UnsafeMutablePointer<Float>, count n: Int) {
-    var maximum = -Float.infinity
-    for i in 0..<n { maximum = max(maximum, x[i]) }
-    var sum: Float = 0
-    for i in 0..<n {
-        let e = fastExp(x[i] - maximum)
-        x[i] = e
-        sum += e
-    }
-    let inverse = 1 / sum
+    // three passes, each of which vectorises: a float reduction written as one loop would not
+    let maximum = maxElement(x, count: n)
+    for i in 0..<n { x[i] = fastExp(x[i] - maximum) }
+    let inverse = 1 / sumElements(x, count: n)
     for i in 0..<n { x[i] *= inverse }
+}
+
+/// The largest of `x[0..<n]` (-infinity for none), eight lanes at a time.
+@inline(__always)
+func maxElement(_ x: UnsafePointer<Float>, count n: Int) -> Float {
+    var lanes = SIMD8<Float>(repeating: -.infinity)
+    let raw = UnsafeRawPointer(x)
+    var i = 0
+    while i + 8 <= n {
+        lanes = pointwiseMax(lanes, raw.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self))
+        i += 8
+    }
+    var result = lanes.max()
+    while i < n {
+        result = max(result, x[i])
+        i += 1
+    }
+    return result
+}
+
+/// The sum of `x[0..<n]`, sixteen lanes at a time.
+@inline(__always)
+func sumElements(_ x: UnsafePointer<Float>, count n: Int) -> Float {
+    var a = SIMD8<Float>(), b = SIMD8<Float>()
+    let raw = UnsafeRawPointer(x)
+    var i = 0
+    while i + 16 <= n {
+        a += raw.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
+        b += raw.loadUnaligned(fromByteOffset: 4 * i + 32, as: SIMD8<Float>.self)
+        i += 16
+    }
+    var result = (a + b).sum()
+    while i < n {
+        result += x[i]
+        i += 1
+    }
+    return result
 }
 
 /// Copies `bias[0..<n]` into each of `rows` rows of `out`.
