@@ -29,6 +29,9 @@ struct TokenizerBench: ParsableCommand {
     @Flag(name: .long, help: "Also time encoding the file line by line (many short texts, as requests are).")
     var lines = false
 
+    @Option(name: .long, help: "Also time encoding the file in chunks of whole lines of about this many bytes, one call per chunk.")
+    var chunk: Int?
+
     @Option(name: .long, help: "Output format: text or json.")
     var format: Format = .text
 
@@ -74,19 +77,31 @@ struct TokenizerBench: ParsableCommand {
         }
         let encodeStats = Stats(rates)
 
-        var lineStats: Stats?
-        if lines {
-            let lineTexts = content.split(separator: "\n", omittingEmptySubsequences: false).map { String($0) + "\n" }
-            var lineRates: [Double] = []
+        /// Encodes `pieces` one call each, `warmup + repetitions` times; MB/s of the whole file.
+        func timeSeparately(_ pieces: [String]) -> Stats {
+            var rates: [Double] = []
             for r in 0..<(warmup + repetitions) {
                 let start = DispatchTime.now().uptimeNanoseconds
                 var count = 0
-                for line in lineTexts { count &+= tokenizer.encode(line, allowSpecialTokens: false).count }
+                for piece in pieces { count &+= tokenizer.encode(piece, allowSpecialTokens: false).count }
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                if r >= warmup { lineRates.append(megabytes / seconds) }
+                if r >= warmup { rates.append(megabytes / seconds) }
                 precondition(count > 0)
             }
-            lineStats = Stats(lineRates)
+            return Stats(rates)
+        }
+        let lineTexts = content.split(separator: "\n", omittingEmptySubsequences: false).map { String($0) + "\n" }
+        let lineStats = lines ? timeSeparately(lineTexts) : nil
+        var chunkStats: Stats?
+        if let chunk {
+            var chunks: [String] = []
+            var current = ""
+            for line in lineTexts {
+                current += line
+                if current.utf8.count >= chunk { chunks.append(current); current = "" }
+            }
+            if !current.isEmpty { chunks.append(current) }
+            chunkStats = timeSeparately(chunks)
         }
 
         // Decode throughput, for completeness.
@@ -110,6 +125,9 @@ struct TokenizerBench: ParsableCommand {
             if let lineStats {
                 print("encode/line: \(lineStats.formatted) MB/s (best \(String(format: "%.2f", lineStats.best)), each line a separate call)")
             }
+            if let chunkStats, let chunk {
+                print("encode/\(chunk) B: \(chunkStats.formatted) MB/s (best \(String(format: "%.2f", chunkStats.best)), chunks of ~\(chunk) bytes)")
+            }
             print("decode:      \(decodeStats.formatted) MB/s")
         case .json:
             var object: [String: Any] = [
@@ -122,6 +140,11 @@ struct TokenizerBench: ParsableCommand {
             if let lineStats {
                 object["encode_lines_mb_s_mean"] = lineStats.mean
                 object["encode_lines_mb_s_sd"] = lineStats.sd
+            }
+            if let chunkStats, let chunk {
+                object["chunk_bytes"] = chunk
+                object["encode_chunks_mb_s_mean"] = chunkStats.mean
+                object["encode_chunks_mb_s_sd"] = chunkStats.sd
             }
             let json = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
             print(String(decoding: json, as: UTF8.self))
