@@ -78,11 +78,13 @@ public protocol AttentionKernel: Sendable {
 /// The kernels this package ships, and the one the engine picks for each shape.
 public enum AttentionKernels {
     /// Every kernel, reference first.
-    public static let all: [any AttentionKernel] = [NaiveAttention(), BLASAttention(), FlashAttention()]
+    public static let all: [any AttentionKernel] = [NaiveAttention(), BLASAttention(), FlashAttention(), FlashDecodeAttention()]
 
     /// The kernel the forward pass uses for `shape`: the fastest in the attention lab's sweep on
-    /// the development machine (see Benchmarks/README.md).
+    /// the development machine (see Benchmarks/README.md). Prefill: blocked sgemm. Decode: sgemv
+    /// per head up to 256 cached positions, where its lower fixed cost wins; beyond, flash-decoding,
+    /// which reads the cache front to back on every thread.
     public static func engineChoice(for shape: AttentionShape) -> any AttentionKernel {
-        shape.queryCount == 1 ? FlashAttention() : BLASAttention()
+        shape.queryCount == 1 && shape.keyCount > 256 ? FlashDecodeAttention() : BLASAttention()
     }
 }
