@@ -55,12 +55,7 @@ struct ModelBench: ParsableCommand {
     func run() throws {
         var rows: [[String: Any]] = []
         var notes: [String] = ["backend: \(BLASBackend.description)"]
-        var bandwidth: Statistics?
-        if !noBandwidth {
-            let bandwidthThreads = threads.values.max()!
-            bandwidth = measureReadBandwidth(threads: bandwidthThreads)
-            notes.append(String(format: "read bandwidth (%d threads): best %.1f GB/s, mean %.1f ± %.1f", bandwidthThreads, bandwidth!.best, bandwidth!.mean, bandwidth!.sd))
-        }
+        var decodeBytes: [String: Int] = [:]
         var generator = SystemRandomNumberGenerator()
         for path in models.split(separator: ",").map(String.init) {
             var model: GPT2Model!
@@ -68,27 +63,29 @@ struct ModelBench: ParsableCommand {
             let name = URL(fileURLWithPath: path).lastPathComponent
             let V = model.config.vocabularySize
             func tokens(_ count: Int) -> [Int] { (0..<count).map { _ in Int.random(in: 0..<V, using: &generator) } }
-            let decodeBound = bandwidth.map { $0.best * 1e9 / Double(model.decodeBytesPerToken) }
-            notes.append(String(format: "%@: %.1f M parameters, load %.3f s, %.1f MB of weights read per decoded token%@",
-                                name, Double(model.parameterCount) / 1e6, loadSeconds, Double(model.decodeBytesPerToken) / 1e6,
-                                decodeBound.map { String(format: ", bandwidth bound %.1f tok/s", $0) } ?? ""))
+            decodeBytes[name] = model.decodeBytesPerToken
+            notes.append(String(format: "%@: %.1f M parameters, load %.3f s, %.1f MB of weights read per decoded token",
+                                name, Double(model.parameterCount) / 1e6, loadSeconds, Double(model.decodeBytesPerToken) / 1e6))
 
             for threadCount in threads.values {
                 BLASBackend.setThreadCount(threadCount)
                 for batch in batches.values {
+                    // token ids are drawn before timing: the timed region holds forward passes only
                     var tests: [(name: String, prompt: Int, gen: Int, body: () throws -> Void)] = []
                     for n in prompts.values where n > 0 {
                         guard n <= model.config.contextLength else { continue }
+                        let prompt = (0..<batch).map { _ in tokens(n) }
                         tests.append(("pp\(n)", n, 0, {
-                            _ = try model.forward(batch: (0..<batch).map { _ in (tokens(n), model.makeCache(capacity: n)) }, logits: .last)
+                            _ = try model.forward(batch: prompt.map { ($0, model.makeCache(capacity: n)) }, logits: .last)
                         }))
                     }
                     for n in generations.values where n > 0 {
                         guard n <= model.config.contextLength else { continue }
+                        let steps = (0..<n).map { _ in (0..<batch).map { _ in tokens(1) } }
                         tests.append(("tg\(n)", 0, n, {
                             let caches = (0..<batch).map { _ in model.makeCache(capacity: n) }
-                            for _ in 0..<n {
-                                _ = try model.forward(batch: caches.map { (tokens(1), $0) }, logits: .last)
+                            for step in steps {
+                                _ = try model.forward(batch: Array(zip(step, caches)), logits: .last)
                             }
                         }))
                     }
@@ -97,26 +94,37 @@ struct ModelBench: ParsableCommand {
                         let tokenCount = Double(batch * (test.prompt + test.gen))
                         let rates = try (0..<repetitions).map { _ in tokenCount / (try measure(test.body)) }
                         let stats = Statistics(rates)
-                        var row: [String: Any] = [
+                        let row: [String: Any] = [
                             "model": name, "threads": threadCount, "batch": batch, "test": test.name,
                             "n_prompt": test.prompt, "n_gen": test.gen,
                             "tokens_per_s_mean": stats.mean, "tokens_per_s_sd": stats.sd,
                             "t/s": stats.formatted, "samples_ts": rates,
                             "load_s": loadSeconds, "params": model.parameterCount,
                         ]
-                        if let decodeBound, test.gen > 0, batch == 1 {
-                            row["bound_pct"] = String(format: "%.0f%%", 100 * stats.mean / decodeBound)
-                            row["bandwidth_bound_tps"] = decodeBound
-                        }
                         rows.append(row)
                     }
                 }
             }
         }
+        // read before the bandwidth probe, whose 1 GB buffer would otherwise be the peak
         let peak = Double(peakResidentBytes()) / 1e6
-        notes.append(String(format: "peak resident memory of this run: %.0f MB", peak))
+        notes.append(String(format: "peak resident memory of the model tests: %.0f MB", peak))
         for i in rows.indices { rows[i]["peak_rss_mb"] = peak }
-        if let bandwidth { for i in rows.indices { rows[i]["bandwidth_gbs"] = bandwidth.best } }
+
+        if !noBandwidth {
+            let bandwidthThreads = threads.values.max()!
+            let bandwidth = measureReadBandwidth(threads: bandwidthThreads)
+            notes.append(String(format: "read bandwidth (%d threads): best %.1f GB/s, mean %.1f ± %.1f", bandwidthThreads, bandwidth.best, bandwidth.mean, bandwidth.sd))
+            for i in rows.indices {
+                rows[i]["bandwidth_gbs"] = bandwidth.best
+                guard let name = rows[i]["model"] as? String, let bytes = decodeBytes[name],
+                      rows[i]["n_gen"] as? Int ?? 0 > 0, rows[i]["batch"] as? Int == 1,
+                      let rate = rows[i]["tokens_per_s_mean"] as? Double else { continue }
+                let bound = bandwidth.best * 1e9 / Double(bytes)
+                rows[i]["bandwidth_bound_tps"] = bound
+                rows[i]["bound_pct"] = String(format: "%.0f%%", 100 * rate / bound)
+            }
+        }
 
         let columns = format == .md
             ? ["model", "threads", "batch", "test", "t/s", "bound_pct"]

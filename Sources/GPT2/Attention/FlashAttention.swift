@@ -88,7 +88,7 @@ func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int) -> Floa
         sum1 += rx.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<Float>.self) * ry.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<Float>.self)
         i += 16
     }
-    var sum = (sum0 + sum1).sum()
+    var sum = horizontalSum(sum0 + sum1)
     while i < n {
         sum += x[i] * y[i]
         i += 1

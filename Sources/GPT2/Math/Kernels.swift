@@ -93,7 +93,7 @@ func sumElements(_ x: UnsafePointer<Float>, count n: Int) -> Float {
         b += raw.loadUnaligned(fromByteOffset: 4 * i + 32, as: SIMD8<Float>.self)
         i += 16
     }
-    var result = (a + b).sum()
+    var result = horizontalSum(a + b)
     while i < n {
         result += x[i]
         i += 1

@@ -139,6 +139,8 @@ public final class GPT2Model: Sendable {
         let all = [Float](unsafeUninitializedCapacity: S * V) { buffer, initialized in
             if S == 1 {
                 BLAS.gemv(m: V, n: C, a: weights.lm_head, lda: C, x: h, y: buffer.baseAddress!)
+            } else if S <= smallBatchLimit {
+                smallBatchRowDots(h, rows: S, weights.lm_head, wRows: V, n: C, into: buffer.baseAddress!)
             } else if S > 1 {
                 BLAS.gemm(transB: true, m: S, n: V, k: C, a: h, lda: C, b: weights.lm_head, ldb: C,
                           c: buffer.baseAddress!, ldc: V)

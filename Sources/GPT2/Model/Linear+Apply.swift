@@ -1,7 +1,8 @@
 extension Linear {
     /// `out[rows, out] = x[rows, in] · weight + bias`, or `out += …` when `accumulate` is set
     /// (how the residual additions after `c_proj` avoid a temporary).
-    /// One row goes through sgemv, which streams the weights faster than sgemm does for M = 1.
+    /// One row goes through sgemv and a few (batched decode) through the small-batch kernel, both
+    /// of which stream the weights much faster than sgemm does for so few rows.
     func apply(_ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
         if accumulate {
             addRows(bias, to: out, rows: rows, n: outputSize)
@@ -11,6 +12,8 @@ extension Linear {
         if rows == 1 {
             // y[out] += Wᵀ x, with W stored [in, out]
             BLAS.gemv(trans: true, m: inputSize, n: outputSize, a: weight, lda: outputSize, x: x, beta: 1, y: out)
+        } else if rows <= smallBatchLimit {
+            smallBatchAccumulate(x, rows: rows, weight, inputSize: inputSize, outputSize: outputSize, into: out)
         } else {
             BLAS.gemm(m: rows, n: outputSize, k: inputSize, a: x, lda: inputSize,
                       b: weight, ldb: outputSize, beta: 1, c: out, ldc: outputSize)

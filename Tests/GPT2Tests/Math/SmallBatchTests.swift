@@ -1,0 +1,44 @@
+import Testing
+@testable import GPT2
+
+/// The batched-decode kernels against plain loops, on sizes that leave remainders everywhere.
+@Suite struct SmallBatchTests {
+    static func random(_ count: Int, _ rng: inout SeededGenerator) -> [Float] {
+        (0..<count).map { _ in Float.random(in: -1...1, using: &rng) }
+    }
+
+    @Test("y += x · W for W [in, out]", arguments: [(1, 8, 8), (2, 13, 19), (3, 768, 100), (5, 130, 1030), (16, 67, 33)])
+    func accumulate(rows: Int, inputSize: Int, outputSize: Int) {
+        var rng = SeededGenerator(seed: UInt64(rows * 1000 + inputSize))
+        let x = Self.random(rows * inputSize, &rng), w = Self.random(inputSize * outputSize, &rng)
+        let y0 = Self.random(rows * outputSize, &rng)
+        var y = y0
+        x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in y.withUnsafeMutableBufferPointer { yp in
+            smallBatchAccumulate(xp.baseAddress!, rows: rows, wp.baseAddress!, inputSize: inputSize, outputSize: outputSize, into: yp.baseAddress!)
+        } } }
+        for m in 0..<rows {
+            for c in 0..<outputSize {
+                var expected = Double(y0[m * outputSize + c])
+                for i in 0..<inputSize { expected += Double(x[m * inputSize + i]) * Double(w[i * outputSize + c]) }
+                #expect(abs(Double(y[m * outputSize + c]) - expected) < 1e-4, "row \(m), column \(c)")
+            }
+        }
+    }
+
+    @Test("y = x · Wᵀ for W [rows, n]", arguments: [(1, 5, 8), (4, 2000, 64), (7, 1500, 19), (16, 33, 100)])
+    func rowDots(rows: Int, wRows: Int, n: Int) {
+        var rng = SeededGenerator(seed: UInt64(rows * 7 + n))
+        let x = Self.random(rows * n, &rng), w = Self.random(wRows * n, &rng)
+        var y = [Float](repeating: .nan, count: rows * wRows)
+        x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in y.withUnsafeMutableBufferPointer { yp in
+            smallBatchRowDots(xp.baseAddress!, rows: rows, wp.baseAddress!, wRows: wRows, n: n, into: yp.baseAddress!)
+        } } }
+        for m in 0..<rows {
+            for r in 0..<wRows {
+                var expected = 0.0
+                for i in 0..<n { expected += Double(x[m * n + i]) * Double(w[r * n + i]) }
+                #expect(abs(Double(y[m * wRows + r]) - expected) < 1e-4, "row \(m), output \(r)")
+            }
+        }
+    }
+}

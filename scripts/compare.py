@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""Side by side, in one run: swift-gpt2 and Hugging Face `transformers` on PyTorch (CPU), same
+model, same workloads, same thread count; llama-bench too when it is on PATH and a GGUF is given;
+and tokenizer throughput against tiktoken.
+
+    pip install torch transformers safetensors numpy tiktoken
+    python3 scripts/compare.py                       # random-weight GPT-2 124M, 2 threads
+    python3 scripts/compare.py --model DIR --threads 4 --gguf model-f32.gguf
+
+Workloads (as llama-bench defines them; token ids random, no tokenization or sampling timed):
+  pp512      one forward pass over a 512-token prompt (logits of the last position only)
+  tg128      128 tokens decoded one forward pass at a time from an empty cache
+  b8 x tg64  8 sequences decoded together, 64 steps; tokens/s counts all 8
+Each is run once untimed, then --reps times; mean ± sd of tokens/s.
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(cmd, **kwargs):
+    print("+ " + " ".join(str(c) for c in cmd), file=sys.stderr)
+    return subprocess.run(cmd, check=True, text=True, capture_output=True, **kwargs).stdout
+
+
+def stats(values):
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def swift_bench(args, model):
+    env = dict(os.environ)
+    build = ["swift", "build", "-c", "release", "--product", "gpt2-bench", "--package-path", str(ROOT)]
+    scratch = ROOT / ".build"
+    if args.native:
+        scratch = ROOT / ".build-native"
+        build += ["--scratch-path", str(scratch), "-Xswiftc", "-target-cpu", "-Xswiftc", "native"]
+    run(build)
+    binary = scratch / "release" / "gpt2-bench"
+    common = [str(binary), "model", "-m", str(model), "-t", str(args.threads), "-r", str(args.reps), "-o", "json"]
+    rows = json.loads(run(common + ["-p", str(args.prompt), "-n", str(args.gen)], env=env))
+    rows += json.loads(run(common + ["-p", "0", "-n", str(args.batch_gen), "-b", str(args.batch), "--no-bandwidth"], env=env))
+    result = {}
+    for row in rows:
+        key = row["test"] if row["batch"] == 1 else f"b{row['batch']} x {row['test']}"
+        result[key] = (row["tokens_per_s_mean"], row["tokens_per_s_sd"])
+    first = rows[0]
+    result["load_s"] = first["load_s"]
+    result["peak_rss_mb"] = max(r["peak_rss_mb"] for r in rows)
+    result["bandwidth_gbs"] = first.get("bandwidth_gbs")
+    result["bound_tps"] = next((r.get("bandwidth_bound_tps") for r in rows if r.get("bandwidth_bound_tps")), None)
+    if args.text:
+        tok = json.loads(run([str(binary), "tokenizer", "--text", args.text, "--model", str(ROOT / "Models" / "sales-demo"),
+                              "-r", "10", "--format", "json"]))
+        result["tokenizer_mb_s"] = (tok["encode_mb_s_mean"], tok["encode_mb_s_sd"])
+    return result
+
+
+def torch_bench(args, model_dir):
+    import resource
+    import torch
+    from transformers import GPT2LMHeadModel
+
+    torch.set_num_threads(args.threads)
+    t0 = time.perf_counter()
+    model = GPT2LMHeadModel.from_pretrained(model_dir, torch_dtype=torch.float32).eval()
+    load_s = time.perf_counter() - t0
+    vocab = model.config.vocab_size
+    generator = torch.Generator().manual_seed(0)
+
+    def forward(ids, past=None):
+        try:  # transformers >= 4.45: compute the LM head for the last position only, as we do
+            return model(ids, past_key_values=past, use_cache=True, logits_to_keep=1)
+        except TypeError:
+            return model(ids, past_key_values=past, use_cache=True)
+
+    def pp(n):
+        ids = torch.randint(0, vocab, (1, n), generator=generator)
+        forward(ids)
+
+    def tg(n, batch):
+        past = None
+        for _ in range(n):
+            out = forward(torch.randint(0, vocab, (batch, 1), generator=generator), past)
+            past = out.past_key_values
+
+    def timed(body, tokens):
+        body()  # warm-up
+        rates = []
+        for _ in range(args.reps):
+            start = time.perf_counter()
+            body()
+            rates.append(tokens / (time.perf_counter() - start))
+        return stats(rates)
+
+    result = {"load_s": load_s}
+    with torch.inference_mode():
+        result[f"pp{args.prompt}"] = timed(lambda: pp(args.prompt), args.prompt)
+        result[f"tg{args.gen}"] = timed(lambda: tg(args.gen, 1), args.gen)
+        result[f"b{args.batch} x tg{args.batch_gen}"] = timed(lambda: tg(args.batch_gen, args.batch), args.batch * args.batch_gen)
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1000
+    result["version"] = f"PyTorch {torch.__version__}"
+    return result
+
+
+def tiktoken_bench(args):
+    out = run([sys.executable, str(ROOT / "scripts" / "bench_tokenizer_tiktoken.py"), "--text", args.text, "-r", "10", "--format", "json"])
+    data = json.loads(out)
+    return (data["encode_mb_s_mean"], data["encode_mb_s_sd"])
+
+
+def llama_bench(args):
+    binary = shutil.which("llama-bench")
+    if not binary or not args.gguf:
+        return None
+    out = run([binary, "-m", args.gguf, "-p", str(args.prompt), "-n", str(args.gen), "-t", str(args.threads),
+               "-r", str(args.reps), "-o", "json"])
+    result = {}
+    for row in json.loads(out):
+        key = f"pp{row['n_prompt']}" if row["n_prompt"] else f"tg{row['n_gen']}"
+        result[key] = (row["avg_ts"], row["stddev_ts"])
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, help="GPT-2 model directory (default: a random-weight GPT-2 124M made now)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--prompt", type=int, default=512)
+    parser.add_argument("--gen", type=int, default=128)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--batch-gen", type=int, default=64)
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--text", default=None, help="text file for tokenizer throughput (e.g. the mixed English/Chinese benchmark text)")
+    parser.add_argument("--gguf", default=None, help="GGUF file of the same model for llama-bench (used when llama-bench is on PATH)")
+    parser.add_argument("--no-native", dest="native", action="store_false",
+                        help="build swift-gpt2 without -target-cpu native (what a dependent package gets)")
+    parser.add_argument("--json-out", type=Path)
+    args = parser.parse_args()
+
+    model = args.model
+    if model is None:
+        model = Path(tempfile.mkdtemp(prefix="gpt2-124m-"))
+        run([sys.executable, str(ROOT / "scripts" / "make_random_gpt2.py"), str(model)])
+
+    results = {"swift-gpt2": swift_bench(args, model)}
+    results["PyTorch"] = torch_bench(args, model)
+    llama = llama_bench(args)
+    if llama:
+        results["llama.cpp"] = llama
+    if args.text:
+        results["tiktoken"] = {"tokenizer_mb_s": tiktoken_bench(args)}
+
+    ours, theirs = results["swift-gpt2"], results["PyTorch"]
+    print(f"\nmodel: {model}, {args.threads} threads, {theirs['version']}, swift-gpt2 built {'with' if args.native else 'without'} -target-cpu native")
+    print(f"machine: {os.uname().machine}, {os.cpu_count()} CPUs; read bandwidth measured by gpt2-bench: {ours['bandwidth_gbs']:.1f} GB/s"
+          f" (decode bound {ours['bound_tps']:.1f} tok/s)")
+    header = "| workload | swift-gpt2 | PyTorch | ratio |" + (" llama.cpp |" if llama else "")
+    print("\n" + header)
+    print("|" + "---|" * (header.count("|") - 1))
+    for key in [f"pp{args.prompt}", f"tg{args.gen}", f"b{args.batch} x tg{args.batch_gen}"]:
+        a, b = ours[key], theirs[key]
+        line = f"| {key} (tok/s) | {a[0]:.1f} ± {a[1]:.1f} | {b[0]:.1f} ± {b[1]:.1f} | {a[0] / b[0]:.2f}× |"
+        if llama:
+            c = llama.get(key)
+            line += f" {c[0]:.1f} ± {c[1]:.1f} |" if c else " – |"
+        print(line)
+    print(f"| load (s) | {ours['load_s']:.3f} | {theirs['load_s']:.2f} | |" + (" |" if llama else ""))
+    print(f"| peak RSS (MB) | {ours['peak_rss_mb']:.0f} | {theirs['peak_rss_mb']:.0f} | |" + (" |" if llama else ""))
+    if args.text:
+        a, b = ours["tokenizer_mb_s"], results["tiktoken"]["tokenizer_mb_s"]
+        print(f"\n| tokenizer encode, 1 thread | swift-gpt2 {a[0]:.1f} ± {a[1]:.1f} MB/s | tiktoken {b[0]:.1f} ± {b[1]:.1f} MB/s | {a[0] / b[0]:.1f}× |")
+    if not llama:
+        print("\nllama-bench: " + ("not on PATH" if not shutil.which("llama-bench") else "no --gguf given") + " (skipped)")
+    if args.json_out:
+        args.json_out.write_text(json.dumps(results, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
