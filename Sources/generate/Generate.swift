@@ -115,6 +115,7 @@ struct Generate: AsyncParsableCommand {
     }
 
     func run() async throws {
+        Interruption.shared.install()
         let directory = try ModelLocator.directory(option: model)
         BLASBackend.setThreadCount(threads ?? BLASBackend.physicalCoreCount)
 

@@ -2,8 +2,42 @@ import Dispatch
 import Foundation
 import GPT2
 
-/// One generation driven from the command line: text streamed to standard output as it comes,
-/// and Ctrl-C stopping the token loop cleanly, keeping what was already written.
+/// Ctrl-C handling for the whole run: before generation starts it ends the process at once
+/// (nothing has been written); during generation it cancels the generation task, whose loop stops
+/// before its next token, and the command then writes out what it has and exits 130.
+final class Interruption: @unchecked Sendable {  // `task` is guarded by `lock`
+    static let shared = Interruption()
+    private let lock = NSLock()
+    private var task: Task<GenerationResult, Error>?
+    private var source: DispatchSourceSignal?
+
+    /// Starts catching SIGINT.
+    func install() {
+        signal(SIGINT, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        source.setEventHandler { [self] in
+            lock.lock()
+            let running = task
+            lock.unlock()
+            guard let running else {
+                FileHandle.standardError.write(Data("generate: interrupted\n".utf8))
+                exit(130)
+            }
+            running.cancel()
+        }
+        source.resume()
+        self.source = source
+    }
+
+    /// The generation that Ctrl-C should cancel from now on.
+    func watch(_ task: Task<GenerationResult, Error>) {
+        lock.lock()
+        self.task = task
+        lock.unlock()
+    }
+}
+
+/// One generation driven from the command line: text streamed to standard output as it comes.
 enum GenerationRun {
     struct Output {
         var result: GenerationResult
@@ -23,15 +57,7 @@ enum GenerationRun {
             }
             return result
         }
-        // Ctrl-C cancels the generation task; the loop notices before its next token.
-        signal(SIGINT, SIG_IGN)
-        let interrupt = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        interrupt.setEventHandler { task.cancel() }
-        interrupt.resume()
-        defer {
-            interrupt.cancel()
-            signal(SIGINT, SIG_DFL)
-        }
+        Interruption.shared.watch(task)
         let result = try await task.value
         return Output(result: result, interrupted: task.isCancelled)
     }

@@ -193,26 +193,43 @@ import Testing
         #expect(tokens >= 3 && tokens < 100)
     }
 
-    @Test("concurrent generations from one model equal the same generations run one by one")
+    @Test("16 tasks generating at once for several rounds give the texts they give one by one")
     func concurrentEqualsSequential() async throws {
         let generator = try Self.demo
         let prompts = try SalesDemoCase.loadAll().map(\.prompt)
-        let jobs = (0..<8).map { i in
-            (prompt: prompts[i % 2], parameters: i < 4 ? GenerationParameters.greedy
-                : GenerationParameters(maxNewTokens: 40, temperature: 1, seed: UInt64(i)))
+        let rounds = 3
+        // task i, round r: half the tasks greedy, half seeded sampling; prompts alternate languages
+        func job(_ task: Int, _ round: Int) -> (prompt: String, parameters: GenerationParameters) {
+            let parameters = task % 2 == 0
+                ? GenerationParameters(maxNewTokens: 16, temperature: 0)
+                : GenerationParameters(maxNewTokens: 16, temperature: 1, seed: UInt64(100 * task + round))
+            return (prompts[(task + round) % 2], parameters)
         }
-        var sequential: [[Int]] = []
-        for job in jobs {
-            sequential.append(try await generator.generate(prompt: job.prompt, parameters: job.parameters).tokenIDs)
-        }
-        let concurrent = try await withThrowingTaskGroup(of: (Int, [Int]).self) { group in
-            for (i, job) in jobs.enumerated() {
-                group.addTask { (i, try await generator.generate(prompt: job.prompt, parameters: job.parameters).tokenIDs) }
+        var sequential: [[[Int]]] = []
+        for task in 0..<16 {
+            var results: [[Int]] = []
+            for round in 0..<rounds {
+                let (prompt, parameters) = job(task, round)
+                results.append(try await generator.generate(prompt: prompt, parameters: parameters).tokenIDs)
             }
-            var results = [[Int]](repeating: [], count: jobs.count)
-            for try await (i, ids) in group { results[i] = ids }
-            return results
+            sequential.append(results)
+        }
+        let concurrent = try await withThrowingTaskGroup(of: (Int, [[Int]]).self) { group in
+            for task in 0..<16 {
+                group.addTask {
+                    var results: [[Int]] = []
+                    for round in 0..<rounds {
+                        let (prompt, parameters) = job(task, round)
+                        results.append(try await generator.generate(prompt: prompt, parameters: parameters).tokenIDs)
+                    }
+                    return (task, results)
+                }
+            }
+            var all = [[[Int]]](repeating: [], count: 16)
+            for try await (task, results) in group { all[task] = results }
+            return all
         }
         #expect(concurrent == sequential)
+        #expect(Set(sequential.flatMap { $0 }).count > 2, "the jobs should not all produce the same text")
     }
 }

@@ -49,3 +49,51 @@ struct CommandRunner {
                       stderr: String(decoding: errData, as: UTF8.self))
     }
 }
+
+extension CommandRunner {
+    /// Starts `executable`, waits until it has written something to stdout, sends it SIGINT (as
+    /// Ctrl-C does) and returns what it wrote and how it exited.
+    static func interruptAfterFirstOutput(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(60)) throws -> Output {
+        let process = Process()
+        process.executableURL = productsDirectory.appendingPathComponent(executable)
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        let collected = LockedData()
+        out.fileHandleForReading.readabilityHandler = { handle in collected.append(handle.availableData) }
+        try process.run()
+        let start = ContinuousClock.now
+        while collected.isEmpty && process.isRunning && ContinuousClock.now - start < timeout {
+            usleep(10_000)
+        }
+        process.interrupt()
+        process.waitUntilExit()
+        out.fileHandleForReading.readabilityHandler = nil
+        collected.append(out.fileHandleForReading.readDataToEndOfFile())
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        return Output(status: process.terminationStatus, stdout: String(decoding: collected.data, as: UTF8.self),
+                      stderr: String(decoding: errData, as: UTF8.self))
+    }
+}
+
+/// Bytes appended from one thread and read from another.
+final class LockedData: @unchecked Sendable {  // every access holds `lock`
+    private let lock = NSLock()
+    private var storage = Data()
+
+    func append(_ data: Data) {
+        lock.lock()
+        storage.append(data)
+        lock.unlock()
+    }
+
+    var data: Data {
+        lock.lock()
+        defer { lock.unlock() }
+        return storage
+    }
+
+    var isEmpty: Bool { data.isEmpty }
+}
