@@ -155,6 +155,25 @@ import Testing
         #expect(output.stderr.contains("config.json"))
     }
 
+    @Test("a model directory missing its tokenizer or weights exits 66; truncated weights exit 65")
+    func incompleteModelDirectory() throws {
+        let directory = try TestPaths.temporaryDirectory()
+        try FileManager.default.copyItem(at: TestPaths.salesDemo.appendingPathComponent("config.json"),
+                                         to: directory.appendingPathComponent("config.json"))
+        var output = try Self.generate(["--model", directory.path, "hi"])
+        #expect(output.status == 66 && output.stderr.contains("no tokenizer files"), "\(output.stderr)")
+        for name in ["vocab.json", "merges.txt"] {
+            try FileManager.default.createSymbolicLink(at: directory.appendingPathComponent(name), withDestinationURL: TestPaths.salesDemo.appendingPathComponent(name))
+        }
+        output = try Self.generate(["--model", directory.path, "hi"])
+        #expect(output.status == 66 && output.stderr.contains("no model.safetensors"), "\(output.stderr)")
+        let weights = try Data(contentsOf: TestPaths.salesDemo.appendingPathComponent("model.safetensors"))
+        try weights.prefix(1000).write(to: directory.appendingPathComponent("model.safetensors"))
+        output = try Self.generate(["--model", directory.path, "hi"])
+        #expect(output.status == 65 && output.stderr.contains("model.safetensors: header length"), "\(output.stderr)")
+        #expect(output.stderr.split(separator: "\n").count == 1)
+    }
+
     @Test func helpExitsZero() throws {
         let output = try Self.generate(["--help"])
         #expect(output.status == 0)
