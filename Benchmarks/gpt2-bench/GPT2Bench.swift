@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import GPT2
 
 @main
@@ -9,4 +10,21 @@ struct GPT2Bench: AsyncParsableCommand {
         subcommands: [ModelBench.self, AttentionLab.self, TokenizerBench.self, SoakBench.self],
         defaultSubcommand: ModelBench.self
     )
+
+    /// Runs the command, then ends without exit handlers (see `terminate` in the generate tool:
+    /// OpenBLAS's can hang when the exit comes from a non-main thread).
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+        fflush(nil)
+        _exit(0)
+    }
 }

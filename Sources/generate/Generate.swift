@@ -26,6 +26,9 @@ struct Generate: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The prompt as comma-separated token ids, e.g. 15496,11,995.", valueName: "ids"))
     var promptIds: String?
 
+    @Option(help: ArgumentHelp("Generate for every prompt of a JSON Lines file (each line a JSON string, or an object with \"prompt\" and optionally \"id\"); writes one JSON object per line as each finishes.", valueName: "path"))
+    var batch: String?
+
     @Option(help: ArgumentHelp("Model directory (config.json, model.safetensors, tokenizer files). Default: $GPT2_MODEL_DIR, else the bundled Models/sales-demo.", valueName: "dir"))
     var model: String?
 
@@ -95,9 +98,10 @@ struct Generate: AsyncParsableCommand {
             throw ValidationError("--\(Self.flagName(error.parameter)) \(error.value): \(error.requirement)")
         }
         if let threads, threads < 1 { throw ValidationError("--threads \(threads): must be at least 1") }
-        let sources = [prompt != nil, promptFile != nil, promptIds != nil].filter { $0 }.count
-        if sources > 1 { throw ValidationError("give the prompt one way only: PROMPT, --prompt-file or --prompt-ids") }
-        if echo && format != .json { throw ValidationError("--echo needs --format json") }
+        let sources = [prompt != nil, promptFile != nil, promptIds != nil, batch != nil].filter { $0 }.count
+        if sources > 1 { throw ValidationError("give the prompt one way only: PROMPT, --prompt-file, --prompt-ids or --batch") }
+        if echo && format != .json && batch == nil { throw ValidationError("--echo needs --format json (or --batch)") }
+        if tokenize && batch != nil { throw ValidationError("--tokenize takes one prompt, not --batch") }
     }
 
     static func flagName(_ parameter: GenerationParametersError.Parameter) -> String {
@@ -121,6 +125,14 @@ struct Generate: AsyncParsableCommand {
 
         let loadStart = ContinuousClock.now
         let tokenizer = try CLIError.loading { try GPT2Tokenizer(directory: directory) }
+        if let batch {
+            let jobs = try BatchFile.read(path: batch, tokenizer: tokenizer)
+            let model = try CLIError.loading { try GPT2Model(directory: directory) }
+            let generator = TextGenerator(model: model, tokenizer: tokenizer)
+            try await BatchFile.run(jobs, generator: generator, parameters: parameters, echo: echo, quiet: quiet,
+                                    loadSeconds: (ContinuousClock.now - loadStart).seconds)
+            return
+        }
         let promptIDs = try readPromptIDs(tokenizer: tokenizer)
         if tokenize {
             print("[" + promptIDs.map(String.init).joined(separator: ", ") + "]")
@@ -131,9 +143,7 @@ struct Generate: AsyncParsableCommand {
         if let bad = promptIDs.first(where: { $0 < 0 || $0 >= model.config.vocabularySize }) {
             throw CLIError.data("--prompt-ids: token id \(bad) is outside the vocabulary (0..<\(model.config.vocabularySize))")
         }
-        if promptIDs.count > model.config.contextLength {
-            throw CLIError.data("the prompt is \(promptIDs.count) tokens long but the model's context holds \(model.config.contextLength); shorten it")
-        }
+        try checkLength(promptIDs, model: model, where: "the prompt")
         let generator = TextGenerator(model: model, tokenizer: tokenizer)
 
         let output = try await GenerationRun.stream(generator: generator, promptIDs: promptIDs,
@@ -192,19 +202,35 @@ struct Generate: AsyncParsableCommand {
             } else {
                 try command.run()
             }
+            terminate(0)
         } catch let error as CLIError {
             FileHandle.standardError.write(Data("generate: error: \(error.message)\n".utf8))
-            Foundation.exit(error.code)
+            terminate(error.code)
         } catch let error as ExitCode {
-            Foundation.exit(error.rawValue)
+            terminate(error.rawValue)
         } catch {
             let code = exitCode(for: error)
             if code == .success { exit(withError: error) }  // --help, --version
             let message = fullMessage(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
             let line = message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message
             FileHandle.standardError.write(Data("generate: error: \(line)\n".utf8))
-            Foundation.exit(code == .validationFailure ? 64 : code.rawValue)
+            terminate(code == .validationFailure ? 64 : code.rawValue)
         }
+    }
+}
+
+/// Flushes standard output and ends the process without running exit handlers: OpenBLAS 0.3.21's
+/// handler joins its worker threads and can hang forever when the exit comes from a thread other
+/// than the main one (seen here after Ctrl-C), and nothing of ours needs an exit handler.
+func terminate(_ code: Int32) -> Never {
+    fflush(nil)
+    _exit(code)
+}
+
+/// A prompt longer than the model's context is an error, never silently truncated.
+func checkLength(_ promptIDs: [Int], model: GPT2Model, where place: String) throws {
+    if promptIDs.count > model.config.contextLength {
+        throw CLIError.data("\(place) is \(promptIDs.count) tokens long but the model's context holds \(model.config.contextLength); shorten it")
     }
 }
 

@@ -21,7 +21,7 @@ final class Interruption: @unchecked Sendable {  // `task` is guarded by `lock`
             lock.unlock()
             guard let running else {
                 FileHandle.standardError.write(Data("generate: interrupted\n".utf8))
-                exit(130)
+                terminate(130)
             }
             running.cancel()
         }
@@ -69,6 +69,8 @@ struct JSONReport {
     let result: GenerationResult
     let promptLogprobs: [Double?]?
     let loadSeconds: Double
+    /// More keys for the object (the line of a --batch run).
+    var extra: [String: Any] = [:]
 
     func write() throws {
         let timings = result.summary.timings
@@ -89,6 +91,7 @@ struct JSONReport {
         if let promptLogprobs {
             object["prompt_logprobs"] = promptLogprobs.map { $0.map { $0 as Any } ?? NSNull() }
         }
+        object.merge(extra) { _, new in new }
         var data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         data.append(0x0a)
         FileHandle.standardOutput.write(data)

@@ -125,6 +125,7 @@ import Testing
         (["--prompt-ids", "15496,99999999"], 65, "99999999"),
         (["--echo", "hi"], 64, "--echo"),
         (["--prompt-ids", "1", "hi"], 64, "one way"),
+        (["--batch", "/nonexistent/customers.jsonl"], 66, "/nonexistent/customers.jsonl"),
     ] as [([String], Int32, String)])
     func userErrors(arguments: [String], status: Int32, mention: String) throws {
         let output = try Self.generate(arguments)
@@ -172,6 +173,35 @@ import Testing
         output = try Self.generate(["--model", directory.path, "hi"])
         #expect(output.status == 65 && output.stderr.contains("model.safetensors: header length"), "\(output.stderr)")
         #expect(output.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test("--batch writes one JSON line per prompt, in order, each agreeing with a single run")
+    func batchFile() throws {
+        let examples = try SalesDemoCase.loadAll()
+        let directory = try TestPaths.temporaryDirectory()
+        let file = directory.appendingPathComponent("customers.jsonl")
+        let lines = [try String(decoding: JSONSerialization.data(withJSONObject: examples[0].prompt, options: .fragmentsAllowed), as: UTF8.self),
+                     "",
+                     try String(decoding: JSONSerialization.data(withJSONObject: ["id": "c-42", "prompt": examples[1].prompt]), as: UTF8.self)]
+        try lines.joined(separator: "\n").write(to: file, atomically: true, encoding: .utf8)
+        let output = try Self.generate(["--batch", file.path, "--temperature", "0", "-q"])
+        #expect(output.status == 0, "\(output.stderr)")
+        let objects = try output.stdout.split(separator: "\n").map {
+            try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        #expect(objects.count == 2)
+        for (i, object) in objects.enumerated() {
+            #expect(object["index"] as? Int == i)
+            #expect(object["prompt_ids"] as? [Int] == examples[i].prompt_ids)
+            #expect(object["text"] as? String == examples[i].greedy_text)
+        }
+        #expect(objects[0]["line"] as? Int == 1 && objects[0]["id"] is NSNull)
+        #expect(objects[1]["line"] as? Int == 3 && objects[1]["id"] as? String == "c-42")
+
+        try "{\"name\": \"no prompt\"}\n".write(to: file, atomically: true, encoding: .utf8)
+        let bad = try Self.generate(["--batch", file.path])
+        #expect(bad.status == 65 && bad.stderr.contains("line 1"), "\(bad.stderr)")
+        #expect(bad.stdout.isEmpty)
     }
 
     @Test func helpExitsZero() throws {

@@ -29,6 +29,26 @@ import Testing
         #expect((object["logprobs"] as? [Double])?.count == ids.count)
     }
 
+    @Test("Ctrl-C during --batch keeps every finished line intact and exits 130")
+    func sigintBatch() throws {
+        let directory = try TestPaths.temporaryDirectory()
+        let file = directory.appendingPathComponent("customers.jsonl")
+        let prompt = try SalesDemoCase.loadAll()[0].prompt
+        let line = String(decoding: try JSONSerialization.data(withJSONObject: prompt, options: .fragmentsAllowed), as: UTF8.self)
+        try Array(repeating: line, count: 50).joined(separator: "\n").write(to: file, atomically: true, encoding: .utf8)
+        // stdout appears when the first prompt is done; Ctrl-C comes then
+        let output = try CommandRunner.interruptAfterFirstOutput("generate", ["--batch", file.path, "--seed", "1"])
+        #expect(output.status == 130, "stderr: \(output.stderr)")
+        let lines = output.stdout.split(separator: "\n")
+        #expect(lines.count >= 1 && lines.count < 50)
+        #expect(output.stdout.hasSuffix("\n"))
+        for (i, text) in lines.enumerated() {
+            let object = try #require(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+            #expect(object["index"] as? Int == i)
+        }
+        #expect(output.stderr.contains("prompts finished"))
+    }
+
     @Test("1,000 successive generations (half of them cancelled) do not grow resident memory")
     func memoryStaysFlat() throws {
         let output = try CommandRunner.run("gpt2-bench", ["soak", "--generations", "1000", "--max-tokens", "2", "--cancel", "-o", "json"])
