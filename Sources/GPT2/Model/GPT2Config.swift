@@ -91,8 +91,10 @@ public struct GPT2Config: Sendable, Equatable {
         let innerSize = try fields.int("n_inner", range: 1...(1 << 20))
 
         let epsilon = try fields.double("layer_norm_epsilon") ?? 1e-5
-        guard epsilon > 0, epsilon < 1 else {
-            throw ModelLoadingError(.invalidValue, file: url, "layer_norm_epsilon \(epsilon) is not in (0, 1)")
+        // Checked as the Float it is used as: 1e-50 is positive as a Double but 0 as a Float,
+        // and LayerNorm would then divide by zero on a constant row.
+        guard epsilon > 0, epsilon < 1, Float(epsilon) > 0 else {
+            throw ModelLoadingError(.invalidValue, file: url, "layer_norm_epsilon \(epsilon) is not in (0, 1) as a 32-bit float (\(Float(epsilon)))")
         }
 
         let activationName = try fields.string("activation_function") ?? "gelu_new"

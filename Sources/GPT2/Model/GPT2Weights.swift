@@ -95,7 +95,7 @@ extension GPT2Weights {
 
 /// Finds tensors by GPT-2 name across one file or a sharded checkpoint, under either naming
 /// convention (`transformer.h.0...` from `save_pretrained`, bare `h.0...` in the original upload).
-private struct TensorIndex {
+struct TensorIndex {
     private var locations: [String: (file: SafeTensorsFile, entry: SafeTensorsFile.Entry)] = [:]
 
     init(directory: URL, storage: WeightStorage) throws {
@@ -129,6 +129,12 @@ private struct TensorIndex {
         do { data = try Data(contentsOf: indexURL) } catch {
             throw ModelLoadingError(.missingFile, file: indexURL, "cannot read the shard index")
         }
+        return try shards(indexJSON: data, indexURL: indexURL, directory: directory)
+    }
+
+    /// Parses the text of `model.safetensors.index.json` (`indexURL` is used in error messages)
+    /// into the shard files it names, sorted and without duplicates.
+    static func shards(indexJSON data: Data, indexURL: URL, directory: URL) throws -> [URL] {
         guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
               let weightMap = object["weight_map"] as? [String: Any] else {
             throw ModelLoadingError(.invalidJSON, file: indexURL, "not a JSON object with a \"weight_map\" object")
@@ -139,7 +145,11 @@ private struct TensorIndex {
                 throw ModelLoadingError(.invalidJSON, file: indexURL, "weight_map entry for \"\(tensor)\" is not a file name")
             }
             // A shard name is a plain file name: no directories, so "../x" or "/etc/x" cannot escape.
-            guard !name.isEmpty, name != ".", name != "..", !name.contains("/"), !name.contains("\\"), !name.contains("\0") else {
+            // Checked on the UTF-8 bytes: `String` compares `Character`s, and a combining mark
+            // after the slash ("../\u{301}x") makes "/\u{301}" one Character that is not "/".
+            let bytes = Array(name.utf8)
+            guard !bytes.isEmpty, bytes != Array(".".utf8), bytes != Array("..".utf8),
+                  !bytes.contains(UInt8(ascii: "/")), !bytes.contains(UInt8(ascii: "\\")), !bytes.contains(0) else {
                 throw ModelLoadingError(.invalidValue, file: indexURL, "shard name \"\(name)\" is not a file inside the model directory")
             }
             names.insert(name)
@@ -147,7 +157,16 @@ private struct TensorIndex {
         guard !names.isEmpty else {
             throw ModelLoadingError(.invalidJSON, file: indexURL, "weight_map names no shard files")
         }
-        return names.sorted().map { directory.appendingPathComponent($0) }
+        return try names.sorted().map { name in
+            // Belt and braces: the path built must be the directory plus exactly this one name.
+            let url = directory.appendingPathComponent(name, isDirectory: false)
+            guard url.lastPathComponent.utf8.elementsEqual(name.utf8),
+                  url.deletingLastPathComponent().standardizedFileURL.path.utf8
+                      .elementsEqual(directory.standardizedFileURL.path.utf8) else {
+                throw ModelLoadingError(.invalidValue, file: indexURL, "shard name \"\(name)\" is not a file inside the model directory")
+            }
+            return url
+        }
     }
 
     func contains(_ name: String) -> Bool { locations[name] != nil }

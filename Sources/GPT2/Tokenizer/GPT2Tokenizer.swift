@@ -56,6 +56,11 @@ public struct GPT2Tokenizer: Sendable {
         tables = try Tables(TokenizerFileReader.readTokenizerJSON(tokenizerJSONURL))
     }
 
+    /// A tokenizer over tables already built (from bytes rather than files: tests, fuzz targets).
+    init(tables: Tables) {
+        self.tables = tables
+    }
+
     /// Number of token ids; the ids are `0..<vocabularySize`.
     public var vocabularySize: Int { tables.tokenOffsets.count - 1 }
 

@@ -64,8 +64,12 @@ enum TokenizerFileReader {
 
     /// Reads `vocab.json`: one JSON object mapping each token's spelling to its integer id.
     static func readVocabJSON(_ url: URL) throws(TokenizerError) -> [GPT2TokenizerDefinition.Token] {
-        let file = url.path
-        let json = try TokenizerJSON.parse(readBytes(url), file: file)
+        try parseVocabJSON(readBytes(url), file: url.path)
+    }
+
+    /// Parses the text of `vocab.json`; `file` is used in error messages.
+    static func parseVocabJSON(_ bytes: [UInt8], file: String) throws(TokenizerError) -> [GPT2TokenizerDefinition.Token] {
+        let json = try TokenizerJSON.parse(bytes, file: file)
         return try vocabulary(from: json, file: file, what: "the vocabulary")
     }
 
@@ -93,8 +97,11 @@ enum TokenizerFileReader {
     /// Reads `merges.txt`: an optional `#version` line, then one merge per line, two tokens
     /// separated by one space, highest priority first. Blank lines are skipped.
     static func readMergesTXT(_ url: URL) throws(TokenizerError) -> [GPT2TokenizerDefinition.Merge] {
-        let file = url.path
-        let bytes = try readBytes(url)
+        try parseMergesTXT(readBytes(url), file: url.path)
+    }
+
+    /// Parses the text of `merges.txt`; `file` is used in error messages.
+    static func parseMergesTXT(_ bytes: [UInt8], file: String) throws(TokenizerError) -> [GPT2TokenizerDefinition.Merge] {
         var merges: [GPT2TokenizerDefinition.Merge] = []
         merges.reserveCapacity(bytes.count / 9)
         var start = 0
@@ -132,8 +139,12 @@ enum TokenizerFileReader {
 
     /// Reads a Hugging Face `tokenizer.json` with a BPE model and a ByteLevel pre-tokenizer.
     static func readTokenizerJSON(_ url: URL) throws(TokenizerError) -> GPT2TokenizerDefinition {
-        let file = url.path
-        let root = try TokenizerJSON.parse(readBytes(url), file: file)
+        try parseTokenizerJSON(readBytes(url), file: url.path)
+    }
+
+    /// Parses the text of a `tokenizer.json`; `file` is used in error messages.
+    static func parseTokenizerJSON(_ bytes: [UInt8], file: String) throws(TokenizerError) -> GPT2TokenizerDefinition {
+        let root = try TokenizerJSON.parse(bytes, file: file)
         guard case .object = root.kind else {
             throw TokenizerError(.invalidJSON, file: file, line: root.line, "expected a JSON object at the top level, found \(root.typeName)")
         }

@@ -82,11 +82,16 @@ extension GPT2Tokenizer {
             // Added tokens: either the vocabulary's own token (same text) or a new id.
             var addedBytes: [Int: [UInt8]] = [:]
             var specials: [SpecialToken] = []
+            var specialContents = Set<[UInt8]>()
+            // New ids follow the vocabulary: n added tokens can use at most ids up to n above it.
+            // Bounding them by the file's own size keeps a tiny file from sizing the id table
+            // (which has one entry per id up to the largest) to millions of entries.
+            let idLimit = min(n + d.addedTokens.count, 1 << 24)
             for added in d.addedTokens {
                 let q = quoted(added.content)
-                guard added.id >= 0, added.id < 1 << 24 else {
+                guard added.id >= 0, added.id < idLimit else {
                     throw TokenizerError(.invalidVocabulary, file: vocabFile, line: added.line,
-                                         "added token \(q) has an id out of range: \(added.id)")
+                                         "added token \(q) has an id out of range: \(added.id) (ids must be 0...\(idLimit - 1): \(vocabName) has \(n) tokens and there are \(d.addedTokens.count) added tokens)")
                 }
                 if added.id < n {
                     let spelling = d.vocabulary[entryOfID[added.id]].spelling
@@ -102,7 +107,7 @@ extension GPT2Tokenizer {
                 }
                 addedBytes[added.id] = added.content
                 literal.insert(added.id)
-                if !specials.contains(where: { $0.bytes == added.content }) {
+                if specialContents.insert(added.content).inserted {  // a set: no quadratic scan
                     specials.append(SpecialToken(bytes: added.content, id: Int32(added.id)))
                 }
             }

@@ -1,0 +1,41 @@
+import Foundation
+import Testing
+@testable import GPT2
+
+/// Inputs found by fuzzing (Tests/Fuzz, scripts/fuzz.sh) or by auditing the parsers of untrusted
+/// model files, each replayed as a regression test.
+enum Hostile {
+    static let fixtures = TestPaths.fixtures.appendingPathComponent("hostile")
+
+    static func fixture(_ name: String) -> URL { fixtures.appendingPathComponent(name) }
+
+    /// The `ModelLoadingError` that `body` must throw.
+    static func loadingError(sourceLocation: SourceLocation = #_sourceLocation,
+                             _ body: () throws -> Void) -> ModelLoadingError? {
+        do {
+            try body()
+        } catch let error as ModelLoadingError {
+            return error
+        } catch {
+            Issue.record("expected a ModelLoadingError, got \(error)", sourceLocation: sourceLocation)
+            return nil
+        }
+        Issue.record("expected a ModelLoadingError, nothing was thrown", sourceLocation: sourceLocation)
+        return nil
+    }
+
+    /// The `TokenizerError` that `body` must throw.
+    static func tokenizerError(sourceLocation: SourceLocation = #_sourceLocation,
+                               _ body: () throws -> Void) -> TokenizerError? {
+        do {
+            try body()
+        } catch let error as TokenizerError {
+            return error
+        } catch {
+            Issue.record("expected a TokenizerError, got \(error)", sourceLocation: sourceLocation)
+            return nil
+        }
+        Issue.record("expected a TokenizerError, nothing was thrown", sourceLocation: sourceLocation)
+        return nil
+    }
+}
