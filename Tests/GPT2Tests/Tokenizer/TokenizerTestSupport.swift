@@ -4,15 +4,9 @@ import Foundation
 /// Files and shared objects of the tokenizer tests. Everything comes from the package itself
 /// (never `../shared`), so the tests pass from a fresh clone.
 enum TokenizerFixtures {
-    static let packageRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent()  // Tokenizer
-        .deletingLastPathComponent()  // GPT2Tests
-        .deletingLastPathComponent()  // Tests
-        .deletingLastPathComponent()
-
     /// The real GPT-2 `vocab.json` and `merges.txt`.
-    static let gpt2Directory = packageRoot.appendingPathComponent("Models/sales-demo")
-    static let fixtures = packageRoot.appendingPathComponent("Tests/GPT2Tests/Fixtures/tokenizer")
+    static let gpt2Directory = TestPaths.salesDemo
+    static let fixtures = TestPaths.fixtures.appendingPathComponent("tokenizer")
 
     /// The GPT-2 tokenizer, loaded once for all tests.
     static let loaded: Result<GPT2Tokenizer, any Error> = Result {
