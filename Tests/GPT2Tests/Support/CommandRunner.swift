@@ -36,6 +36,8 @@ struct CommandRunner {
         process.standardError = err
         process.standardInput = input
         try process.run()
+        let watchdog = killAfter(process, seconds: 600)
+        defer { watchdog.cancel() }
         if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
         try input.fileHandleForWriting.close()
         // Read both pipes to the end before waiting, so a chatty child cannot block on a full pipe.
@@ -48,6 +50,15 @@ struct CommandRunner {
         return Output(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
                       stderr: String(decoding: errData, as: UTF8.self))
     }
+}
+
+/// Kills `process` if it is still running after `seconds`, so a hung child fails its test (it then
+/// exits by SIGKILL, status 9) instead of hanging the whole test run.
+private func killAfter(_ process: Process, seconds: Double) -> DispatchWorkItem {
+    let pid = process.processIdentifier
+    let item = DispatchWorkItem { kill(pid, SIGKILL) }
+    DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: item)
+    return item
 }
 
 extension CommandRunner {
@@ -64,6 +75,8 @@ extension CommandRunner {
         let collected = LockedData()
         out.fileHandleForReading.readabilityHandler = { handle in collected.append(handle.availableData) }
         try process.run()
+        let watchdog = killAfter(process, seconds: 300)
+        defer { watchdog.cancel() }
         let start = ContinuousClock.now
         while collected.isEmpty && process.isRunning && ContinuousClock.now - start < timeout {
             usleep(10_000)
