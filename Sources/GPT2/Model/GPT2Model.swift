@@ -136,17 +136,7 @@ public final class GPT2Model: Sendable {
                 j += 1
             }
         }
-        let all = [Float](unsafeUninitializedCapacity: S * V) { buffer, initialized in
-            if S == 1 {
-                BLAS.gemv(m: V, n: C, a: weights.lm_head, lda: C, x: h, y: buffer.baseAddress!)
-            } else if S <= smallBatchLimit {
-                smallBatchRowDots(h, rows: S, weights.lm_head, wRows: V, n: C, into: buffer.baseAddress!)
-            } else if S > 1 {
-                BLAS.gemm(transB: true, m: S, n: V, k: C, a: h, lda: C, b: weights.lm_head, ldb: C,
-                          c: buffer.baseAddress!, ldc: V)
-            }
-            initialized = S * V
-        }
+        let all = lmHead(h, rows: S)  // [S, V]
         if batch.count == 1 {
             return [Logits(rowCount: S, vocabularySize: V, values: all)]
         }
@@ -155,6 +145,24 @@ public final class GPT2Model: Sendable {
             defer { offset += range.count }
             return Logits(rowCount: range.count, vocabularySize: V,
                           values: Array(all[(offset * V)..<((offset + range.count) * V)]))
+        }
+    }
+
+    /// `ln_f` output rows [S, n_embd] times `lm_head`ᵀ: [S, vocab_size]. One row (generation) goes
+    /// through sgemv, a few (batched generation) through the small-batch kernel, more through sgemm.
+    private func lmHead(_ h: UnsafePointer<Float>, rows S: Int) -> [Float] {
+        let C = config.embeddingSize, V = config.vocabularySize
+        guard S > 0 else { return [] }
+        return [Float](unsafeUninitializedCapacity: S * V) { buffer, initialized in
+            let out = buffer.baseAddress!
+            if S == 1 {
+                BLAS.gemv(m: V, n: C, a: weights.lm_head, lda: C, x: h, y: out)
+            } else if S <= smallBatchLimit {
+                smallBatchRowDots(h, rows: S, weights.lm_head, wRows: V, n: C, into: out)
+            } else {
+                BLAS.gemm(transB: true, m: S, n: V, k: C, a: h, lda: C, b: weights.lm_head, ldb: C, c: out, ldc: V)
+            }
+            initialized = S * V
         }
     }
 

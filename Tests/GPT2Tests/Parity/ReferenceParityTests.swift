@@ -84,6 +84,13 @@ import Testing
             position += chunk.count
         }
         #expect(chunked.count == ids.count)
+
+        // filling the cache without logits, then continuing, gives the same last logits
+        let filled = model.makeCache()
+        let none = try model.forward(Array(ids.dropLast()), cache: filled, logits: .none)
+        #expect(none.rowCount == 0 && none.values.isEmpty)
+        let last = try model.forward([ids.last!], cache: filled)
+        #expect(zip(last.last, full.last).map { abs($0 - $1) }.max()! <= 1e-4)
     }
 
     @Test("a batch of sequences gives each sequence its own logits", arguments: models)
