@@ -18,11 +18,11 @@ public struct Logits: Sendable, Equatable {
     /// All rows, row-major: [rowCount, vocabularySize].
     public var values: [Float]
 
-    /// The logits of row `index`.
+    /// The logits of row `index` (`0..<rowCount`, like an array index).
     public subscript(row index: Int) -> ArraySlice<Float> {
         values[(index * vocabularySize)..<((index + 1) * vocabularySize)]
     }
 
-    /// The logits of the last row.
-    public var last: ArraySlice<Float> { self[row: rowCount - 1] }
+    /// The logits of the last row (empty when there are no rows).
+    public var last: ArraySlice<Float> { rowCount == 0 ? [] : self[row: rowCount - 1] }
 }
