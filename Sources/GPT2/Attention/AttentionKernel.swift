@@ -82,9 +82,9 @@ public enum AttentionKernels {
 
     /// The kernel the forward pass uses for `shape`: the fastest in the attention lab's sweep on
     /// the development machine (see Benchmarks/README.md). Prefill: blocked sgemm. Decode: sgemv
-    /// per head up to 256 cached positions, where its lower fixed cost wins; beyond, flash-decoding,
+    /// per head up to 128 cached positions, where its lower fixed cost wins; beyond, flash-decoding,
     /// which reads the cache front to back on every thread.
     public static func engineChoice(for shape: AttentionShape) -> any AttentionKernel {
-        shape.queryCount == 1 && shape.keyCount > 256 ? FlashDecodeAttention() : BLASAttention()
+        shape.queryCount == 1 && shape.keyCount > 128 ? FlashDecodeAttention() : BLASAttention()
     }
 }
