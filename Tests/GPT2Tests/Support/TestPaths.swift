@@ -28,6 +28,20 @@ final class TemporaryDirectory {
     }
 
     func appendingPathComponent(_ name: String) -> URL { url.appendingPathComponent(name) }
+    func file(_ name: String) -> URL { url.appendingPathComponent(name) }
+
+    /// Writes `contents` to `name` in the directory and returns its URL.
+    @discardableResult
+    func write(_ name: String, _ contents: String) throws -> URL {
+        try write(name, bytes: Array(contents.utf8))
+    }
+
+    @discardableResult
+    func write(_ name: String, bytes: [UInt8]) throws -> URL {
+        let file = url.appendingPathComponent(name)
+        try Data(bytes).write(to: file)
+        return file
+    }
     var path: String { url.path }
     var lastPathComponent: String { url.lastPathComponent }
 

@@ -310,7 +310,7 @@ import Testing
         let vocab = Array(TinyVocabulary.vocabJSON().utf8)
         let merges = Array(TinyVocabulary.mergesTXT().utf8)
         let json = Array(TinyVocabulary.tokenizerJSON(pairs: true).utf8)
-        var rng = TokenizerTestRNG(seed: 13)
+        var rng = SeededGenerator(seed: 13)
         let noise: [UInt8] = Array("{}[]\",:0123456789 \n\\u-.eE".utf8) + [0x00, 0x80, 0xFF, 0xE4]
         func damage(_ bytes: [UInt8]) -> [UInt8] {
             var b = bytes

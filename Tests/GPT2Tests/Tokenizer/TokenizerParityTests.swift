@@ -77,7 +77,7 @@ import Testing
         #expect(tokenizer.decode([Int(ff), 64]) == "\u{FFFD}a")
         #expect(tokenizer.decode([Int(ad), Int(e4), Int(b8), 64]) == "\u{FFFD}\u{FFFD}a")
         // Random id sequences: any ids at all.
-        var rng = TokenizerTestRNG(seed: 7)
+        var rng = SeededGenerator(seed: 7)
         for _ in 0..<200 {
             let ids = (0..<Int.random(in: 0...30, using: &rng)).map { _ in Int.random(in: -5...50300, using: &rng) }
             let text = tokenizer.decode(ids)

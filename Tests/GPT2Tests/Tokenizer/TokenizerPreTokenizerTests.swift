@@ -54,7 +54,7 @@ import Testing
 
     /// Pieces always tile the text exactly, whatever it is.
     @Test func piecesTileRandomText() {
-        var rng = TokenizerTestRNG(seed: 11)
+        var rng = SeededGenerator(seed: 11)
         let alphabet: [Unicode.Scalar] = [" ", " ", "\n", "\r", "\t", "\u{3000}", "'", "s", "l", "a", "1", "!", "中", "🚀", "\u{301}", "\u{A0}"]
         for _ in 0..<300 {
             var s = String.UnicodeScalarView()

@@ -5,7 +5,7 @@ import Testing
 /// path equals the direct one.
 @Suite struct TokenizerRoundTripTests {
     /// A random string mixing every plane with the troublesome scalars.
-    static func randomText(_ rng: inout TokenizerTestRNG, maxScalars: Int) -> String {
+    static func randomText(_ rng: inout SeededGenerator, maxScalars: Int) -> String {
         let specials: [Unicode.Scalar] = [" ", " ", " ", "\n", "\r", "\t", "'", "s", "\u{A0}", "\u{3000}", "\u{301}",
                                           "\u{200D}", "\u{FE0F}", "\u{FEFF}", "\u{0}", "\u{85}", "中", "文", "🚀", "1"]
         var s = String.UnicodeScalarView()
@@ -28,7 +28,7 @@ import Testing
 
     @Test func randomUnicodeRoundTrips() throws {
         let tokenizer = try TokenizerFixtures.gpt2()
-        var rng = TokenizerTestRNG(seed: 2026)
+        var rng = SeededGenerator(seed: 2026)
         for _ in 0..<400 {
             let text = Self.randomText(&rng, maxScalars: 60)
             let ids = tokenizer.encode(text, allowSpecialTokens: false)
@@ -41,7 +41,7 @@ import Testing
 
     @Test func longRandomTextRoundTripsWithTheCache() throws {
         let tokenizer = try TokenizerFixtures.gpt2()
-        var rng = TokenizerTestRNG(seed: 99)
+        var rng = SeededGenerator(seed: 99)
         var text = ""
         for _ in 0..<60 { text += Self.randomText(&rng, maxScalars: 80) + " the 中文 the " }
         let ids = tokenizer.encode(text)
@@ -51,7 +51,7 @@ import Testing
     @Test func heapAndDirectMergeAgree() throws {
         let tokenizer = try TokenizerFixtures.gpt2()
         let tables = tokenizer.tables
-        var rng = TokenizerTestRNG(seed: 5)
+        var rng = SeededGenerator(seed: 5)
         let words = ["the", " the", "中文", "人工智能", "🚀", "ing", "tion", "888", "  ", "ab", "é", "\u{301}", "'s"]
         tables.byteTokens.withUnsafeBufferPointer { byteTokens in
             tables.merges.withView { view in

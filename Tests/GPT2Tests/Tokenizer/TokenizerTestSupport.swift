@@ -29,51 +29,8 @@ enum TokenizerFixtures {
     }
 
     /// A fresh empty directory, removed when the returned object goes away.
-    static func temporaryDirectory() throws -> TokenizerTemporaryDirectory {
-        try TokenizerTemporaryDirectory()
-    }
-}
-
-final class TokenizerTemporaryDirectory {
-    let url: URL
-
-    init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("gpt2-tokenizer-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-
-    /// Writes `contents` to `name` in the directory and returns its URL.
-    @discardableResult
-    func write(_ name: String, _ contents: String) throws -> URL {
-        let file = url.appendingPathComponent(name)
-        try Data(contents.utf8).write(to: file)
-        return file
-    }
-
-    @discardableResult
-    func write(_ name: String, bytes: [UInt8]) throws -> URL {
-        let file = url.appendingPathComponent(name)
-        try Data(bytes).write(to: file)
-        return file
-    }
-
-    func file(_ name: String) -> URL { url.appendingPathComponent(name) }
-
-    deinit { try? FileManager.default.removeItem(at: url) }
-}
-
-/// SplitMix64: a small seeded generator, so that every "random" test is reproducible.
-struct TokenizerTestRNG: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+    static func temporaryDirectory() throws -> TemporaryDirectory {
+        try TemporaryDirectory(label: "gpt2-tokenizer-tests")
     }
 }
 
