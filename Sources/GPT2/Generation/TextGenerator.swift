@@ -19,8 +19,10 @@ public final class TextGenerator: Sendable {
     public let model: GPT2Model
     /// The tokenizer that came with it.
     public let tokenizer: GPT2Tokenizer
-    /// Token loops running now (each holds a KV cache); lets tests see that cancellation ends them.
+    /// Token loops running now (each holds a KV cache), and tokens generated so far: they let tests
+    /// see that cancellation ends a loop, and within how many tokens.
     let activeGenerations = LockedCounter()
+    let tokensGenerated = LockedCounter()
 
     /// Wraps an already loaded model and tokenizer.
     public init(model: GPT2Model, tokenizer: GPT2Tokenizer) {
@@ -125,6 +127,7 @@ public final class TextGenerator: Sendable {
                 let id = sampler.sample(logits: &scratch, history: history)
                 let logprob = logits.withUnsafeBufferPointer { logSoftmax($0.baseAddress!, count: $0.count, at: id) }
                 history.append(id)
+                tokensGenerated.add(1)
 
                 var text: String
                 var reason: StopReason?

@@ -16,11 +16,16 @@ import Testing
 
     @Test("Ctrl-C with --format json still prints the result so far, marked cancelled")
     func sigintJSON() throws {
-        // json prints only at the end: interrupt after a while (loading takes well under 3 s here,
-        // generating 480 tokens in a debug build well over)
-        let output = try CommandRunner.interruptAfterFirstOutput("generate",
+        // json prints only at the end, so interrupt after a while; if that was still during loading
+        // (a slow, sanitized build), the run ends with "interrupted" and nothing on stdout: wait longer
+        var output = try CommandRunner.interruptAfterFirstOutput("generate",
             ["--ignore-eos", "--max-tokens", "480", "--seed", "3", "--format", "json", "--echo", "Customer:"],
             timeout: .seconds(3))
+        for wait in [8, 20] where output.stdout.isEmpty && output.stderr.contains("interrupted") {
+            output = try CommandRunner.interruptAfterFirstOutput("generate",
+                ["--ignore-eos", "--max-tokens", "480", "--seed", "3", "--format", "json", "--echo", "Customer:"],
+                timeout: .seconds(wait))
+        }
         #expect(output.status == 130, "stderr: \(output.stderr)")
         let object = try #require(JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any])
         #expect(object["stop_reason"] as? String == "cancelled")

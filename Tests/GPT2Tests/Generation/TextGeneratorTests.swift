@@ -183,13 +183,15 @@ import Testing
         #expect(generator.activeGenerations.value == 1)
         let cancelledAt = ContinuousClock.now
         consumer.cancel()
+        let generatedAtCancel = generator.tokensGenerated.value
         let tokens = await consumer.value
-        // the loop itself ends (and frees its cache), not only the consumer
-        while generator.activeGenerations.value > 0 && ContinuousClock.now - cancelledAt < .seconds(5) {
+        // the loop itself ends (and frees its cache), not only the consumer; promptness is counted
+        // in tokens, not seconds, so a slow (sanitized, loaded) machine cannot fail it
+        while generator.activeGenerations.value > 0 && ContinuousClock.now - cancelledAt < .seconds(120) {
             try await Task.sleep(for: .milliseconds(5))
         }
         #expect(generator.activeGenerations.value == 0)
-        #expect(ContinuousClock.now - cancelledAt < .seconds(2))
+        #expect(generator.tokensGenerated.value - generatedAtCancel <= 2, "the loop went on after cancellation")
         #expect(tokens >= 3 && tokens < 100)
     }
 
