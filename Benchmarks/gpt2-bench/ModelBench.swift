@@ -45,6 +45,9 @@ struct ModelBench: ParsableCommand {
     @Flag(help: "Skip the bandwidth measurement.")
     var noBandwidth = false
 
+    @Option(help: "Where float32 weights live: mapped (in place from the file, the library's default) or resident (copied into huge pages).")
+    var weights: Residency = .mapped
+
     func validate() throws {
         guard repetitions >= 1 else { throw ValidationError("-r must be at least 1") }
         guard threads.values.allSatisfy({ $0 >= 1 }), batches.values.allSatisfy({ $0 >= 1 }) else {
@@ -59,13 +62,14 @@ struct ModelBench: ParsableCommand {
         var generator = SystemRandomNumberGenerator()
         for path in models.split(separator: ",").map(String.init) {
             var model: GPT2Model!
-            let loadSeconds = try measure { model = try GPT2Model(directory: URL(fileURLWithPath: path)) }
+            let loadSeconds = try measure { model = try GPT2Model(directory: URL(fileURLWithPath: path), residency: weights.value) }
             let name = URL(fileURLWithPath: path).lastPathComponent
             let V = model.config.vocabularySize
             func tokens(_ count: Int) -> [Int] { (0..<count).map { _ in Int.random(in: 0..<V, using: &generator) } }
             decodeBytes[name] = model.decodeBytesPerToken
-            notes.append(String(format: "%@: %.1f M parameters, load %.3f s, %.1f MB of weights read per decoded token",
-                                name, Double(model.parameterCount) / 1e6, loadSeconds, Double(model.decodeBytesPerToken) / 1e6))
+            notes.append(String(format: "%@: %.1f M parameters, load %.3f s (weights %@), %.1f MB of weights read per decoded token",
+                                name, Double(model.parameterCount) / 1e6, loadSeconds, weights.rawValue,
+                                Double(model.decodeBytesPerToken) / 1e6))
 
             for threadCount in threads.values {
                 BLASBackend.setThreadCount(threadCount)
@@ -140,4 +144,11 @@ struct ModelBench: ParsableCommand {
             }
         }
     }
+}
+
+/// `--weights`: ``WeightResidency`` as a command-line value.
+enum Residency: String, ExpressibleByArgument, CaseIterable {
+    case mapped, resident
+
+    var value: WeightResidency { self == .mapped ? .mapped : .resident }
 }

@@ -78,13 +78,17 @@ public protocol AttentionKernel: Sendable {
 /// The kernels this package ships, and the one the engine picks for each shape.
 public enum AttentionKernels {
     /// Every kernel, reference first.
-    public static let all: [any AttentionKernel] = [NaiveAttention(), BLASAttention(), FlashAttention(), FlashDecodeAttention()]
+    public static let all: [any AttentionKernel] = [NaiveAttention(), BLASAttention(), FlashAttention(), FlashDecodeAttention(), TiledAttention()]
 
     /// The kernel the forward pass uses for `shape`: the fastest in the attention lab's sweep on
-    /// the development machine (see Benchmarks/README.md). Prefill: blocked sgemm. Decode: sgemv
-    /// per head up to 128 cached positions, where its lower fixed cost wins; beyond, flash-decoding,
-    /// which reads the cache front to back on every thread.
+    /// the development machine (see Benchmarks/README.md). Prefill: the register-tiled Swift kernel
+    /// (sgemm when the head size is not a multiple of 16, which the tiles assume for speed). Decode:
+    /// sgemv per head up to 128 cached positions, where its lower fixed cost wins; beyond,
+    /// flash-decoding, which reads the cache front to back on every thread.
     public static func engineChoice(for shape: AttentionShape) -> any AttentionKernel {
-        shape.queryCount == 1 && shape.keyCount > 128 ? FlashDecodeAttention() : BLASAttention()
+        if shape.queryCount > 1 {
+            return shape.headSize % 16 == 0 ? TiledAttention() : BLASAttention()
+        }
+        return shape.keyCount > 128 ? FlashDecodeAttention() : BLASAttention()
     }
 }

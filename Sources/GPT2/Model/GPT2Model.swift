@@ -16,11 +16,12 @@ public final class GPT2Model: Sendable {
     let weights: GPT2Weights
 
     /// Loads `config.json` and `model.safetensors` (or a sharded `model.safetensors.index.json`)
-    /// from a Hugging Face GPT-2 model directory. Float32 weights are used in place from a memory
-    /// map; float16 and bfloat16 weights are converted to float32 once.
+    /// from a Hugging Face GPT-2 model directory. Float16 and bfloat16 weights are converted to
+    /// float32 once; float32 weights are copied into the process's memory or used in place from a
+    /// memory map, as `residency` says.
     ///
     /// - Throws: ``ModelLoadingError`` naming the file and what is wrong with it.
-    public init(directory: URL) throws {
+    public init(directory: URL, residency: WeightResidency = .mapped) throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory) else {
             throw ModelLoadingError(.missingFile, file: directory, "model directory does not exist")
@@ -31,7 +32,7 @@ public final class GPT2Model: Sendable {
         let config = try GPT2Config(contentsOf: directory.appendingPathComponent("config.json"))
         self.config = config
         self.directory = directory
-        self.weights = try GPT2Weights.load(directory: directory, config: config)
+        self.weights = try GPT2Weights.load(directory: directory, config: config, residency: residency)
     }
 
     /// Number of parameters (a tied `lm_head` counted once).
@@ -50,8 +51,8 @@ public final class GPT2Model: Sendable {
         return MemoryLayout<Float>.size * (config.layerCount * blockMatrices + V * C)
     }
 
-    /// Bytes of weights held in converted buffers (float16/bfloat16 checkpoints) rather than
-    /// mapped in place from the files.
+    /// Bytes of weights held in the process's own buffers (copied with ``WeightResidency/resident``,
+    /// or converted from float16/bfloat16) rather than mapped in place from the files.
     public var convertedWeightBytes: Int { weights.storage.ownedBytes }
 
     /// A fresh, empty cache for one sequence of up to `capacity` positions

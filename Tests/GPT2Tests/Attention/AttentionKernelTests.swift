@@ -48,6 +48,7 @@ import Testing
         AttentionShape(queryCount: 150, keyCount: 150, headCount: 3, headSize: 64),   // blocks and tiles, ragged
         AttentionShape(queryCount: 70, keyCount: 200, headCount: 2, headSize: 12),    // chunk after a cache, odd head size
         AttentionShape(queryCount: 33, keyCount: 33, headCount: 6, headSize: 32),
+        AttentionShape(queryCount: 9, keyCount: 41, headCount: 2, headSize: 56),     // 16-column slices and a tail of 8
     ]
 
     @Test("each kernel matches the naive reference", arguments: AttentionKernels.all.dropFirst().map(\.name))
@@ -60,6 +61,18 @@ import Testing
             let worst = zip(expected, actual).map { abs($0 - $1) }.max()!
             #expect(worst <= 2e-5, "\(name) on \(shape): max difference \(worst)")
         }
+    }
+
+    @Test("the engine's choice: tiled prefill for head sizes in multiples of 16, BLAS otherwise; decode by cache length")
+    func engineChoice() {
+        func choice(_ T: Int, _ keys: Int, _ D: Int) -> String {
+            AttentionKernels.engineChoice(for: AttentionShape(queryCount: T, keyCount: keys, headCount: 12, headSize: D)).name
+        }
+        #expect(choice(512, 512, 64) == "tiled")
+        #expect(choice(7, 30, 64) == "tiled")
+        #expect(choice(512, 512, 12) == "blas")
+        #expect(choice(1, 128, 64) == "blas")
+        #expect(choice(1, 129, 64) == "flash-decode")
     }
 
     @Test func naiveReferenceOnAHandComputedCase() {

@@ -101,6 +101,18 @@ import Testing
         #expect(model.convertedWeightBytes == 0)
     }
 
+    @Test("resident weights are copies that outlive the file and give the same logits")
+    func residentWeights() throws {
+        let mapped = try Self.logits(Self.source)
+        // a copy of the checkpoint that is deleted after loading: the model must not need the file
+        let copy = try Self.directory(Self.fixture())
+        let model = try GPT2Model(directory: copy.url, residency: .resident)
+        try FileManager.default.removeItem(at: copy.url.appendingPathComponent("model.safetensors"))
+        let weightBytes = 4 * (model.parameterCount)
+        #expect(model.convertedWeightBytes >= weightBytes)
+        #expect(try model.forward(Self.prompt, cache: model.makeCache(), logits: .all).values == mapped)
+    }
+
     @Test func halfConversionOfSpecialValues() {
         #expect(floatFromHalf(0x0000) == 0)
         #expect(floatFromHalf(0x8000).sign == .minus)
