@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "swift-gpt2",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "GPT2", targets: ["GPT2"]),
         .executable(name: "generate", targets: ["generate"]),

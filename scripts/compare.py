@@ -45,7 +45,8 @@ def swift_bench(args, model):
         build += ["--scratch-path", str(scratch), "-Xswiftc", "-target-cpu", "-Xswiftc", "native"]
     run(build)
     binary = scratch / "release" / "gpt2-bench"
-    common = [str(binary), "model", "-m", str(model), "-t", str(args.threads), "-r", str(args.reps), "-o", "json"]
+    common = [str(binary), "model", "-m", str(model), "-t", str(args.threads), "-r", str(args.reps), "-o", "json",
+              "--weights", args.weights]
     rows = json.loads(run(common + ["-p", str(args.prompt), "-n", str(args.gen)], env=env))
     rows += json.loads(run(common + ["-p", "0", "-n", str(args.batch_gen), "-b", str(args.batch), "--no-bandwidth"], env=env))
     result = {}
@@ -143,6 +144,8 @@ def main():
     parser.add_argument("--gguf", default=None, help="GGUF file of the same model for llama-bench (used when llama-bench is on PATH)")
     parser.add_argument("--no-native", dest="native", action="store_false",
                         help="build swift-gpt2 without -target-cpu native (what a dependent package gets)")
+    parser.add_argument("--weights", choices=["resident", "mapped"], default="resident",
+                        help="swift-gpt2's weight residency (default resident: in the process's memory, as PyTorch holds them)")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
 
@@ -160,7 +163,7 @@ def main():
         results["tiktoken"] = {"tokenizer_mb_s": tiktoken_bench(args)}
 
     ours, theirs = results["swift-gpt2"], results["PyTorch"]
-    print(f"\nmodel: {model}, {args.threads} threads, {theirs['version']}, swift-gpt2 built {'with' if args.native else 'without'} -target-cpu native")
+    print(f"\nmodel: {model}, {args.threads} threads, {theirs['version']}, swift-gpt2 built {'with' if args.native else 'without'} -target-cpu native, weights {args.weights}")
     print(f"machine: {os.uname().machine}, {os.cpu_count()} CPUs; read bandwidth measured by gpt2-bench: {ours['bandwidth_gbs']:.1f} GB/s"
           f" (decode bound {ours['bound_tps']:.1f} tok/s)")
     header = "| workload | swift-gpt2 | PyTorch | ratio |" + (" llama.cpp |" if llama else "")

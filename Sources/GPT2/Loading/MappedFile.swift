@@ -15,9 +15,7 @@ final class MappedFile: @unchecked Sendable {  // immutable after init; the mapp
     let url: URL
     let bytes: UnsafeRawBufferPointer
 
-    /// `prefault` populates the whole mapping up front (Linux `MAP_POPULATE`): one pass over the
-    /// file instead of a page fault every few kilobytes when it is then read front to back.
-    init(url: URL, prefault: Bool = false) throws {
+    init(url: URL) throws {
         self.url = url
         let fd = open(url.path, O_RDONLY)
         guard fd >= 0 else {
@@ -35,17 +33,27 @@ final class MappedFile: @unchecked Sendable {  // immutable after init; the mapp
         guard size > 0 else {
             throw ModelLoadingError(.invalidSafetensors, file: url, "file is empty")
         }
-        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE | (prefault ? Self.populateFlag : 0), fd, 0), base != MAP_FAILED else {
+        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
             throw ModelLoadingError(.missingFile, file: url, "cannot map file (\(String(cString: strerror(errno))))")
         }
         bytes = UnsafeRawBufferPointer(start: base, count: size)
     }
 
-    #if os(Linux)
-    private static let populateFlag = Int32(MAP_POPULATE)
-    #else
-    private static let populateFlag: Int32 = 0
-    #endif
+    /// Reads `range` of the file through `body`, then lets the kernel drop those pages from this
+    /// process: for tensors that are copied or converted out, so that loading does not hold the
+    /// file and its copy in memory at once. Pages are faulted in with one call first (Linux).
+    func withTransientBytes<R>(_ range: Range<Int>, _ body: (UnsafeRawPointer) -> R) -> R {
+        let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let base = UnsafeMutableRawPointer(mutating: bytes.baseAddress!)
+        let start = range.lowerBound / pageSize * pageSize
+        let length = range.upperBound - start
+        #if os(Linux)
+        _ = madvise(base + start, length, 22 /* MADV_POPULATE_READ, Linux 5.14+; a no-op error before */)
+        #endif
+        let result = body(UnsafeRawPointer(base + range.lowerBound))
+        _ = madvise(base + start, length, MADV_DONTNEED)  // private, never written: re-read if touched again
+        return result
+    }
 
     deinit {
         munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count)

@@ -39,10 +39,8 @@ struct SafeTensorsFile: Sendable {
 
     var url: URL { file.url }
 
-    /// Maps the file and parses its header; `prefault` reads the whole file in while mapping it
-    /// (for a caller that is about to copy every tensor out).
-    init(url: URL, prefault: Bool = false) throws {
-        let file = try MappedFile(url: url, prefault: prefault)
+    init(url: URL) throws {
+        let file = try MappedFile(url: url)
         self.file = file
         self.entries = try Self.parseHeader(file.bytes, url: url)
     }

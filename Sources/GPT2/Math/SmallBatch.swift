@@ -1,10 +1,20 @@
-// Matrix products for batched decode: a few rows (one new token of each of 2–16 sequences)
-// against a large weight matrix. OpenBLAS's sgemm packs the whole weight matrix for such shapes
-// and streams it at a fraction of the memory bandwidth; these kernels read each weight once,
-// front to back, and do the few multiply-adds per weight in registers.
+// Matrix products for decode: a few rows (one new token of each of 1–16 sequences) against a
+// large weight matrix. OpenBLAS's sgemm packs the whole weight matrix for such shapes and streams
+// it at a fraction of the memory bandwidth, and its sgemv splits the output columns between
+// threads (each thread reads part of every row); these kernels give each thread a contiguous
+// range of whole rows, read once, front to back, with the few multiply-adds per weight in registers.
 
 /// Most rows the small-batch kernels take; more go to sgemm, which then runs at full speed.
 let smallBatchLimit = 16
+
+/// Debug builds (what `swift test` runs) send single rows to OpenBLAS's sgemv instead: unoptimized,
+/// these Swift kernels decode about 5× slower, and the end-to-end tests decode thousands of
+/// tokens. The one-row case of the kernels is covered by their unit tests.
+#if DEBUG
+let singleRowThroughBLAS = true
+#else
+let singleRowThroughBLAS = false
+#endif
 
 /// `y[M, out] += x[M, in] · W` for W stored [in, out] row-major (GPT-2's Conv1D layout).
 /// The threads split the input rows: each streams whole contiguous rows of W, four at a time, into

@@ -149,14 +149,14 @@ public final class GPT2Model: Sendable {
         }
     }
 
-    /// `ln_f` output rows [S, n_embd] times `lm_head`ᵀ: [S, vocab_size]. One row (generation) goes
-    /// through sgemv, a few (batched generation) through the small-batch kernel, more through sgemm.
+    /// `ln_f` output rows [S, n_embd] times `lm_head`ᵀ: [S, vocab_size]. Up to 16 rows (generation)
+    /// go through the small-batch kernel, more through sgemm.
     private func lmHead(_ h: UnsafePointer<Float>, rows S: Int) -> [Float] {
         let C = config.embeddingSize, V = config.vocabularySize
         guard S > 0 else { return [] }
         return [Float](unsafeUninitializedCapacity: S * V) { buffer, initialized in
             let out = buffer.baseAddress!
-            if S == 1 {
+            if S == 1 && singleRowThroughBLAS {
                 BLAS.gemv(m: V, n: C, a: weights.lm_head, lda: C, x: h, y: out)
             } else if S <= smallBatchLimit {
                 smallBatchRowDots(h, rows: S, weights.lm_head, wRows: V, n: C, into: out)

@@ -117,11 +117,9 @@ struct TensorIndex {
         let indexURL = directory.appendingPathComponent("model.safetensors.index.json")
         let files: [SafeTensorsFile]
         if FileManager.default.fileExists(atPath: single.path) {
-            files = [try SafeTensorsFile(url: single, prefault: residency == .resident)]
+            files = [try SafeTensorsFile(url: single)]
         } else if FileManager.default.fileExists(atPath: indexURL.path) {
-            files = try Self.shards(indexURL: indexURL, directory: directory).map {
-                try SafeTensorsFile(url: $0, prefault: residency == .resident)
-            }
+            files = try Self.shards(indexURL: indexURL, directory: directory).map { try SafeTensorsFile(url: $0) }
         } else {
             throw ModelLoadingError(.missingFile, file: directory,
                 "no model.safetensors or model.safetensors.index.json in the model directory")
@@ -201,30 +199,30 @@ struct TensorIndex {
         }
         let source = file.file.bytes.baseAddress! + entry.range.lowerBound
         let count = entry.elementCount
-        switch entry.dtype {
-        case .F32 where residency == .mapped && Int(bitPattern: source) % MemoryLayout<Float>.alignment == 0:
+        if entry.dtype == .F32, residency == .mapped, Int(bitPattern: source) % MemoryLayout<Float>.alignment == 0 {
             return source.assumingMemoryBound(to: Float.self)
-        case .F32:
-            let buffer = storage.allocate(count)
-            memcpy(buffer.baseAddress!, source, count * 4)
-            return UnsafePointer(buffer.baseAddress!)
-        case .F16:
-            let buffer = storage.allocate(count)
-            for i in 0..<count {
-                buffer[i] = floatFromHalf(source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian)
-            }
-            return UnsafePointer(buffer.baseAddress!)
-        case .BF16:
-            let buffer = storage.allocate(count)
-            for i in 0..<count {
-                let bits = source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian
-                buffer[i] = Float(bitPattern: UInt32(bits) << 16)
-            }
-            return UnsafePointer(buffer.baseAddress!)
-        default:
+        }
+        guard [.F32, .F16, .BF16].contains(entry.dtype) else {
             throw ModelLoadingError(.unknownDType, file: file.url,
                 "tensor \"\(entry.name)\" has dtype \(entry.dtype.rawValue); only F32, F16 and BF16 weights are supported")
         }
+        let buffer = storage.allocate(count)
+        file.file.withTransientBytes(entry.range) { source in
+            switch entry.dtype {
+            case .F16:
+                for i in 0..<count {
+                    buffer[i] = floatFromHalf(source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian)
+                }
+            case .BF16:
+                for i in 0..<count {
+                    let bits = source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian
+                    buffer[i] = Float(bitPattern: UInt32(bits) << 16)
+                }
+            default:  // F32, copied (resident) or realigned
+                memcpy(buffer.baseAddress!, source, count * 4)
+            }
+        }
+        return UnsafePointer(buffer.baseAddress!)
     }
 }
 

@@ -1,15 +1,16 @@
 extension Linear {
     /// `out[rows, out] = x[rows, in] · weight + bias`, or `out += …` when `accumulate` is set
     /// (how the residual additions after `c_proj` avoid a temporary).
-    /// One row goes through sgemv and a few (batched decode) through the small-batch kernel, both
-    /// of which stream the weights much faster than sgemm does for so few rows.
+    /// Up to 16 rows (decode: one new token per sequence) go through the small-batch kernel, which
+    /// streams the weights once at close to memory bandwidth (faster than OpenBLAS's sgemv, and
+    /// much faster than its sgemm for so few rows); more rows through sgemm.
     func apply(_ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
         if accumulate {
             addRows(bias, to: out, rows: rows, n: outputSize)
         } else {
             broadcastRows(bias, into: out, rows: rows, n: outputSize)
         }
-        if rows == 1 {
+        if rows == 1 && singleRowThroughBLAS {
             // y[out] += Wᵀ x, with W stored [in, out]
             BLAS.gemv(trans: true, m: inputSize, n: outputSize, a: weight, lda: outputSize, x: x, beta: 1, y: out)
         } else if rows <= smallBatchLimit {

@@ -7,7 +7,7 @@ import Testing
         (0..<count).map { _ in Float.random(in: -1...1, using: &rng) }
     }
 
-    @Test("y += x · W for W [in, out]", arguments: [(1, 8, 8), (2, 13, 19), (3, 768, 100), (5, 130, 1030), (16, 67, 33)])
+    @Test("y += x · W for W [in, out]", arguments: [(1, 8, 8), (1, 768, 2304), (2, 13, 19), (3, 768, 100), (5, 130, 1030), (16, 67, 33)])
     func accumulate(rows: Int, inputSize: Int, outputSize: Int) {
         var rng = SeededGenerator(seed: UInt64(rows * 1000 + inputSize))
         let x = Self.random(rows * inputSize, &rng), w = Self.random(inputSize * outputSize, &rng)
@@ -25,7 +25,7 @@ import Testing
         }
     }
 
-    @Test("y = x · Wᵀ for W [rows, n]", arguments: [(1, 5, 8), (4, 2000, 64), (7, 1500, 19), (16, 33, 100)])
+    @Test("y = x · Wᵀ for W [rows, n]", arguments: [(1, 5, 8), (1, 5000, 96), (4, 2000, 64), (7, 1500, 19), (16, 33, 100)])
     func rowDots(rows: Int, wRows: Int, n: Int) {
         var rng = SeededGenerator(seed: UInt64(rows * 7 + n))
         let x = Self.random(rows * n, &rng), w = Self.random(wRows * n, &rng)
