@@ -39,15 +39,11 @@ public struct FlashDecodeAttention: AttentionKernel {
                 let p = base + c * perChunk
                 return Partial(maximum: p, sum: p + H, output: p + 2 * H)
             }
-            let work = { (c: Int) in
-                let start = c * chunkSize
-                attendChunk(a, row: t, keys: start..<min(visible, start + chunkSize), into: partial(c))
-            }
-            if chunks == 1 {
-                work(0)
-            } else {
-                nonisolated(unsafe) let work = work  // chunks write disjoint partials
-                DispatchQueue.concurrentPerform(iterations: chunks) { work($0) }
+            parallelRanges(chunks, minimumPerPart: 1) { range in  // chunks write disjoint partials
+                for c in range {
+                    let start = c * chunkSize
+                    attendChunk(a, row: t, keys: start..<min(visible, start + chunkSize), into: partial(c))
+                }
             }
             // merge: out_h = Σ_c e^(m_c - M) o_c / Σ_c e^(m_c - M) l_c
             let out = a.output + t * a.outputStride
