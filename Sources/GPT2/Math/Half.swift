@@ -19,26 +19,19 @@ func floatFromHalf(_ bits: UInt16) -> Float {
     }
 }
 
-/// Eight halves at `base + byteOffset` → eight floats, exactly: each half's exponent and mantissa
-/// moved into a float's fields and rescaled by 2¹¹² (the difference of the exponent biases), which
-/// also turns half subnormals into the right normal floats; infinities and NaNs get the float's
-/// all-ones exponent.
+/// Eight finite halves at `base + byteOffset` → eight floats, exactly, in four vector
+/// instructions: sign-extend to 32 bits, move exponent and mantissa into a float's fields (the
+/// sign lands on the float's sign bit), rescale by 2¹¹² (the difference of the exponent biases),
+/// which also turns half subnormals into the right normal floats. Infinities and NaNs would come
+/// out as large finite values, so the loader refuses float16 matrices that hold them.
 @inline(__always)
 func floatsFromHalves(_ base: UnsafeRawPointer, byteOffset: Int) -> SIMD8<Float> {
-    #if arch(arm64) || (GPT2_F16C && !(os(macOS) && arch(x86_64)))
-    return SIMD8<Float>(base.loadUnaligned(fromByteOffset: byteOffset, as: SIMD8<Float16>.self))
-    #else
-    // lane by lane, which compiles to one zero-extending load; `init(truncatingIfNeeded:)` is a call
-    let h = base.loadUnaligned(fromByteOffset: byteOffset, as: SIMD8<UInt16>.self)
-    let bits = SIMD8<UInt32>(UInt32(h[0]), UInt32(h[1]), UInt32(h[2]), UInt32(h[3]),
-                             UInt32(h[4]), UInt32(h[5]), UInt32(h[6]), UInt32(h[7]))
-    let shifted = (bits & 0x7fff) &<< 13
-    var value = unsafeBitCast(shifted, to: SIMD8<Float>.self) * 0x1p112
-    // only an all-ones half exponent lands at 2¹⁶ or above (the largest finite half is 65504);
-    // a float compare selects with one blend, an integer one is done lane by lane
-    value.replace(with: unsafeBitCast(shifted | 0x7f80_0000, to: SIMD8<Float>.self), where: value .>= 65536)
-    return unsafeBitCast(unsafeBitCast(value, to: SIMD8<UInt32>.self) | ((bits & 0x8000) &<< 16), to: SIMD8<Float>.self)
-    #endif
+    // lane by lane, which compiles to one extending load; `init(truncatingIfNeeded:)` is a call
+    let h = base.loadUnaligned(fromByteOffset: byteOffset, as: SIMD8<Int16>.self)
+    let bits = SIMD8<Int32>(Int32(h[0]), Int32(h[1]), Int32(h[2]), Int32(h[3]),
+                            Int32(h[4]), Int32(h[5]), Int32(h[6]), Int32(h[7]))
+    let fields = (bits &<< 13) & Int32(bitPattern: 0x8FFF_E000)
+    return unsafeBitCast(fields, to: SIMD8<Float>.self) * 0x1p112
 }
 
 /// binary32 → binary16, rounded to nearest, ties to even; overflow gives ±infinity, NaN stays NaN.

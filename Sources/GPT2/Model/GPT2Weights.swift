@@ -229,9 +229,20 @@ struct TensorIndex {
     }
 
     /// The tensor as float16: in place when it is stored as aligned float16 and `residency` is
-    /// `.mapped`, copied or converted (rounded to nearest) once otherwise.
+    /// `.mapped`, copied or converted (rounded to nearest) once otherwise. The decode kernels'
+    /// conversion assumes finite halves, so infinities, NaNs and values beyond ±65504 are refused.
     func halves(_ name: String, shape: [Int], residency: WeightResidency, storage: WeightStorage) throws -> UnsafePointer<UInt16> {
         let (file, entry) = try locate(name, shape: shape, storage: storage)
+        let halves = try convertedHalves(file: file, entry: entry, residency: residency, storage: storage)
+        if (0..<entry.elementCount).contains(where: { halves[$0] & 0x7c00 == 0x7c00 }) {
+            throw ModelLoadingError(.invalidValue, file: file.url,
+                "tensor \"\(entry.name)\" holds a value float16 cannot represent (infinite, NaN or beyond ±65504); load the model with float32 precision")
+        }
+        return halves
+    }
+
+    private func convertedHalves(file: SafeTensorsFile, entry: SafeTensorsFile.Entry, residency: WeightResidency,
+                                 storage: WeightStorage) throws -> UnsafePointer<UInt16> {
         let source = file.file.bytes.baseAddress! + entry.range.lowerBound
         let count = entry.elementCount
         if entry.dtype == .F16, residency == .mapped, Int(bitPattern: source) % MemoryLayout<UInt16>.alignment == 0 {
