@@ -48,6 +48,9 @@ struct ModelBench: ParsableCommand {
     @Option(help: "Where float32 weights live: mapped (in place from the file, the library's default) or resident (copied into huge pages).")
     var weights: Residency = .mapped
 
+    @Option(help: "Precision of the weight matrices: f32, or f16 (half the bytes per decoded token; float32 checkpoints are rounded).")
+    var precision: Precision = .f32
+
     func validate() throws {
         guard repetitions >= 1 else { throw ValidationError("-r must be at least 1") }
         guard threads.values.allSatisfy({ $0 >= 1 }), batches.values.allSatisfy({ $0 >= 1 }) else {
@@ -62,13 +65,14 @@ struct ModelBench: ParsableCommand {
         var generator = SystemRandomNumberGenerator()
         for path in models.split(separator: ",").map(String.init) {
             var model: GPT2Model!
-            let loadSeconds = try measure { model = try GPT2Model(directory: URL(fileURLWithPath: path), residency: weights.value) }
+            let loadSeconds = try measure { model = try GPT2Model(directory: URL(fileURLWithPath: path), residency: weights.value,
+                                                                      precision: precision == .f16 ? .float16 : .float32) }
             let name = URL(fileURLWithPath: path).lastPathComponent
             let V = model.config.vocabularySize
             func tokens(_ count: Int) -> [Int] { (0..<count).map { _ in Int.random(in: 0..<V, using: &generator) } }
             decodeBytes[name] = model.decodeBytesPerToken
-            notes.append(String(format: "%@: %.1f M parameters, load %.3f s (weights %@), %.1f MB of weights read per decoded token",
-                                name, Double(model.parameterCount) / 1e6, loadSeconds, weights.rawValue,
+            notes.append(String(format: "%@: %.1f M parameters, load %.3f s (weights %@, %@), %.1f MB of weights read per decoded token",
+                                name, Double(model.parameterCount) / 1e6, loadSeconds, weights.rawValue, precision.rawValue,
                                 Double(model.decodeBytesPerToken) / 1e6))
 
             for threadCount in threads.values {
@@ -144,6 +148,11 @@ struct ModelBench: ParsableCommand {
             }
         }
     }
+}
+
+/// `--precision`: ``WeightPrecision`` as a command-line value.
+enum Precision: String, ExpressibleByArgument, CaseIterable {
+    case f32, f16
 }
 
 /// `--weights`: ``WeightResidency`` as a command-line value.

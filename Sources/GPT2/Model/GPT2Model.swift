@@ -13,15 +13,18 @@ public final class GPT2Model: Sendable {
     public let config: GPT2Config
     /// The directory the model was loaded from.
     public let directory: URL
+    /// The precision the weight matrices are kept in.
+    public let precision: WeightPrecision
     let weights: GPT2Weights
 
     /// Loads `config.json` and `model.safetensors` (or a sharded `model.safetensors.index.json`)
     /// from a Hugging Face GPT-2 model directory. Float16 and bfloat16 weights are converted to
     /// float32 once; float32 weights are copied into the process's memory or used in place from a
-    /// memory map, as `residency` says.
+    /// memory map, as `residency` says. With `precision: .float16` the weight matrices are kept as
+    /// float16 instead (see ``WeightPrecision``).
     ///
     /// - Throws: ``ModelLoadingError`` naming the file and what is wrong with it.
-    public init(directory: URL, residency: WeightResidency = .mapped) throws {
+    public init(directory: URL, residency: WeightResidency = .mapped, precision: WeightPrecision = .float32) throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory) else {
             throw ModelLoadingError(.missingFile, file: directory, "model directory does not exist")
@@ -32,7 +35,8 @@ public final class GPT2Model: Sendable {
         let config = try GPT2Config(contentsOf: directory.appendingPathComponent("config.json"))
         self.config = config
         self.directory = directory
-        self.weights = try GPT2Weights.load(directory: directory, config: config, residency: residency)
+        self.precision = precision
+        self.weights = try GPT2Weights.load(directory: directory, config: config, residency: residency, precision: precision)
     }
 
     /// Number of parameters (a tied `lm_head` counted once).
@@ -44,11 +48,12 @@ public final class GPT2Model: Sendable {
     }
 
     /// Bytes of weights one decode step streams from memory: every block's matrices and the LM
-    /// head, as float32. Divided into the machine's read bandwidth, it bounds decode tokens/s.
+    /// head, in the loaded precision. Divided into the machine's read bandwidth, it bounds decode
+    /// tokens/s.
     public var decodeBytesPerToken: Int {
         let (C, F, V) = (config.embeddingSize, config.innerSize, config.vocabularySize)
         let blockMatrices = C * 3 * C + C * C + C * F + F * C
-        return MemoryLayout<Float>.size * (config.layerCount * blockMatrices + V * C)
+        return precision.bytes * (config.layerCount * blockMatrices + V * C)
     }
 
     /// Bytes of weights held in the process's own buffers (copied with ``WeightResidency/resident``,
@@ -89,9 +94,12 @@ public final class GPT2Model: Sendable {
         var r = 0
         for (tokens, cache) in batch {
             for (i, token) in tokens.enumerated() {
-                let te = weights.wte + token * C, pe = weights.wpe + (cache.count + i) * C
+                let pe = weights.wpe + (cache.count + i) * C
                 let row = x + r * C
-                for j in 0..<C { row[j] = te[j] + pe[j] }
+                switch weights.wte {
+                case .float32(let wte): for j in 0..<C { row[j] = wte[token * C + j] + pe[j] }
+                case .float16(let wte): for j in 0..<C { row[j] = floatFromHalf(wte[token * C + j]) + pe[j] }
+                }
                 r += 1
             }
         }
@@ -150,18 +158,33 @@ public final class GPT2Model: Sendable {
     }
 
     /// `ln_f` output rows [S, n_embd] times `lm_head`ᵀ: [S, vocab_size]. Up to 16 rows (generation)
-    /// go through the small-batch kernel, more through sgemm.
+    /// go through the small-batch kernel, more through sgemm (float16 heads widened in blocks).
     private func lmHead(_ h: UnsafePointer<Float>, rows S: Int) -> [Float] {
         let C = config.embeddingSize, V = config.vocabularySize
         guard S > 0 else { return [] }
         return [Float](unsafeUninitializedCapacity: S * V) { buffer, initialized in
             let out = buffer.baseAddress!
-            if S == 1 && singleRowThroughBLAS {
-                BLAS.gemv(m: V, n: C, a: weights.lm_head, lda: C, x: h, y: out)
-            } else if S <= smallBatchLimit {
-                smallBatchRowDots(h, rows: S, weights.lm_head, wRows: V, n: C, into: out)
-            } else {
-                BLAS.gemm(transB: true, m: S, n: V, k: C, a: h, lda: C, b: weights.lm_head, ldb: C, c: out, ldc: V)
+            switch weights.lm_head {
+            case .float32(let head):
+                if S == 1 && singleRowThroughBLAS {
+                    BLAS.gemv(m: V, n: C, a: head, lda: C, x: h, y: out)
+                } else if S <= smallBatchLimit {
+                    smallBatchRowDots(h, rows: S, head, wRows: V, n: C, into: out)
+                } else {
+                    BLAS.gemm(transB: true, m: S, n: V, k: C, a: h, lda: C, b: head, ldb: C, c: out, ldc: V)
+                }
+            case .float16(let head):
+                if S <= smallBatchLimit {
+                    smallBatchRowDots(h, rows: S, UnsafeRawPointer(head), Float16Format.self, wRows: V, n: C, into: out)
+                } else {
+                    let block = 4096  // vocabulary rows widened at a time
+                    for first in stride(from: 0, to: V, by: block) {
+                        let rows = min(block, V - first)
+                        withFloats(fromHalves: head + first * C, count: rows * C) { head in
+                            BLAS.gemm(transB: true, m: S, n: rows, k: C, a: h, lda: C, b: head, ldb: C, c: out + first, ldc: V)
+                        }
+                    }
+                }
             }
             initialized = S * V
         }

@@ -1,8 +1,14 @@
 import Foundation
 
+/// A weight matrix in the precision the model keeps it in (``WeightPrecision``).
+enum WeightMatrix: Equatable, @unchecked Sendable {  // points into memory owned by `WeightStorage`
+    case float32(UnsafePointer<Float>)
+    case float16(UnsafePointer<UInt16>)  // IEEE binary16 bit patterns
+}
+
 /// `y = x · weight + bias`, with GPT-2's Conv1D layout: `weight` is [in, out], row-major.
 struct Linear: @unchecked Sendable {  // points into immutable weight memory owned by `WeightStorage`
-    let weight: UnsafePointer<Float>  // [in, out]
+    let weight: WeightMatrix          // [in, out]
     let bias: UnsafePointer<Float>    // [out]
     let inputSize: Int
     let outputSize: Int
@@ -24,13 +30,15 @@ struct BlockWeights: Sendable {
     let mlp_c_proj: Linear   // mlp.c_proj:  [n_inner, n_embd]
 }
 
-/// All parameters of a GPT-2 model, as float32 pointers that stay valid while `storage` lives.
+/// All parameters of a GPT-2 model, as pointers that stay valid while `storage` lives. The
+/// matrices (blocks' Conv1D weights, `wte`/`lm_head`) come in the loaded ``WeightPrecision``;
+/// biases, LayerNorms and `wpe` are always float32.
 struct GPT2Weights: @unchecked Sendable {  // immutable after loading
-    let wte: UnsafePointer<Float>      // [vocab_size, n_embd]
+    let wte: WeightMatrix              // [vocab_size, n_embd]
     let wpe: UnsafePointer<Float>      // [n_positions, n_embd]
     let h: [BlockWeights]
     let ln_f: LayerNormWeights
-    let lm_head: UnsafePointer<Float>  // [vocab_size, n_embd]; `wte` itself when tied
+    let lm_head: WeightMatrix          // [vocab_size, n_embd]; `wte` itself when tied
     let storage: WeightStorage
 }
 
@@ -48,7 +56,16 @@ final class WeightStorage: @unchecked Sendable {  // mutated only while loading,
     /// backed by transparent huge pages: decoding streams every weight once per token, and with
     /// 4 KB pages a quarter of the TLB misses of that stream cost measurable bandwidth.
     func allocate(_ count: Int) -> UnsafeMutableBufferPointer<Float> {
-        let bytes = max(1, count * MemoryLayout<Float>.stride)
+        UnsafeMutableBufferPointer(start: allocate(bytes: count * 4).bindMemory(to: Float.self, capacity: count), count: count)
+    }
+
+    /// `allocate(_:)` for `count` float16 values.
+    func allocateHalves(_ count: Int) -> UnsafeMutableBufferPointer<UInt16> {
+        UnsafeMutableBufferPointer(start: allocate(bytes: count * 2).bindMemory(to: UInt16.self, capacity: count), count: count)
+    }
+
+    private func allocate(bytes requested: Int) -> UnsafeMutableRawPointer {
+        let bytes = max(1, requested)
         let hugePage = 1 << 21
         let large = bytes >= hugePage / 2
         let alignment = large ? hugePage : 64
@@ -62,7 +79,7 @@ final class WeightStorage: @unchecked Sendable {  // mutated only while loading,
         #endif
         buffers.append(raw)
         ownedBytes += bytes
-        return UnsafeMutableBufferPointer(start: raw.bindMemory(to: Float.self, capacity: count), count: count)
+        return raw
     }
 
     deinit {
@@ -74,7 +91,8 @@ final class WeightStorage: @unchecked Sendable {  // mutated only while loading,
 
 extension GPT2Weights {
     /// Loads every tensor the architecture in `config` needs from the safetensors in `directory`.
-    static func load(directory: URL, config: GPT2Config, residency: WeightResidency) throws -> GPT2Weights {
+    static func load(directory: URL, config: GPT2Config, residency: WeightResidency,
+                     precision: WeightPrecision) throws -> GPT2Weights {
         let storage = WeightStorage()
         let index = try TensorIndex(directory: directory, residency: residency, storage: storage)
         let (C, F, V) = (config.embeddingSize, config.innerSize, config.vocabularySize)
@@ -82,8 +100,14 @@ extension GPT2Weights {
         func tensor(_ name: String, _ shape: [Int]) throws -> UnsafePointer<Float> {
             try index.floats(name, shape: shape, residency: residency, storage: storage)
         }
+        func matrix(_ name: String, _ shape: [Int]) throws -> WeightMatrix {
+            switch precision {
+            case .float32: .float32(try tensor(name, shape))
+            case .float16: .float16(try index.halves(name, shape: shape, residency: residency, storage: storage))
+            }
+        }
         func linear(_ name: String, _ inputSize: Int, _ outputSize: Int) throws -> Linear {
-            Linear(weight: try tensor("\(name).weight", [inputSize, outputSize]),
+            Linear(weight: try matrix("\(name).weight", [inputSize, outputSize]),
                    bias: try tensor("\(name).bias", [outputSize]),
                    inputSize: inputSize, outputSize: outputSize)
         }
@@ -91,7 +115,7 @@ extension GPT2Weights {
             LayerNormWeights(weight: try tensor("\(name).weight", [C]), bias: try tensor("\(name).bias", [C]))
         }
 
-        let wte = try tensor("wte.weight", [V, C])
+        let wte = try matrix("wte.weight", [V, C])
         let blocks = try (0..<config.layerCount).map { i in
             BlockWeights(ln_1: try layerNorm("h.\(i).ln_1"),
                          c_attn: try linear("h.\(i).attn.c_attn", C, 3 * C),
@@ -101,7 +125,7 @@ extension GPT2Weights {
                          mlp_c_proj: try linear("h.\(i).mlp.c_proj", F, C))
         }
         // An explicit lm_head (untied fine-tunes) wins; otherwise the head is tied to wte.
-        let lmHead = index.contains("lm_head.weight") ? try tensor("lm_head.weight", [V, C]) : wte
+        let lmHead = index.contains("lm_head.weight") ? try matrix("lm_head.weight", [V, C]) : wte
         return GPT2Weights(wte: wte, wpe: try tensor("wpe.weight", [config.contextLength, C]),
                            h: blocks, ln_f: try layerNorm("ln_f"), lm_head: lmHead, storage: storage)
     }
@@ -186,9 +210,9 @@ struct TensorIndex {
 
     func contains(_ name: String) -> Bool { locations[name] != nil }
 
-    /// The tensor as float32: in place when it is stored as aligned float32 and `residency` is
-    /// `.mapped`, copied or converted once otherwise.
-    func floats(_ name: String, shape: [Int], residency: WeightResidency, storage: WeightStorage) throws -> UnsafePointer<Float> {
+    /// The file and entry of tensor `name`, checked against the shape the config implies and
+    /// the dtypes this engine reads.
+    private func locate(_ name: String, shape: [Int], storage: WeightStorage) throws -> (file: SafeTensorsFile, entry: SafeTensorsFile.Entry) {
         guard let (file, entry) = locations[name] else {
             throw ModelLoadingError(.missingTensor, file: storage.files.count == 1 ? storage.files[0].url.path : "model.safetensors.index.json",
                                     "missing tensor \"\(name)\" (also looked for \"transformer.\(name)\")")
@@ -197,14 +221,55 @@ struct TensorIndex {
             throw ModelLoadingError(.shapeMismatch, file: file.url,
                 "tensor \"\(entry.name)\" has shape \(entry.shape) but config.json implies \(shape)")
         }
+        guard [.F32, .F16, .BF16].contains(entry.dtype) else {
+            throw ModelLoadingError(.unknownDType, file: file.url,
+                "tensor \"\(entry.name)\" has dtype \(entry.dtype.rawValue); only F32, F16 and BF16 weights are supported")
+        }
+        return (file, entry)
+    }
+
+    /// The tensor as float16: in place when it is stored as aligned float16 and `residency` is
+    /// `.mapped`, copied or converted (rounded to nearest) once otherwise. The decode kernels'
+    /// conversion assumes finite halves, so infinities, NaNs and values beyond ±65504 are refused.
+    func halves(_ name: String, shape: [Int], residency: WeightResidency, storage: WeightStorage) throws -> UnsafePointer<UInt16> {
+        let (file, entry) = try locate(name, shape: shape, storage: storage)
+        let halves = try convertedHalves(file: file, entry: entry, residency: residency, storage: storage)
+        if (0..<entry.elementCount).contains(where: { halves[$0] & 0x7c00 == 0x7c00 }) {
+            throw ModelLoadingError(.invalidValue, file: file.url,
+                "tensor \"\(entry.name)\" holds a value float16 cannot represent (infinite, NaN or beyond ±65504); load the model with float32 precision")
+        }
+        return halves
+    }
+
+    private func convertedHalves(file: SafeTensorsFile, entry: SafeTensorsFile.Entry, residency: WeightResidency,
+                                 storage: WeightStorage) throws -> UnsafePointer<UInt16> {
+        let source = file.file.bytes.baseAddress! + entry.range.lowerBound
+        let count = entry.elementCount
+        if entry.dtype == .F16, residency == .mapped, Int(bitPattern: source) % MemoryLayout<UInt16>.alignment == 0 {
+            return source.assumingMemoryBound(to: UInt16.self)
+        }
+        let buffer = storage.allocateHalves(count)
+        file.file.withTransientBytes(entry.range) { source in
+            for i in 0..<count {
+                let bits = source.loadUnaligned(fromByteOffset: entry.dtype == .F32 ? 4 * i : 2 * i, as: UInt16.self)
+                switch entry.dtype {
+                case .F16: buffer[i] = bits.littleEndian
+                case .BF16: buffer[i] = halfFromFloat(Float(bitPattern: UInt32(bits.littleEndian) << 16))
+                default: buffer[i] = halfFromFloat(Float(bitPattern: source.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self).littleEndian))
+                }
+            }
+        }
+        return UnsafePointer(buffer.baseAddress!)
+    }
+
+    /// The tensor as float32: in place when it is stored as aligned float32 and `residency` is
+    /// `.mapped`, copied or converted once otherwise.
+    func floats(_ name: String, shape: [Int], residency: WeightResidency, storage: WeightStorage) throws -> UnsafePointer<Float> {
+        let (file, entry) = try locate(name, shape: shape, storage: storage)
         let source = file.file.bytes.baseAddress! + entry.range.lowerBound
         let count = entry.elementCount
         if entry.dtype == .F32, residency == .mapped, Int(bitPattern: source) % MemoryLayout<Float>.alignment == 0 {
             return source.assumingMemoryBound(to: Float.self)
-        }
-        guard [.F32, .F16, .BF16].contains(entry.dtype) else {
-            throw ModelLoadingError(.unknownDType, file: file.url,
-                "tensor \"\(entry.name)\" has dtype \(entry.dtype.rawValue); only F32, F16 and BF16 weights are supported")
         }
         let buffer = storage.allocate(count)
         file.file.withTransientBytes(entry.range) { source in
@@ -226,19 +291,3 @@ struct TensorIndex {
     }
 }
 
-/// IEEE 754 binary16 → binary32, exactly (every half value is representable as a float).
-@inline(__always)
-func floatFromHalf(_ bits: UInt16) -> Float {
-    let sign: UInt32 = UInt32(bits & 0x8000) << 16
-    let exponent = UInt32(bits >> 10) & 0x1f
-    let mantissa = UInt32(bits & 0x03ff)
-    switch exponent {
-    case 0:  // zero or subnormal: mantissa × 2⁻²⁴
-        let magnitude = Float(mantissa) * 0x1p-24
-        return sign == 0 ? magnitude : -magnitude
-    case 0x1f:  // infinity or NaN
-        return Float(bitPattern: sign | 0x7f80_0000 | (mantissa << 13))
-    default:  // rebias 15 → 127
-        return Float(bitPattern: sign | ((exponent + 112) << 23) | (mantissa << 13))
-    }
-}

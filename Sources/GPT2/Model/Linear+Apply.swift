@@ -10,14 +10,27 @@ extension Linear {
         } else {
             broadcastRows(bias, into: out, rows: rows, n: outputSize)
         }
-        if rows == 1 && singleRowThroughBLAS {
-            // y[out] += Wᵀ x, with W stored [in, out]
-            BLAS.gemv(trans: true, m: inputSize, n: outputSize, a: weight, lda: outputSize, x: x, beta: 1, y: out)
-        } else if rows <= smallBatchLimit {
-            smallBatchAccumulate(x, rows: rows, weight, inputSize: inputSize, outputSize: outputSize, into: out)
-        } else {
-            BLAS.gemm(m: rows, n: outputSize, k: inputSize, a: x, lda: inputSize,
-                      b: weight, ldb: outputSize, beta: 1, c: out, ldc: outputSize)
+        switch weight {
+        case .float32(let weight):
+            if rows == 1 && singleRowThroughBLAS {
+                // y[out] += Wᵀ x, with W stored [in, out]
+                BLAS.gemv(trans: true, m: inputSize, n: outputSize, a: weight, lda: outputSize, x: x, beta: 1, y: out)
+            } else if rows <= smallBatchLimit {
+                smallBatchAccumulate(x, rows: rows, weight, inputSize: inputSize, outputSize: outputSize, into: out)
+            } else {
+                BLAS.gemm(m: rows, n: outputSize, k: inputSize, a: x, lda: inputSize,
+                          b: weight, ldb: outputSize, beta: 1, c: out, ldc: outputSize)
+            }
+        case .float16(let weight):
+            if rows <= smallBatchLimit {
+                smallBatchAccumulate(x, rows: rows, UnsafeRawPointer(weight), Float16Format.self,
+                                     inputSize: inputSize, outputSize: outputSize, into: out)
+            } else {  // a prompt: widen the matrix once for this product, then sgemm at full speed
+                withFloats(fromHalves: weight, count: inputSize * outputSize) { weight in
+                    BLAS.gemm(m: rows, n: outputSize, k: inputSize, a: x, lda: inputSize,
+                              b: weight, ldb: outputSize, beta: 1, c: out, ldc: outputSize)
+                }
+            }
         }
     }
 }
