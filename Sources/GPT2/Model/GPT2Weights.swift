@@ -250,13 +250,10 @@ struct TensorIndex {
         }
         let buffer = storage.allocateHalves(count)
         file.file.withTransientBytes(entry.range) { source in
-            for i in 0..<count {
-                let bits = source.loadUnaligned(fromByteOffset: entry.dtype == .F32 ? 4 * i : 2 * i, as: UInt16.self)
-                switch entry.dtype {
-                case .F16: buffer[i] = bits.littleEndian
-                case .BF16: buffer[i] = halfFromFloat(Float(bitPattern: UInt32(bits.littleEndian) << 16))
-                default: buffer[i] = halfFromFloat(Float(bitPattern: source.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self).littleEndian))
-                }
+            if entry.dtype == .F16 {
+                memcpy(buffer.baseAddress!, source, count * 2)
+            } else {
+                for i in 0..<count { buffer[i] = halfFromFloat(storedFloat(source, i, entry.dtype)) }
             }
         }
         return UnsafePointer(buffer.baseAddress!)
@@ -273,21 +270,22 @@ struct TensorIndex {
         }
         let buffer = storage.allocate(count)
         file.file.withTransientBytes(entry.range) { source in
-            switch entry.dtype {
-            case .F16:
-                for i in 0..<count {
-                    buffer[i] = floatFromHalf(source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian)
-                }
-            case .BF16:
-                for i in 0..<count {
-                    let bits = source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian
-                    buffer[i] = Float(bitPattern: UInt32(bits) << 16)
-                }
-            default:  // F32, copied (resident) or realigned
+            if entry.dtype == .F32 {  // copied (resident) or realigned
                 memcpy(buffer.baseAddress!, source, count * 4)
+            } else {
+                for i in 0..<count { buffer[i] = storedFloat(source, i, entry.dtype) }
             }
         }
         return UnsafePointer(buffer.baseAddress!)
     }
 }
 
+/// Element `index` of a little-endian F32, F16 or BF16 tensor, as a float (exactly).
+@inline(__always)
+private func storedFloat(_ source: UnsafeRawPointer, _ index: Int, _ dtype: SafeTensorsDType) -> Float {
+    switch dtype {
+    case .F16: floatFromHalf(source.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self).littleEndian)
+    case .BF16: Float(bitPattern: UInt32(source.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self).littleEndian) << 16)
+    default: Float(bitPattern: source.loadUnaligned(fromByteOffset: 4 * index, as: UInt32.self).littleEndian)
+    }
+}
