@@ -47,6 +47,7 @@ enum BatchFile {
         var seconds = 0.0
         var finished = 0
         for (index, job) in jobs.enumerated() {
+            if Interruption.shared.isRequested { break }
             var jobParameters = parameters
             // a fixed --seed gives every prompt its own, reproducible stream
             jobParameters.seed = parameters.seed.map { $0 &+ UInt64(index) }

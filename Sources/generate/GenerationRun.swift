@@ -5,10 +5,13 @@ import GPT2
 /// Ctrl-C handling for the whole run: before generation starts it ends the process at once
 /// (nothing has been written); during generation it cancels the generation task, whose loop stops
 /// before its next token, and the command then writes out what it has and exits 130.
-final class Interruption: @unchecked Sendable {  // `task` is guarded by `lock`
+/// The request is remembered: a Ctrl-C that lands between two generations of a batch (after one
+/// task has finished, before the next is watched) cancels the next one instead of being lost.
+final class Interruption: @unchecked Sendable {  // `task` and `requested` are guarded by `lock`
     static let shared = Interruption()
     private let lock = NSLock()
     private var task: Task<GenerationResult, Error>?
+    private var requested = false
     private var source: DispatchSourceSignal?
 
     /// Starts catching SIGINT.
@@ -18,6 +21,7 @@ final class Interruption: @unchecked Sendable {  // `task` is guarded by `lock`
         source.setEventHandler { [self] in
             lock.lock()
             let running = task
+            if running != nil { requested = true }
             lock.unlock()
             guard let running else {
                 FileHandle.standardError.write(Data("generate: interrupted\n".utf8))
@@ -33,7 +37,16 @@ final class Interruption: @unchecked Sendable {  // `task` is guarded by `lock`
     func watch(_ task: Task<GenerationResult, Error>) {
         lock.lock()
         self.task = task
+        let cancelNow = requested
         lock.unlock()
+        if cancelNow { task.cancel() }
+    }
+
+    /// Ctrl-C came during generation.
+    var isRequested: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return requested
     }
 }
 
