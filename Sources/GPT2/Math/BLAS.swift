@@ -9,47 +9,66 @@ import Foundation
 
 enum BLAS {
     /// `c[m, n] = alpha · op(a) · op(b) + beta · c`, all row-major; op transposes when asked.
+    /// OpenBLAS runs single-threaded (see ``singleThreaded``); the rows of `c` are split across
+    /// the engine's worker pool instead, so that one set of threads does all the parallel work.
     @inline(__always)
     static func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                      alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
                      b: UnsafePointer<Float>, ldb: Int,
                      beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        _ = singleThreaded
+        parallelRanges(m, minimumPerPart: 64) { rows in
+            // op(a)'s rows are a's rows, or a's columns when transposed
+            let aRows = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
+            cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                        Int32(rows.count), Int32(n), Int32(k), alpha, aRows, Int32(lda), b, Int32(ldb), beta,
+                        c + rows.lowerBound * ldc, Int32(ldc))
+        }
     }
 
     /// `y = alpha · op(a) · x + beta · y` with `a` row-major [m, n]; `trans` multiplies by aᵀ.
+    /// The elements of `y` are split across the worker pool, as in ``gemm``.
     @inline(__always)
     static func gemv(trans: Bool = false, m: Int, n: Int, alpha: Float = 1,
                      a: UnsafePointer<Float>, lda: Int, x: UnsafePointer<Float>,
                      beta: Float = 0, y: UnsafeMutablePointer<Float>) {
-        cblas_sgemv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), alpha, a, Int32(lda), x, 1, beta, y, 1)
+        _ = singleThreaded
+        parallelRanges(trans ? n : m, minimumPerPart: 256) { outputs in
+            // y's elements are a's rows, or a's columns when transposed
+            let part = Int32(outputs.count)
+            if trans {
+                cblas_sgemv(CblasRowMajor, CblasTrans, Int32(m), part, alpha, a + outputs.lowerBound, Int32(lda),
+                            x, 1, beta, y + outputs.lowerBound, 1)
+            } else {
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, part, Int32(n), alpha, a + outputs.lowerBound * lda, Int32(lda),
+                            x, 1, beta, y + outputs.lowerBound, 1)
+            }
+        }
     }
+
+    /// OpenBLAS's own threads would spin (`sched_yield`) between its calls while the worker
+    /// pool runs the kernels between them, two sets of busy threads on the same cores; and it
+    /// serializes concurrent multi-threaded calls anyway. Set once, before the first product.
+    static let singleThreaded: Bool = {
+        #if !canImport(Accelerate)
+        openblas_set_num_threads(1)
+        #endif
+        return true
+    }()
 }
 
 /// Settings of the BLAS library that does the engine's matrix products.
 public enum BLASBackend {
-    /// Sets how many threads BLAS, and the engine's own kernels between its products, use
-    /// (process-wide).
+    /// Sets how many threads the engine's matrix products and kernels use (process-wide; at most
+    /// the physical core count, the size of the worker pool). The engine runs OpenBLAS itself
+    /// single-threaded and splits each product across its own worker threads.
     /// Use at most the number of physical cores; more oversubscribes and slows down.
     public static func setThreadCount(_ count: Int) {
         kernelThreadCount.value = max(1, count)
-        #if canImport(Accelerate)
-        _ = count  // Accelerate manages its own threads.
-        #else
-        openblas_set_num_threads(Int32(max(1, count)))
-        #endif
     }
 
-    /// How many threads BLAS uses.
-    public static var threadCount: Int {
-        #if canImport(Accelerate)
-        return 0
-        #else
-        return Int(openblas_get_num_threads())
-        #endif
-    }
+    /// How many threads the engine's products and kernels use.
+    public static var threadCount: Int { kernelThreadCount.value }
 
     /// Physical cores of this machine (SMT siblings counted once): the thread count that does not
     /// oversubscribe the cores for compute-bound matrix products. Falls back to the logical count.
