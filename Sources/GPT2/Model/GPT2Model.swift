@@ -104,6 +104,20 @@ public final class GPT2Model: Sendable {
             }
         }
 
+        // the rows whose logits each sequence gets
+        var selected: [Range<Int>] = []
+        var end = 0
+        for (tokens, _) in batch {
+            let first = end
+            end += tokens.count
+            switch rows {
+            case .last: selected.append((end - 1)..<end)
+            case .all: selected.append(first..<end)
+            case .none: selected.append(end..<end)
+            }
+        }
+        let S = selected.reduce(0) { $0 + $1.count }
+
         for (l, block) in weights.h.enumerated() {
             // x = x + c_proj(attention(c_attn(ln_1(x))))
             block.ln_1.apply(x, rows: N, n: C, epsilon: config.layerNormEpsilon, into: h)
@@ -115,36 +129,25 @@ public final class GPT2Model: Sendable {
                                     out: h + start * C)  // [T, C]
                 start += tokens.count
             }
-            block.attn_c_proj.apply(h, rows: N, into: x, accumulate: true)
+            // The last block's output reaches nothing but the logits (its keys and values are
+            // cached by now): it goes on with only the rows they are asked for, [S, C] from here.
+            var n = N
+            if l == config.layerCount - 1 {
+                n = gatherRows(selected, of: x, h, width: C)
+                if n == 0 { break }
+            }
+            block.attn_c_proj.apply(h, rows: n, into: x, accumulate: true)
 
             // x = x + c_proj(act(c_fc(ln_2(x))))
-            block.ln_2.apply(x, rows: N, n: C, epsilon: config.layerNormEpsilon, into: h)
-            block.c_fc.apply(h, rows: N, into: fc)                       // [N, F]
-            activate(fc, count: N * F, config.activation)
-            block.mlp_c_proj.apply(fc, rows: N, into: x, accumulate: true)
+            block.ln_2.apply(x, rows: n, n: C, epsilon: config.layerNormEpsilon, into: h)
+            block.c_fc.apply(h, rows: n, into: fc)                       // [n, F]
+            activate(fc, count: n * F, config.activation)
+            block.mlp_c_proj.apply(fc, rows: n, into: x, accumulate: true)
         }
         for (tokens, cache) in batch { cache.count += tokens.count }
 
-        // logits = ln_f(x) · lm_headᵀ, only for the rows asked for
-        var selected: [Range<Int>] = []  // per sequence, the rows of x whose logits it gets
-        var start = 0
-        for (tokens, _) in batch {
-            let end = start + tokens.count
-            switch rows {
-            case .last: selected.append((end - 1)..<end)
-            case .all: selected.append(start..<end)
-            case .none: selected.append(end..<end)
-            }
-            start = end
-        }
-        let S = selected.reduce(0) { $0 + $1.count }
-        var j = 0
-        for range in selected {
-            for row in range {
-                weights.ln_f.apply(x + row * C, rows: 1, n: C, epsilon: config.layerNormEpsilon, into: h + j * C)
-                j += 1
-            }
-        }
+        // logits = ln_f(x) · lm_headᵀ for the S rows kept
+        weights.ln_f.apply(x, rows: S, n: C, epsilon: config.layerNormEpsilon, into: h)
         let all = lmHead(h, rows: S)  // [S, V]
         if batch.count == 1 {
             return [Logits(rowCount: S, vocabularySize: V, values: all)]
@@ -155,6 +158,23 @@ public final class GPT2Model: Sendable {
             return Logits(rowCount: range.count, vocabularySize: V,
                           values: Array(all[(offset * V)..<((offset + range.count) * V)]))
         }
+    }
+
+    /// Moves the rows of `x` and `h` listed in `selected` (ascending) to the front, in order;
+    /// returns how many there are.
+    private func gatherRows(_ selected: [Range<Int>], of x: UnsafeMutablePointer<Float>,
+                            _ h: UnsafeMutablePointer<Float>, width C: Int) -> Int {
+        var kept = 0
+        for range in selected {
+            for row in range {
+                if row != kept {  // kept < row: whole rows, never overlapping
+                    (x + kept * C).update(from: x + row * C, count: C)
+                    (h + kept * C).update(from: h + row * C, count: C)
+                }
+                kept += 1
+            }
+        }
+        return kept
     }
 
     /// `ln_f` output rows [S, n_embd] times `lm_head`ᵀ: [S, vocab_size]. Up to 16 rows (generation)
