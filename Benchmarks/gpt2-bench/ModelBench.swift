@@ -46,10 +46,10 @@ struct ModelBench: ParsableCommand {
     var noBandwidth = false
 
     @Option(help: "Where float32 weights live: mapped (in place from the file, the library's default) or resident (copied into huge pages).")
-    var weights: Residency = .mapped
+    var weights: WeightResidency = .mapped
 
     @Option(help: "Precision of the weight matrices: f32, or f16 (half the bytes per decoded token; float32 checkpoints are rounded).")
-    var precision: Precision = .f32
+    var precision: WeightPrecision = .float32
 
     func validate() throws {
         guard repetitions >= 1 else { throw ValidationError("-r must be at least 1") }
@@ -65,8 +65,8 @@ struct ModelBench: ParsableCommand {
         var generator = SystemRandomNumberGenerator()
         for path in models.split(separator: ",").map(String.init) {
             var model: GPT2Model!
-            let loadSeconds = try measure { model = try GPT2Model(directory: URL(fileURLWithPath: path), residency: weights.value,
-                                                                      precision: precision == .f16 ? .float16 : .float32) }
+            let loadSeconds = try measure { model = try GPT2Model(directory: URL(fileURLWithPath: path), residency: weights,
+                                                                      precision: precision) }
             let name = URL(fileURLWithPath: path).lastPathComponent
             let V = model.config.vocabularySize
             func tokens(_ count: Int) -> [Int] { (0..<count).map { _ in Int.random(in: 0..<V, using: &generator) } }
@@ -150,14 +150,6 @@ struct ModelBench: ParsableCommand {
     }
 }
 
-/// `--precision`: ``WeightPrecision`` as a command-line value.
-enum Precision: String, ExpressibleByArgument, CaseIterable {
-    case f32, f16
-}
-
-/// `--weights`: ``WeightResidency`` as a command-line value.
-enum Residency: String, ExpressibleByArgument, CaseIterable {
-    case mapped, resident
-
-    var value: WeightResidency { self == .mapped ? .mapped : .resident }
-}
+// `--weights` and `--precision` take the enums' raw values (mapped/resident, f32/f16)
+extension WeightResidency: ExpressibleByArgument {}
+extension WeightPrecision: ExpressibleByArgument {}

@@ -68,6 +68,12 @@ struct Generate: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "Threads for the matrix products (default: the number of physical cores).")
     var threads: Int?
 
+    @Option(help: "Weight matrices in f32, or f16: half the memory and faster generation; float32 checkpoints are then rounded to float16, which moves the logits slightly (float16 ones, like the demo model, are unchanged).")
+    var precision: WeightPrecision = .float32
+
+    @Option(help: "Weights mapped from the file (instant load) or resident (copied into huge pages: slower load, a few percent faster generation).")
+    var weights: WeightResidency = .mapped
+
     @Option(help: "Output: text (streamed) or json (one object at the end).")
     var format: OutputFormat = .text
 
@@ -127,7 +133,7 @@ struct Generate: AsyncParsableCommand {
         let tokenizer = try CLIError.loading { try GPT2Tokenizer(directory: directory) }
         if let batch {
             let jobs = try BatchFile.read(path: batch, tokenizer: tokenizer)
-            let model = try CLIError.loading { try GPT2Model(directory: directory) }
+            let model = try CLIError.loading { try GPT2Model(directory: directory, residency: weights, precision: precision) }
             let generator = TextGenerator(model: model, tokenizer: tokenizer)
             try await BatchFile.run(jobs, generator: generator, parameters: parameters, echo: echo, quiet: quiet,
                                     loadSeconds: (ContinuousClock.now - loadStart).seconds)
@@ -138,7 +144,7 @@ struct Generate: AsyncParsableCommand {
             print("[" + promptIDs.map(String.init).joined(separator: ", ") + "]")
             return
         }
-        let model = try CLIError.loading { try GPT2Model(directory: directory) }
+        let model = try CLIError.loading { try GPT2Model(directory: directory, residency: weights, precision: precision) }
         let loadSeconds = (ContinuousClock.now - loadStart).seconds
         if let bad = promptIDs.first(where: { $0 < 0 || $0 >= model.config.vocabularySize }) {
             throw CLIError.data("--prompt-ids: token id \(bad) is outside the vocabulary (0..<\(model.config.vocabularySize))")
@@ -237,3 +243,7 @@ func checkLength(_ promptIDs: [Int], model: GPT2Model, where place: String) thro
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }
+
+// `--precision` and `--weights` take the enums' raw values (f32/f16, mapped/resident)
+extension WeightPrecision: ExpressibleByArgument {}
+extension WeightResidency: ExpressibleByArgument {}

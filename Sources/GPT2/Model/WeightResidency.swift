@@ -1,5 +1,5 @@
 /// Where a loaded model's float32 weights live.
-public enum WeightResidency: Sendable, Equatable {
+public enum WeightResidency: String, Sendable, CaseIterable {
     /// Used in place from a read-only memory map of the files: loading takes milliseconds and the
     /// pages are shared with the page cache and with other processes mapping the same files.
     /// The default.
@@ -14,14 +14,14 @@ public enum WeightResidency: Sendable, Equatable {
 /// The precision a loaded model keeps its weight matrices in (the blocks' four Conv1D matrices and
 /// `wte`/`lm_head`; biases, LayerNorms and position embeddings stay float32). Arithmetic is
 /// float32 either way.
-public enum WeightPrecision: Sendable, Equatable {
+public enum WeightPrecision: String, Sendable, CaseIterable {
     /// As float32: exact for float32 checkpoints; float16/bfloat16 ones are widened once.
-    case float32
+    case float32 = "f32"
     /// As IEEE float16 (half the memory, and half the bytes every decoded token streams).
     /// A float16 checkpoint gives the same results as with `.float32` (the conversion is exact)
     /// and can stay in place in the memory map; float32 and bfloat16 weights are rounded to
     /// float16 once, at load, which moves the logits slightly.
-    case float16
+    case float16 = "f16"
 
     /// Bytes per matrix element.
     var bytes: Int { self == .float32 ? 4 : 2 }

@@ -24,6 +24,16 @@ import Testing
         #expect(output.stderr.split(separator: "\n").count == 1)
     }
 
+    @Test("--precision f16 and --weights resident keep the float16 demo model's greedy tokens")
+    func halfPrecisionResident() throws {
+        // a few tokens only: unoptimized (debug) float16 kernels are slow
+        let example = try SalesDemoCase.loadAll()[1]
+        let output = try Self.generate(["--temperature", "0", "--max-tokens", "6", "--format", "json",
+                                        "--precision", "f16", "--weights", "resident", example.prompt])
+        #expect(output.status == 0, "\(output.stderr)")
+        #expect(try Self.json(output)["ids"] as? [Int] == Array(example.greedy_ids.prefix(6)))
+    }
+
     @Test("--format json parses and agrees with the library")
     func jsonAgreesWithLibrary() async throws {
         let example = try SalesDemoCase.loadAll()[1]
@@ -120,6 +130,8 @@ import Testing
         (["--max-tokens", "-1", "hi"], 64, "--max-tokens"),
         (["--threads", "0", "hi"], 64, "--threads"),
         (["--format", "xml", "hi"], 64, "xml"),
+        (["--precision", "f64", "hi"], 64, "f64"),
+        (["--weights", "ram", "hi"], 64, "ram"),
         (["--no-such-flag", "hi"], 64, "--no-such-flag"),
         (["--prompt-ids", "1,x,3"], 64, "--prompt-ids"),
         (["--prompt-ids", "15496,99999999"], 65, "99999999"),
