@@ -28,7 +28,7 @@ struct AttentionLab: ParsableCommand {
     @Option(help: "Modes: prefill, decode or both.")
     var mode: Mode = .both
 
-    @Option(name: [.customShort("t"), .customLong("threads")], help: "BLAS threads.")
+    @Option(name: [.customShort("t"), .customLong("threads")], help: "Threads.")
     var threads = BLASBackend.physicalCoreCount
 
     @Option(help: "Minimum seconds of timing per kernel and shape.")

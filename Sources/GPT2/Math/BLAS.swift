@@ -9,20 +9,28 @@ import Foundation
 
 enum BLAS {
     /// `c[m, n] = alpha · op(a) · op(b) + beta · c`, all row-major; op transposes when asked.
-    /// OpenBLAS runs single-threaded (see ``singleThreaded``); the rows of `c` are split across
-    /// the engine's worker pool instead, so that one set of threads does all the parallel work.
+    /// OpenBLAS runs single-threaded (see ``singleThreaded``) and the product is split across the
+    /// engine's worker pool instead, so that one set of threads does all the parallel work: by
+    /// rows of `c` when each thread gets enough of them to pay for packing all of op(b) itself
+    /// (a prompt on a few cores), else by columns, each thread packing all of op(a).
     @inline(__always)
     static func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                      alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
                      b: UnsafePointer<Float>, ldb: Int,
                      beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
         _ = singleThreaded
-        parallelRanges(m, minimumPerPart: 64) { rows in
-            // op(a)'s rows are a's rows, or a's columns when transposed
-            let aRows = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
+        func product(rows: Range<Int>, columns: Range<Int>) {
+            // op(a)'s rows are a's rows, or its columns when transposed; likewise op(b)'s columns
+            let aPart = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
+            let bPart = transB ? b + columns.lowerBound * ldb : b + columns.lowerBound
             cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                        Int32(rows.count), Int32(n), Int32(k), alpha, aRows, Int32(lda), b, Int32(ldb), beta,
-                        c + rows.lowerBound * ldc, Int32(ldc))
+                        Int32(rows.count), Int32(columns.count), Int32(k), alpha, aPart, Int32(lda), bPart, Int32(ldb),
+                        beta, c + rows.lowerBound * ldc + columns.lowerBound, Int32(ldc))
+        }
+        if m >= 128 * parallelism {
+            parallelRanges(m, minimumPerPart: 128) { rows in product(rows: rows, columns: 0..<n) }
+        } else {
+            parallelRanges(n, minimumPerPart: 64) { columns in product(rows: 0..<m, columns: columns) }
         }
     }
 
