@@ -17,7 +17,8 @@ final class MappedFile: @unchecked Sendable {  // immutable after init; the mapp
 
     init(url: URL) throws {
         self.url = url
-        let fd = open(url.path, O_RDONLY)
+        // non-blocking: opening a FIFO for reading would otherwise wait for a writer (refused below)
+        let fd = open(url.path, O_RDONLY | O_NONBLOCK)
         guard fd >= 0 else {
             throw ModelLoadingError(.missingFile, file: url, "cannot open file (\(String(cString: strerror(errno))))")
         }

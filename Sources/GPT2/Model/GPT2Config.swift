@@ -55,6 +55,9 @@ public struct GPT2Config: Sendable, Equatable {
 
     /// Reads and validates a Hugging Face `config.json`.
     public init(contentsOf url: URL) throws {
+        guard isRegularFileOrMissing(url) else {
+            throw ModelLoadingError(.missingFile, file: url, "not a regular file")
+        }
         let data: Data
         do {
             data = try Data(contentsOf: url)
@@ -143,7 +146,10 @@ private struct ConfigFields {
 
     func double(_ key: String) throws -> Double? {
         guard let value = value(key) else { return nil }
-        guard let number = value as? NSNumber, !(value is String) else { throw wrongType(key, "a number") }
+        // JSON true/false also bridge to NSNumber (as 1 and 0), with the type code of a C char
+        guard let number = value as? NSNumber, !(value is String), String(cString: number.objCType) != "c" else {
+            throw wrongType(key, "a number")
+        }
         return number.doubleValue
     }
 

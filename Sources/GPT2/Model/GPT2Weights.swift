@@ -164,6 +164,9 @@ struct TensorIndex {
 
     /// The shard files named by `model.safetensors.index.json`, which must lie in `directory`.
     private static func shards(indexURL: URL, directory: URL) throws -> [URL] {
+        guard isRegularFileOrMissing(indexURL) else {
+            throw ModelLoadingError(.missingFile, file: indexURL, "not a regular file")
+        }
         let data: Data
         do { data = try Data(contentsOf: indexURL) } catch {
             throw ModelLoadingError(.missingFile, file: indexURL, "cannot read the shard index")

@@ -46,6 +46,9 @@ enum TokenizerFileReader {
         guard !isDirectory.boolValue else {
             throw TokenizerError(.unreadableFile, file: path, "is a directory, expected a file")
         }
+        guard isRegularFileOrMissing(url) else {
+            throw TokenizerError(.unreadableFile, file: path, "not a regular file")
+        }
         do {
             return [UInt8](try Data(contentsOf: url))
         } catch {

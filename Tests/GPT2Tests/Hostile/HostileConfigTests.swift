@@ -37,7 +37,8 @@ import Testing
     /// Sizes that would overflow or exhaust memory are refused before anything is sized by them.
     @Test(arguments: [("n_layer", "9223372036854775807"), ("n_layer", "1e19"), ("n_embd", "-9223372036854775808"),
                       ("vocab_size", "16777217"), ("n_positions", "1048577"), ("n_inner", "1e300"),
-                      ("n_head", "1.5"), ("n_embd", "\"64\""), ("n_layer", "[2]"), ("n_layer", "{}")])
+                      ("n_head", "1.5"), ("n_embd", "\"64\""), ("n_layer", "[2]"), ("n_layer", "{}"),
+                      ("n_layer", "true"), ("layer_norm_epsilon", "true")])
     func sizesOutOfRange(_ key: String, _ value: String) {
         var fields = ["n_layer": "2", "n_head": "4", "n_embd": "64", "vocab_size": "300", "n_positions": "16"]
         fields[key] = value
@@ -56,5 +57,33 @@ import Testing
         for text in [String(repeating: "[", count: 100_000), String(repeating: "{\"a\":", count: 50_000)] {
             #expect(Hostile.loadingError { _ = try Self.config(text) }?.kind == .invalidJSON)
         }
+    }
+
+    /// A FIFO named like a model file is refused without being read: reading it would block
+    /// forever (this test would hang).
+    @Test("a FIFO in place of config.json, the weights or the shard index is refused",
+          arguments: ["config.json", "model.safetensors", "model.safetensors.index.json"])
+    func fifoInsteadOfAModelFile(name: String) throws {
+        let dir = try TestPaths.temporaryDirectory()
+        if name != "config.json" {
+            try FileManager.default.copyItem(at: CheckpointLayoutTests.source.appendingPathComponent("config.json"),
+                                             to: dir.appendingPathComponent("config.json"))
+        }
+        #expect(mkfifo(dir.appendingPathComponent(name).path, 0o600) == 0)
+        let error = Hostile.loadingError { _ = try GPT2Model(directory: dir.url) }
+        #expect(error?.file.hasSuffix(name) == true, "\(String(describing: error))")
+        #expect(error?.detail.contains("not a regular file") == true, "\(String(describing: error))")
+    }
+
+    @Test("a FIFO in place of vocab.json or merges.txt is refused", arguments: ["vocab.json", "merges.txt"])
+    func fifoInsteadOfATokenizerFile(name: String) throws {
+        let dir = try TestPaths.temporaryDirectory()
+        for file in ["vocab.json", "merges.txt"] where file != name {
+            try FileManager.default.copyItem(at: TestPaths.salesDemo.appendingPathComponent(file), to: dir.appendingPathComponent(file))
+        }
+        #expect(mkfifo(dir.appendingPathComponent(name).path, 0o600) == 0)
+        let error = Hostile.tokenizerError { _ = try GPT2Tokenizer(directory: dir.url) }
+        #expect(error?.description.contains(name) == true && error?.description.contains("not a regular file") == true,
+                "\(String(describing: error))")
     }
 }
