@@ -52,7 +52,7 @@ public struct StreamingDecoder: Sendable {
 
     /// Length of the longest prefix of `bytes` whose decoding cannot change whatever follows:
     /// everything except a trailing sequence that is valid so far but unfinished. Decisions
-    /// follow the UTF-8 well-formedness table (Unicode §3.9, table 3-7) and the "maximal subpart"
+    /// follow the UTF-8 well-formedness table (``utf8Sequence(startingWith:)``) and the "maximal subpart"
     /// rule that `String(decoding:as:)` uses for replacement characters.
     static func completePrefixLength(_ bytes: [UInt8]) -> Int {
         let n = bytes.count
@@ -60,23 +60,15 @@ public struct StreamingDecoder: Sendable {
         while i < n {
             let b0 = bytes[i]
             if b0 < 0x80 { i += 1; continue }
-            let length: Int
-            var lo: UInt8 = 0x80, hi: UInt8 = 0xBF
-            switch b0 {
-            case 0xC2...0xDF: length = 2
-            case 0xE0: length = 3; lo = 0xA0
-            case 0xE1...0xEC, 0xEE...0xEF: length = 3
-            case 0xED: length = 3; hi = 0x9F
-            case 0xF0: length = 4; lo = 0x90
-            case 0xF1...0xF3: length = 4
-            case 0xF4: length = 4; hi = 0x8F
-            default: i += 1; continue  // never valid as a first byte: one U+FFFD, decided now
+            guard let (length, second) = utf8Sequence(startingWith: b0) else {
+                i += 1  // never valid as a first byte: one U+FFFD, decided now
+                continue
             }
             var k = 1
             while k < length {
                 if i + k >= n { return i }  // valid so far, unfinished: wait for more bytes
                 let b = bytes[i + k]
-                let ok = k == 1 ? (b >= lo && b <= hi) : (b & 0xC0 == 0x80)
+                let ok = k == 1 ? second.contains(b) : (b & 0xC0 == 0x80)
                 if !ok { break }
                 k += 1
             }

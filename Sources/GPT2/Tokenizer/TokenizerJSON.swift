@@ -326,21 +326,8 @@ struct TokenizerJSON {
 
         /// Length of the well-formed UTF-8 sequence at `i`, or 0 when it is not well formed.
         static func validUTF8SequenceLength(_ p: UnsafeBufferPointer<UInt8>, at i: Int) -> Int {
-            let b0 = p[i]
-            let len: Int
-            var lo: UInt8 = 0x80, hi: UInt8 = 0xBF
-            switch b0 {
-            case 0xC2...0xDF: len = 2
-            case 0xE0: len = 3; lo = 0xA0
-            case 0xE1...0xEC, 0xEE...0xEF: len = 3
-            case 0xED: len = 3; hi = 0x9F
-            case 0xF0: len = 4; lo = 0x90
-            case 0xF1...0xF3: len = 4
-            case 0xF4: len = 4; hi = 0x8F
-            default: return 0
-            }
-            guard i + len <= p.count else { return 0 }
-            guard p[i + 1] >= lo && p[i + 1] <= hi else { return 0 }
+            guard let (len, second) = utf8Sequence(startingWith: p[i]), i + len <= p.count,
+                  second.contains(p[i + 1]) else { return 0 }
             for k in 2..<max(2, len) where p[i + k] & 0xC0 != 0x80 { return 0 }
             return len
         }
