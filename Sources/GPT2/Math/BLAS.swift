@@ -67,10 +67,9 @@ enum BLAS {
 
 /// Settings of the BLAS library that does the engine's matrix products.
 public enum BLASBackend {
-    /// Sets how many threads the engine's matrix products and kernels use (process-wide; at most
-    /// the physical core count, the size of the worker pool). The engine runs OpenBLAS itself
-    /// single-threaded and splits each product across its own worker threads.
-    /// Use at most the number of physical cores; more oversubscribes and slows down.
+    /// Sets how many threads the engine's matrix products and kernels use (process-wide). The
+    /// engine runs OpenBLAS itself single-threaded and splits each product across its own worker
+    /// pool, one thread per physical core: counts above that act as that.
     public static func setThreadCount(_ count: Int) {
         kernelThreadCount.value = max(1, count)
     }
