@@ -236,7 +236,9 @@ struct TensorIndex {
     /// conversion assumes finite halves, so infinities, NaNs and values beyond ±65504 are refused.
     func halves(_ name: String, shape: [Int], residency: WeightResidency, storage: WeightStorage) throws -> UnsafePointer<UInt16> {
         let (file, entry) = try locate(name, shape: shape, storage: storage)
-        let halves = try convertedHalves(file: file, entry: entry, residency: residency, storage: storage)
+        let halves = elements(of: entry, in: file, storedAs: .F16, residency: residency, allocate: storage.allocateHalves) { source, i in
+            halfFromFloat(storedFloat(source, i, entry.dtype))
+        }
         if (0..<entry.elementCount).contains(where: { halves[$0] & 0x7c00 == 0x7c00 }) {
             throw ModelLoadingError(.invalidValue, file: file.url,
                 "tensor \"\(entry.name)\" holds a value float16 cannot represent (infinite, NaN or beyond ±65504); load the model with float32 precision")
@@ -244,39 +246,33 @@ struct TensorIndex {
         return halves
     }
 
-    private func convertedHalves(file: SafeTensorsFile, entry: SafeTensorsFile.Entry, residency: WeightResidency,
-                                 storage: WeightStorage) throws -> UnsafePointer<UInt16> {
-        let source = file.file.bytes.baseAddress! + entry.range.lowerBound
-        let count = entry.elementCount
-        if entry.dtype == .F16, residency == .mapped, Int(bitPattern: source) % MemoryLayout<UInt16>.alignment == 0 {
-            return source.assumingMemoryBound(to: UInt16.self)
-        }
-        let buffer = storage.allocateHalves(count)
-        file.file.withTransientBytes(entry.range) { source in
-            if entry.dtype == .F16 {
-                memcpy(buffer.baseAddress!, source, count * 2)
-            } else {
-                for i in 0..<count { buffer[i] = halfFromFloat(storedFloat(source, i, entry.dtype)) }
-            }
-        }
-        return UnsafePointer(buffer.baseAddress!)
-    }
-
     /// The tensor as float32: in place when it is stored as aligned float32 and `residency` is
     /// `.mapped`, copied or converted once otherwise.
     func floats(_ name: String, shape: [Int], residency: WeightResidency, storage: WeightStorage) throws -> UnsafePointer<Float> {
         let (file, entry) = try locate(name, shape: shape, storage: storage)
+        return elements(of: entry, in: file, storedAs: .F32, residency: residency, allocate: storage.allocate) { source, i in
+            storedFloat(source, i, entry.dtype)
+        }
+    }
+
+    /// The tensor's elements as `T`: in place from the map when they are stored as `native`,
+    /// aligned, and `residency` is `.mapped`; otherwise copied (`native`) or converted one by one
+    /// (`convert(source, index)`) into a buffer from `allocate`.
+    @inline(__always)  // so that `convert` is inlined into the conversion loop
+    private func elements<T>(of entry: SafeTensorsFile.Entry, in file: SafeTensorsFile, storedAs native: SafeTensorsDType,
+                             residency: WeightResidency, allocate: (Int) -> UnsafeMutableBufferPointer<T>,
+                             convert: (UnsafeRawPointer, Int) -> T) -> UnsafePointer<T> {
         let source = file.file.bytes.baseAddress! + entry.range.lowerBound
         let count = entry.elementCount
-        if entry.dtype == .F32, residency == .mapped, Int(bitPattern: source) % MemoryLayout<Float>.alignment == 0 {
-            return source.assumingMemoryBound(to: Float.self)
+        if entry.dtype == native, residency == .mapped, Int(bitPattern: source) % MemoryLayout<T>.alignment == 0 {
+            return source.assumingMemoryBound(to: T.self)
         }
-        let buffer = storage.allocate(count)
+        let buffer = allocate(count)
         file.file.withTransientBytes(entry.range) { source in
-            if entry.dtype == .F32 {  // copied (resident) or realigned
-                memcpy(buffer.baseAddress!, source, count * 4)
+            if entry.dtype == native {  // copied (resident) or realigned
+                memcpy(buffer.baseAddress!, source, count * MemoryLayout<T>.stride)
             } else {
-                for i in 0..<count { buffer[i] = storedFloat(source, i, entry.dtype) }
+                for i in 0..<count { buffer[i] = convert(source, i) }
             }
         }
         return UnsafePointer(buffer.baseAddress!)
