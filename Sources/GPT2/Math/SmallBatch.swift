@@ -2,7 +2,8 @@
 // large weight matrix. OpenBLAS's sgemm packs the whole weight matrix for such shapes and streams
 // it at a fraction of the memory bandwidth, and its sgemv splits the output columns between
 // threads (each thread reads part of every row); these kernels give each thread a contiguous
-// range of whole rows, read once, front to back, with the few multiply-adds per weight in registers.
+// range of whole rows, read once as four front-to-back streams, with the few multiply-adds per
+// weight in registers.
 
 /// Most rows the small-batch kernels take; more go to sgemm, which then runs at full speed.
 let smallBatchLimit = 16
@@ -48,7 +49,7 @@ enum Float16Format: WeightFormat {
 }
 
 /// `y[M, out] += x[M, in] · W` for W stored [in, out] row-major (GPT-2's Conv1D layout).
-/// The threads split the input rows: each streams whole contiguous rows of W, four at a time, into
+/// The threads split the input rows: each streams its contiguous range of W's rows, four at a time, into
 /// its own [M, out] accumulator (the first thread's is `y` itself); the others are added at the end.
 func smallBatchAccumulate(_ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafePointer<Float>,
                           inputSize: Int, outputSize: Int, into y: UnsafeMutablePointer<Float>) {
@@ -58,7 +59,7 @@ func smallBatchAccumulate(_ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafePoi
 func smallBatchAccumulate<F: WeightFormat>(_ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafeRawPointer, _ format: F.Type,
                                            inputSize: Int, outputSize: Int, into y: UnsafeMutablePointer<Float>) {
     let parts = max(1, min(kernelThreadCount.value, inputSize / 64))
-    let rowsPerPart = ((inputSize + parts - 1) / parts + 3) / 4 * 4
+    let rowsPerPart = (inputSize + parts - 1) / parts
     let extra = UnsafeMutablePointer<Float>.allocate(capacity: (parts - 1) * M * outputSize)
     defer { extra.deallocate() }
     parallelRanges(parts, minimumPerPart: 1) { partRange in
@@ -75,55 +76,60 @@ func smallBatchAccumulate<F: WeightFormat>(_ x: UnsafePointer<Float>, rows M: In
     }
 }
 
-/// acc[m, :] += Σ_{i in rows} x[m, i] · W[i, :], four rows of W per pass, in column tiles small
-/// enough that the tile of four rows stays in L1 while every m uses it.
+/// acc[m, :] += Σ_{i in rows} x[m, i] · W[i, :]. The rows go four at a time, one from each
+/// quarter of the range, so the core reads four long front-to-back streams, which its prefetchers
+/// follow best: one core of the development VM read 3072 × 768 matrices at 27.6 GB/s this way,
+/// 15.7 GB/s four neighbouring rows at a time (short streams that restart every row) and 19.1 as
+/// one stream. In column tiles small enough that the tile of four rows stays in L1 while every m
+/// uses it.
 @inline(__always)
 private func accumulateRows<F: WeightFormat>(_ x: UnsafePointer<Float>, M: Int, _ w: UnsafeRawPointer, _ format: F.Type,
                                              inputSize: Int, outputSize: Int,
                                              rows: Range<Int>, into acc: UnsafeMutablePointer<Float>) {
     let tile = 512
     let stride = outputSize * F.size  // bytes per row of W
-    var i = rows.lowerBound
-    while i + 4 <= rows.upperBound {
+    let quarter = rows.count / 4
+    let q = quarter * stride          // bytes from one stream to the next
+    for i in rows.lowerBound..<(rows.lowerBound + quarter) {  // rows i, i + quarter, i + 2·quarter, i + 3·quarter
         let w0 = w + i * stride
         for tileStart in Swift.stride(from: 0, to: outputSize, by: tile) {
             let tileEnd = min(outputSize, tileStart + tile)
             let vectorEnd = tileStart + (tileEnd - tileStart) / 8 * 8
             for m in 0..<M {
                 let xm = x + m * inputSize + i
-                let s0 = SIMD8<Float>(repeating: xm[0]), s1 = SIMD8<Float>(repeating: xm[1])
-                let s2 = SIMD8<Float>(repeating: xm[2]), s3 = SIMD8<Float>(repeating: xm[3])
+                let x0 = xm[0], x1 = xm[quarter], x2 = xm[2 * quarter], x3 = xm[3 * quarter]
+                let s0 = SIMD8<Float>(repeating: x0), s1 = SIMD8<Float>(repeating: x1)
+                let s2 = SIMD8<Float>(repeating: x2), s3 = SIMD8<Float>(repeating: x3)
                 let out = UnsafeMutableRawPointer(acc + m * outputSize)
                 var c = tileStart
                 while c < vectorEnd {
                     let offset = c * F.size
-                    var sum = out.loadUnaligned(fromByteOffset: c * 4, as: SIMD8<Float>.self)
-                    sum += s0 * F.load8(w0, byteOffset: offset)
-                    sum += s1 * F.load8(w0, byteOffset: offset + stride)
-                    sum += s2 * F.load8(w0, byteOffset: offset + 2 * stride)
-                    sum += s3 * F.load8(w0, byteOffset: offset + 3 * stride)
-                    out.storeBytes(of: sum, toByteOffset: c * 4, as: SIMD8<Float>.self)
+                    // two chains of multiply-adds, so a pass waits on two FMA latencies, not four
+                    var a = out.loadUnaligned(fromByteOffset: c * 4, as: SIMD8<Float>.self)
+                    var b = s0 * F.load8(w0, byteOffset: offset)
+                    a += s1 * F.load8(w0, byteOffset: offset + q)
+                    b += s2 * F.load8(w0, byteOffset: offset + 2 * q)
+                    a += s3 * F.load8(w0, byteOffset: offset + 3 * q)
+                    out.storeBytes(of: a + b, toByteOffset: c * 4, as: SIMD8<Float>.self)
                     c += 8
                 }
                 for c in vectorEnd..<tileEnd {
-                    acc[m * outputSize + c] += xm[0] * F.load(w0, index: c) + xm[1] * F.load(w0, index: outputSize + c)
-                        + xm[2] * F.load(w0, index: 2 * outputSize + c) + xm[3] * F.load(w0, index: 3 * outputSize + c)
+                    acc[m * outputSize + c] += x0 * F.load(w0, index: c) + x1 * F.load(w0 + q, index: c)
+                        + x2 * F.load(w0 + 2 * q, index: c) + x3 * F.load(w0 + 3 * q, index: c)
                 }
             }
         }
-        i += 4
     }
-    while i < rows.upperBound {
+    for i in (rows.lowerBound + 4 * quarter)..<rows.upperBound {  // the last rows.count % 4
         let row = w + i * stride
         for m in 0..<M {
             for c in 0..<outputSize { acc[m * outputSize + c] += x[m * inputSize + i] * F.load(row, index: c) }
         }
-        i += 1
     }
 }
 
 /// `y[M, rows] = x[M, n] · Wᵀ` for W stored [rows, n] row-major (the LM head against `wte`).
-/// The threads split W's rows; each row is read once and dotted with every x, four at a time.
+/// The threads split W's rows; each row is read once and dotted with every x.
 func smallBatchRowDots(_ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafePointer<Float>, wRows: Int, n: Int,
                        into y: UnsafeMutablePointer<Float>) {
     smallBatchRowDots(x, rows: M, UnsafeRawPointer(w), Float32Format.self, wRows: wRows, n: n, into: y)
@@ -132,47 +138,46 @@ func smallBatchRowDots(_ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafePointe
 func smallBatchRowDots<F: WeightFormat>(_ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafeRawPointer, _ format: F.Type,
                                         wRows: Int, n: Int, into y: UnsafeMutablePointer<Float>) {
     parallelRanges(wRows, minimumPerPart: 1024) { range in
-        for r in range {
-            let row = w + r * n * F.size
-            var m = 0
-            while m + 4 <= M {
-                let (a, b, c, d) = dot4(row, F.self, x + m * n, x + (m + 1) * n, x + (m + 2) * n, x + (m + 3) * n, n)
+        // four rows at a time, one from each quarter of the range: four long streams, as in
+        // `accumulateRows`; the four rows stay in L1 while every x uses them
+        let quarter = range.count / 4
+        for r in range.lowerBound..<(range.lowerBound + quarter) {
+            let row = w + r * n * F.size, q = quarter * n * F.size
+            for m in 0..<M {
+                let (a, b, c, d) = dot4(row, row + q, row + 2 * q, row + 3 * q, F.self, x + m * n, n)
                 y[m * wRows + r] = a
-                y[(m + 1) * wRows + r] = b
-                y[(m + 2) * wRows + r] = c
-                y[(m + 3) * wRows + r] = d
-                m += 4
+                y[m * wRows + r + quarter] = b
+                y[m * wRows + r + 2 * quarter] = c
+                y[m * wRows + r + 3 * quarter] = d
             }
-            while m < M {
-                y[m * wRows + r] = dot(row, F.self, x + m * n, n)
-                m += 1
-            }
+        }
+        for r in (range.lowerBound + 4 * quarter)..<range.upperBound {
+            for m in 0..<M { y[m * wRows + r] = dot(w + r * n * F.size, F.self, x + m * n, n) }
         }
     }
 }
 
-/// w · a, w · b, w · c, w · d over `n` elements, loading each lane of `w` once.
+/// a · x, b · x, c · x, d · x over `n` elements, loading each lane of `x` once.
 @inline(__always)
-private func dot4<F: WeightFormat>(_ w: UnsafeRawPointer, _ format: F.Type, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-                                   _ c: UnsafePointer<Float>, _ d: UnsafePointer<Float>, _ n: Int) -> (Float, Float, Float, Float) {
+private func dot4<F: WeightFormat>(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ c: UnsafeRawPointer, _ d: UnsafeRawPointer,
+                                   _ format: F.Type, _ x: UnsafePointer<Float>, _ n: Int) -> (Float, Float, Float, Float) {
     var sa = SIMD8<Float>(), sb = SIMD8<Float>(), sc = SIMD8<Float>(), sd = SIMD8<Float>()
-    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b), rc = UnsafeRawPointer(c), rd = UnsafeRawPointer(d)
+    let rx = UnsafeRawPointer(x)
     var i = 0
     while i + 8 <= n {
-        let lane = F.load8(w, byteOffset: i * F.size)
-        sa += lane * ra.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
-        sb += lane * rb.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
-        sc += lane * rc.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
-        sd += lane * rd.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
+        let lane = rx.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
+        sa += F.load8(a, byteOffset: i * F.size) * lane
+        sb += F.load8(b, byteOffset: i * F.size) * lane
+        sc += F.load8(c, byteOffset: i * F.size) * lane
+        sd += F.load8(d, byteOffset: i * F.size) * lane
         i += 8
     }
     var result = (horizontalSum(sa), horizontalSum(sb), horizontalSum(sc), horizontalSum(sd))
     while i < n {
-        let value = F.load(w, index: i)
-        result.0 += value * a[i]
-        result.1 += value * b[i]
-        result.2 += value * c[i]
-        result.3 += value * d[i]
+        result.0 += F.load(a, index: i) * x[i]
+        result.1 += F.load(b, index: i) * x[i]
+        result.2 += F.load(c, index: i) * x[i]
+        result.3 += F.load(d, index: i) * x[i]
         i += 1
     }
     return result
