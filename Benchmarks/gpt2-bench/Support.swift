@@ -91,33 +91,55 @@ private func cell(_ value: Any?) -> String {
     }
 }
 
-/// Read bandwidth of this machine: `threads` threads summing a buffer much larger than the caches.
-/// Its `best` is the fastest pass, the fairest ceiling for a kernel that streams weights.
-func measureReadBandwidth(threads: Int, megabytes: Int = 1024, repetitions: Int = 5) -> Statistics {
-    let count = megabytes * 1_000_000 / 4
-    nonisolated(unsafe) let buffer = UnsafeMutablePointer<Float>.allocate(capacity: count)
-    defer { buffer.deallocate() }
-    buffer.initialize(repeating: 1, count: count)
-    let chunk = count / threads / 64 * 64
-    nonisolated(unsafe) let partial = UnsafeMutablePointer<Float>.allocate(capacity: threads)
-    defer { partial.deallocate() }
-    let rates = (0...repetitions).map { _ in
+/// Read bandwidth of this machine: threads summing a buffer much larger than the caches, each its
+/// own share, read front to back as one stream or as four streams at once (its quarters side by
+/// side, as the decode kernels read a weight matrix; a core's prefetchers follow that faster).
+final class ReadProbe {
+    let bytes: Int
+    private let buffer: UnsafeMutablePointer<Float>
+
+    init(megabytes: Int = 256) {
+        bytes = megabytes << 20
+        buffer = .allocate(capacity: bytes / 4)
+        buffer.initialize(repeating: 1, count: bytes / 4)
+    }
+
+    deinit { buffer.deallocate() }
+
+    /// GB/s of one pass over the buffer by `threads` threads, each reading `streams` (1 or 4) streams.
+    func pass(threads: Int, streams: Int) -> Double {
+        precondition(streams == 1 || streams == 4)
+        let chunk = bytes / 4 / threads / 64 * 64  // floats per thread, whole 256-byte steps per quarter
+        // four sums, 64 bytes apart in one stream or a quarter of the share (`chunk` bytes) apart in four
+        let (spacing, step, end) = streams == 1 ? (64, 256, chunk * 4) : (chunk, 64, chunk)
+        nonisolated(unsafe) let buffer = buffer
+        nonisolated(unsafe) let partial = UnsafeMutablePointer<Float>.allocate(capacity: threads)
+        defer { partial.deallocate() }
         let seconds = measure {
             DispatchQueue.concurrentPerform(iterations: threads) { t in
                 let base = UnsafeRawPointer(buffer + t * chunk)
                 var a = SIMD16<Float>(), b = SIMD16<Float>(), c = SIMD16<Float>(), d = SIMD16<Float>()
                 var offset = 0
-                while offset < chunk * 4 {
+                while offset < end {
                     a += base.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self)
-                    b += base.loadUnaligned(fromByteOffset: offset + 64, as: SIMD16<Float>.self)
-                    c += base.loadUnaligned(fromByteOffset: offset + 128, as: SIMD16<Float>.self)
-                    d += base.loadUnaligned(fromByteOffset: offset + 192, as: SIMD16<Float>.self)
-                    offset += 256
+                    b += base.loadUnaligned(fromByteOffset: offset + spacing, as: SIMD16<Float>.self)
+                    c += base.loadUnaligned(fromByteOffset: offset + 2 * spacing, as: SIMD16<Float>.self)
+                    d += base.loadUnaligned(fromByteOffset: offset + 3 * spacing, as: SIMD16<Float>.self)
+                    offset += step
                 }
                 partial[t] = (a + b + c + d).sum()
             }
         }
         return Double(chunk * threads * 4) / seconds / 1e9
-    }.dropFirst()
-    return Statistics(Array(rates))
+    }
+
+    /// The faster of one pass of each pattern: what the memory delivers right now.
+    func now(threads: Int) -> Double {
+        max(pass(threads: threads, streams: 1), pass(threads: threads, streams: 4))
+    }
+
+    /// `repetitions` passes of one pattern, after one to warm up.
+    func statistics(threads: Int, streams: Int, repetitions: Int = 5) -> Statistics {
+        Statistics((0...repetitions).map { _ in pass(threads: threads, streams: streams) }.dropFirst().map { $0 })
+    }
 }
