@@ -83,12 +83,14 @@ public enum AttentionKernels {
     /// The kernel the forward pass uses for `shape`: the fastest in the attention lab's sweep on
     /// the development machine (see Benchmarks/README.md). Prefill: the register-tiled Swift kernel
     /// (sgemm when the head size is not a multiple of 16, which the tiles assume for speed). Decode:
-    /// sgemv per head up to 128 cached positions, where its lower fixed cost wins; beyond,
-    /// flash-decoding, which reads the cache front to back on every thread.
+    /// flash-decoding, which reads the cache front to back on every thread. In a decode step the
+    /// weights streamed since a layer's last attention have pushed its keys and values out of the
+    /// caches, and from there flash-decoding is the fastest at every length (the lab times decode
+    /// that way); sgemv per head wins only when they are still cached.
     public static func engineChoice(for shape: AttentionShape) -> any AttentionKernel {
         if shape.queryCount > 1 {
             return shape.headSize % 16 == 0 ? TiledAttention() : BLASAttention()
         }
-        return shape.keyCount > 128 ? FlashDecodeAttention() : BLASAttention()
+        return FlashDecodeAttention()
     }
 }

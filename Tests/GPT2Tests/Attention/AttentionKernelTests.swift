@@ -44,6 +44,7 @@ import Testing
     static let shapes = [
         AttentionShape(queryCount: 1, keyCount: 1, headCount: 1, headSize: 8),
         AttentionShape(queryCount: 1, keyCount: 300, headCount: 12, headSize: 64),     // decode
+        AttentionShape(queryCount: 1, keyCount: 33, headCount: 4, headSize: 24),      // decode in chunks of 17 and 16 keys
         AttentionShape(queryCount: 5, keyCount: 5, headCount: 4, headSize: 16),       // tiny prefill
         AttentionShape(queryCount: 150, keyCount: 150, headCount: 3, headSize: 64),   // blocks and tiles, ragged
         AttentionShape(queryCount: 70, keyCount: 200, headCount: 2, headSize: 12),    // chunk after a cache, odd head size
@@ -63,7 +64,7 @@ import Testing
         }
     }
 
-    @Test("the engine's choice: tiled prefill for head sizes in multiples of 16, BLAS otherwise; decode by cache length")
+    @Test("the engine's choice: tiled prefill for head sizes in multiples of 16, BLAS otherwise; flash-decoding for decode")
     func engineChoice() {
         func choice(_ T: Int, _ keys: Int, _ D: Int) -> String {
             AttentionKernels.engineChoice(for: AttentionShape(queryCount: T, keyCount: keys, headCount: 12, headSize: D)).name
@@ -71,8 +72,8 @@ import Testing
         #expect(choice(512, 512, 64) == "tiled")
         #expect(choice(7, 30, 64) == "tiled")
         #expect(choice(512, 512, 12) == "blas")
-        #expect(choice(1, 128, 64) == "blas")
-        #expect(choice(1, 129, 64) == "flash-decode")
+        #expect(choice(1, 1, 64) == "flash-decode")
+        #expect(choice(1, 1024, 64) == "flash-decode")
     }
 
     @Test func naiveReferenceOnAHandComputedCase() {
