@@ -15,8 +15,9 @@ struct ModelBench: ParsableCommand {
             forward passes: token ids are random, nothing is tokenized or sampled. Each test runs once
             untimed, then -r times; the table gives mean ± sample standard deviation.
 
-            The read bandwidth of the machine is measured in the same run: threads summing 256 MB, each
-            its share as one stream and as four streams at once. Single-sequence tg rows are compared
+            The read bandwidth of the machine is measured in the same run: threads summing 256 MB
+            (--probe-mb), each its share as one stream and as four streams at once. Single-sequence
+            tg rows are compared
             with the memory of their own moment (this machine's bandwidth moves by a third within
             minutes): each timed repetition is bracketed by one pass of each pattern, its bandwidth
             bound is the fastest of those four passes ÷ the bytes of weights one decode step reads,
@@ -49,6 +50,9 @@ struct ModelBench: ParsableCommand {
     @Flag(help: "Skip the bandwidth measurement.")
     var noBandwidth = false
 
+    @Option(help: "Megabytes the bandwidth probe reads per pass; keep it well beyond the last-level cache.")
+    var probeMB = 256
+
     @Option(help: "Where float32 weights live: mapped (in place from the file, the library's default) or resident (copied into huge pages).")
     var weights: WeightResidency = .mapped
 
@@ -57,6 +61,7 @@ struct ModelBench: ParsableCommand {
 
     func validate() throws {
         guard repetitions >= 1 else { throw ValidationError("-r must be at least 1") }
+        guard probeMB >= 1 else { throw ValidationError("--probe-mb must be at least 1") }
         guard threads.values.allSatisfy({ $0 >= 1 }), batches.values.allSatisfy({ $0 >= 1 }) else {
             throw ValidationError("-t and -b values must be at least 1")
         }
@@ -70,7 +75,7 @@ struct ModelBench: ParsableCommand {
         func readProbe() -> ReadProbe {
             if let probe { return probe }
             peakBeforeProbe = peakResidentBytes()
-            probe = ReadProbe()
+            probe = ReadProbe(megabytes: probeMB)
             return probe!
         }
         var rows: [[String: Any]] = []

@@ -98,7 +98,7 @@ final class ReadProbe {
     let bytes: Int
     private let buffer: UnsafeMutablePointer<Float>
 
-    init(megabytes: Int = 256) {
+    init(megabytes: Int) {
         bytes = megabytes << 20
         buffer = .allocate(capacity: bytes / 4)
         buffer.initialize(repeating: 1, count: bytes / 4)
