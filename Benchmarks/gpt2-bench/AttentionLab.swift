@@ -45,7 +45,7 @@ struct AttentionLab: ParsableCommand {
     @Option(help: ArgumentHelp("Write a plot of the sweep here (SVG).", valueName: "path"))
     var plot: String?
 
-    @Option(help: ArgumentHelp("JSON rows from scripts/bench_attention_torch.py, drawn in the plot as a reference line.", valueName: "path"))
+    @Option(help: ArgumentHelp("JSON rows from scripts/bench_attention_torch.py, drawn in the plot as a reference line (its decode calls run back to back: compare with --warm-decode).", valueName: "path"))
     var reference: String?
 
     @Flag(help: "Also time the naive reference (slow).")
@@ -99,7 +99,7 @@ struct AttentionLab: ParsableCommand {
             let referenceRows = try reference.map { path -> [[String: Any]] in
                 try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [[String: Any]] ?? []
             } ?? []
-            try AttentionPlot(rows: rows, reference: referenceRows).svg().write(toFile: plot, atomically: true, encoding: .utf8)
+            try AttentionPlot(rows: rows, reference: referenceRows, warmDecode: warmDecode).svg().write(toFile: plot, atomically: true, encoding: .utf8)
             FileHandle.standardError.write(Data("plot written to \(plot)\n".utf8))
         }
     }

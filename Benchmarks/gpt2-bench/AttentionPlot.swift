@@ -5,6 +5,8 @@ import Foundation
 struct AttentionPlot {
     let rows: [[String: Any]]
     let reference: [[String: Any]]
+    /// Whether decode calls were timed with the keys and values cached (`--warm-decode`).
+    let warmDecode: Bool
 
     private let panelWidth = 460.0, panelHeight = 320.0, margin = 60.0
     private let colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
@@ -20,7 +22,7 @@ struct AttentionPlot {
         let height = panelHeight + 2 * margin + 30
         var body = ""
         body += panel(originX: margin, title: "prefill: GFLOP/s (higher is better)", mode: "prefill", metric: "gflops", logY: false)
-        body += panel(originX: 2 * margin + panelWidth, title: "decode: µs per call (lower is better)", mode: "decode", metric: "us_mean", logY: true)
+        body += panel(originX: 2 * margin + panelWidth, title: "decode: µs per call, \(warmDecode ? "cache warm" : "cache cold") (lower is better)", mode: "decode", metric: "us_mean", logY: true)
         // legend
         var x = margin
         for (i, name) in kernelNames().enumerated() {
