@@ -85,8 +85,8 @@ public enum AttentionKernels {
     /// (sgemm when the head size is not a multiple of 16, which the tiles assume for speed). Decode:
     /// flash-decoding, which reads the cache front to back on every thread. In a decode step the
     /// weights streamed since a layer's last attention have pushed its keys and values out of the
-    /// caches, and from there flash-decoding is the fastest at every length (the lab times decode
-    /// that way); sgemv per head wins only when they are still cached.
+    /// caches (the lab times decode that way); flash-decoding is the fastest at every length from
+    /// there, and from a warm cache too.
     public static func engineChoice(for shape: AttentionShape) -> any AttentionKernel {
         if shape.queryCount > 1 {
             return shape.headSize % 16 == 0 ? TiledAttention() : BLASAttention()
