@@ -174,19 +174,13 @@ private final class LabBuffers {
         let arguments = arguments(shape)
         let waker = LabBuffers(shape: AttentionShape(queryCount: 1, keyCount: 256, headCount: shape.headCount, headSize: shape.headSize))
         let wakerArguments = waker.arguments(waker.shape)
-        let evictionCount = 16 << 20
-        let eviction = UnsafeMutablePointer<Float>.allocate(capacity: evictionCount)
-        defer { eviction.deallocate() }
-        eviction.initialize(repeating: 1, count: evictionCount)
-        var sink = SIMD16<Float>()
+        let eviction = ReadProbe(megabytes: 64)  // reading it is what evicts
         var samples: [Double] = []
         for _ in 0..<200 {
-            let raw = UnsafeRawPointer(eviction)
-            for offset in stride(from: 0, to: evictionCount * 4, by: 64) { sink += raw.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self) }
+            _ = eviction.pass(threads: 1, streams: 1)
             kernel.run(wakerArguments)
             samples.append(measure { kernel.run(arguments) })
         }
-        if sink.sum() == .infinity { print("") }  // keeps the reads
         return Statistics(samples)
     }
 }
