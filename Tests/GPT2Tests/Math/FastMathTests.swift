@@ -30,6 +30,36 @@ import Testing
         }
     }
 
+    @Test("layerNorm matches a double-precision reference", arguments: [1, 7, 16, 17, 768, 1030])
+    func layerNormMatchesReference(width n: Int) {
+        var rng = SeededGenerator(seed: UInt64(n))
+        let rows = 3
+        // row 0 around zero, row 1 far from zero with a small spread (cancellation), row 2 constant
+        var x = (0..<n).map { _ in Float.random(in: -3...3, using: &rng) }
+        x += (0..<n).map { _ in 1000 + Float.random(in: -0.01...0.01, using: &rng) }
+        x += [Float](repeating: 2.5, count: n)
+        let weight = (0..<n).map { _ in Float.random(in: 0.5...1.5, using: &rng) }
+        let bias = (0..<n).map { _ in Float.random(in: -0.5...0.5, using: &rng) }
+        var out = [Float](repeating: .nan, count: rows * n)
+        let epsilon: Float = 1e-5
+        x.withUnsafeBufferPointer { xp in weight.withUnsafeBufferPointer { wp in bias.withUnsafeBufferPointer { bp in
+            out.withUnsafeMutableBufferPointer { op in
+                layerNorm(xp.baseAddress!, op.baseAddress!, rows: rows, n: n, weight: wp.baseAddress!, bias: bp.baseAddress!, epsilon: epsilon)
+            }
+        } } }
+        for r in 0..<rows {
+            let row = x[(r * n)..<((r + 1) * n)].map(Double.init)
+            let mean = row.reduce(0, +) / Double(n)
+            let variance = row.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(n)
+            for i in 0..<n {
+                let expected = (row[i] - mean) / (variance + Double(epsilon)).squareRoot() * Double(weight[i]) + Double(bias[i])
+                // row 1's float32 inputs carry ~6e-5 of rounding each, which its spread of 0.01 magnifies
+                let tolerance = r == 1 ? 2e-2 : 1e-5
+                #expect(abs(Double(out[r * n + i]) - expected) <= tolerance * max(1, abs(expected)), "row \(r), element \(i)")
+            }
+        }
+    }
+
     @Test func softmaxSumsToOneAndMatchesExp() {
         var x: [Float] = [1, 2, 3, -4, 1000, 999]
         x.withUnsafeMutableBufferPointer { softmax($0.baseAddress!, count: $0.count) }
