@@ -53,7 +53,7 @@ import Testing
             let variance = row.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(n)
             for i in 0..<n {
                 let expected = (row[i] - mean) / (variance + Double(epsilon)).squareRoot() * Double(weight[i]) + Double(bias[i])
-                // row 1's float32 inputs carry ~6e-5 of rounding each, which its spread of 0.01 magnifies
+                // row 1: float32 arithmetic near 1000 rounds by ~6e-5 (its ulp), which a spread of 0.01 magnifies
                 let tolerance = r == 1 ? 2e-2 : 1e-5
                 #expect(abs(Double(out[r * n + i]) - expected) <= tolerance * max(1, abs(expected)), "row \(r), element \(i)")
             }
