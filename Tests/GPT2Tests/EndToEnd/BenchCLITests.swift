@@ -16,6 +16,7 @@ import Testing
         let rows = try Self.rows(["-p", "4", "-n", "2", "-t", "1,2", "-b", "1,2", "-r", "2", "--probe-mb", "16"])
         // (pp4, tg2) × 2 thread counts × 2 batch sizes
         #expect(rows.count == 8)
+        let model = try GPT2Model(directory: TestPaths.salesDemo)
         for row in rows {
             for key in ["model", "threads", "batch", "n_prompt", "n_gen", "tokens_per_s_mean", "tokens_per_s_sd",
                         "load_s", "peak_rss_mb", "bandwidth_gbs"] {
@@ -31,7 +32,6 @@ import Testing
             if single {
                 let bandwidth = try #require(row["paired_bandwidth_gbs"] as? Double)
                 let bound = try #require(row["bandwidth_bound_tps"] as? Double)
-                let model = try GPT2Model(directory: TestPaths.salesDemo)
                 #expect(abs(bound - bandwidth * 1e9 / Double(model.decodeBytesPerToken)) <= 1e-6 * bound)
                 #expect((row["bound_pct"] as? String)?.hasSuffix("%") == true)
             }
