@@ -9,14 +9,14 @@ struct AttentionLab: ParsableCommand {
         commandName: "attention",
         abstract: "The attention-kernel lab: check each kernel against the reference, then time a sweep.",
         discussion: """
-            FLOPs count the causal half only (4·heads·head_size per visible query-key pair), as the
-            PyTorch anchors do. Before timing, each kernel's output for head 0 is compared with the
-            naive double-precision reference (max abs difference ≤ 1e-4); a kernel that fails is not
+            FLOPs count the causal half only (4·heads·head_size per visible query-key pair), as the \
+            PyTorch anchors do. Before timing, each kernel's output for head 0 is compared with the \
+            naive double-precision reference (max abs difference ≤ 1e-4); a kernel that fails is not \
             timed. The engine's choice for each shape (AttentionKernels.engineChoice) is marked.
 
-            Decode calls start from a cold cache, as in the engine, where a decode step streams the
-            model's weights (hundreds of MB) between two calls of a layer's attention: each call is
-            timed alone after 64 MB of other memory has been read. --warm-decode times them back to
+            Decode calls start from a cold cache, as in the engine, where a decode step streams the \
+            model's weights (hundreds of MB) between two calls of a layer's attention: each call is \
+            timed alone after 64 MB of other memory has been read. --warm-decode times them back to \
             back instead, with the keys and values left in the caches.
             """
     )

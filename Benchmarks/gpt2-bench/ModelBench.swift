@@ -8,21 +8,21 @@ struct ModelBench: ParsableCommand {
         commandName: "model",
         abstract: "Prompt-processing and generation tokens/s of a model, llama-bench style.",
         discussion: """
-            ppN processes an N-token prompt in one forward pass into an empty cache (logits of the last
-            position only); tgN generates N tokens one forward pass at a time from an empty cache. With
-            -b B, B sequences run together (pp: B prompts in one pass; tg: one pass per step for all
-            B), and tokens/s counts all of them. As in llama-bench, the timed region holds only the
-            forward passes: token ids are random, nothing is tokenized or sampled. Each test runs once
+            ppN processes an N-token prompt in one forward pass into an empty cache (logits of the last \
+            position only); tgN generates N tokens one forward pass at a time from an empty cache. With \
+            -b B, B sequences run together (pp: B prompts in one pass; tg: one pass per step for all \
+            B), and tokens/s counts all of them. As in llama-bench, the timed region holds only the \
+            forward passes: token ids are random, nothing is tokenized or sampled. Each test runs once \
             untimed, then -r times; the table gives mean ± sample standard deviation.
 
-            The read bandwidth of the machine is measured in the same run: threads summing 256 MB
-            (--probe-mb), each its share as one stream and as four streams at once. Single-sequence
-            tg rows are compared
-            with the memory of their own moment (this machine's bandwidth moves by a third within
-            minutes): each timed repetition is bracketed by one pass of each pattern, its bandwidth
-            bound is the fastest of those four passes ÷ the bytes of weights one decode step reads,
-            and bound_pct is the mean of the repetitions' shares of their bounds. The notes give the
-            best and mean of 5 passes of each pattern, taken after all tests.
+            The read bandwidth of the machine is measured in the same run: threads summing 256 MB \
+            (--probe-mb), each its share as one stream and as four streams at once. Single-sequence \
+            tg rows are compared with the memory of their own moment (this machine's bandwidth moves \
+            by a third within minutes): each timed repetition is bracketed by one pass of each \
+            pattern, its bandwidth bound is the fastest of those four passes ÷ the bytes of weights \
+            one decode step reads, and bound_pct is the mean of the repetitions' shares of their \
+            bounds. The notes give the best and mean of 5 passes of each pattern, taken after all \
+            tests.
             """
     )
 

@@ -8,11 +8,11 @@ struct Generate: AsyncParsableCommand {
         commandName: "generate",
         abstract: "Generate text with a GPT-2 checkpoint (by default the bundled sales-pitch demo model).",
         discussion: """
-            The prompt comes from the PROMPT argument, --prompt-file, --prompt-ids, or standard input.
+            The prompt comes from the PROMPT argument, --prompt-file, --prompt-ids, or standard input. \
             Text streams to standard output; a one-line summary goes to standard error.
 
-            Exit codes: 0 success; 64 bad usage or option value; 65 bad data (prompt too long,
-            token id outside the vocabulary, malformed model files); 66 a file or directory that
+            Exit codes: 0 success; 64 bad usage or option value; 65 bad data (prompt too long, \
+            token id outside the vocabulary, malformed model files); 66 a file or directory that \
             does not exist; 130 interrupted (Ctrl-C), after writing what was generated.
             """
     )
