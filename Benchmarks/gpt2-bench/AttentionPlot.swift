@@ -1,7 +1,8 @@
 import Foundation
 
 /// An SVG chart of an attention sweep: prefill GFLOP/s and decode time against sequence length,
-/// one line per kernel, with an optional reference (e.g. PyTorch) drawn dashed.
+/// one line per kernel (a color each) and head shape (a dash pattern each, when the sweep has
+/// several), with an optional reference (e.g. PyTorch) drawn dashed in black.
 struct AttentionPlot {
     let rows: [[String: Any]]
     let reference: [[String: Any]]
@@ -10,11 +11,25 @@ struct AttentionPlot {
 
     private let panelWidth = 460.0, panelHeight = 320.0, margin = 60.0
     private let colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+    private let shapeDashes = ["", "2,3", "9,3", "9,3,2,3"]
 
     struct Series {
-        let name: String
         let points: [(x: Double, y: Double)]
-        let dashed: Bool
+        let color: String
+        /// An SVG stroke-dasharray, empty for a solid line.
+        let dashes: String
+        var isReference: Bool { color == "black" }
+    }
+
+    /// Heads and head size of a sweep's row.
+    private struct HeadShape: Equatable {
+        let heads: Int, headSize: Int
+        init?(_ row: [String: Any]) {
+            guard let heads = row["heads"] as? Int, let headSize = row["head_size"] as? Int else { return nil }
+            self.heads = heads
+            self.headSize = headSize
+        }
+        var label: String { "\(heads) heads × \(headSize)" }
     }
 
     func svg() -> String {
@@ -23,22 +38,24 @@ struct AttentionPlot {
         var body = ""
         body += panel(originX: margin, title: "prefill: GFLOP/s (higher is better)", mode: "prefill", metric: "gflops", logY: false)
         body += panel(originX: 2 * margin + panelWidth, title: "decode: µs per call, \(warmDecode ? "cache warm" : "cache cold") (lower is better)", mode: "decode", metric: "us_mean", logY: true)
-        // legend
+        // legend: kernels by color, then head shapes by dash pattern when there are several
         var x = margin
-        for (i, name) in kernelNames().enumerated() {
-            body += "<line x1='\(x)' y1='\(height - 20)' x2='\(x + 24)' y2='\(height - 20)' stroke='\(colors[i % colors.count])' stroke-width='2.5'/>"
-            body += "<text x='\(x + 30)' y='\(height - 16)' font-size='12'>\(name)</text>"
-            x += 40 + Double(name.count) * 7
+        func legend(_ label: String, color: String, dashes: String) {
+            body += "<line x1='\(x)' y1='\(height - 20)' x2='\(x + 24)' y2='\(height - 20)' stroke='\(color)' stroke-width='2.5' stroke-dasharray='\(dashes)'/>"
+            body += "<text x='\(x + 30)' y='\(height - 16)' font-size='12'>\(label)</text>"
+            x += 40 + Double(label.count) * 7
         }
-        if !reference.isEmpty {
-            body += "<line x1='\(x)' y1='\(height - 20)' x2='\(x + 24)' y2='\(height - 20)' stroke='black' stroke-width='2' stroke-dasharray='5,4'/>"
-            body += "<text x='\(x + 30)' y='\(height - 16)' font-size='12'>\(referenceName())</text>"
+        for (i, name) in kernelNames().enumerated() { legend(name, color: colors[i % colors.count], dashes: "") }
+        let shapes = headShapes()
+        if shapes.count > 1 {
+            for (i, shape) in shapes.enumerated() { legend(shape.label, color: "#555", dashes: shapeDashes[i % shapeDashes.count]) }
         }
-        let shape = rows.first.map { "\($0["heads"] ?? "?") heads × \($0["head_size"] ?? "?")" } ?? ""
+        if !reference.isEmpty { legend(referenceName(), color: "black", dashes: "5,4") }
+        let title = shapes.count == 1 ? shapes[0].label : "head shapes by dash pattern"
         return """
             <svg xmlns='http://www.w3.org/2000/svg' width='\(width)' height='\(height)' font-family='sans-serif'>
             <rect width='100%' height='100%' fill='white'/>
-            <text x='\(margin)' y='22' font-size='15' font-weight='bold'>Causal attention kernels, \(shape), float32</text>
+            <text x='\(margin)' y='22' font-size='15' font-weight='bold'>Causal attention kernels, \(title), float32</text>
             \(body)
             </svg>
 
@@ -51,19 +68,29 @@ struct AttentionPlot {
         return names
     }
 
+    private func headShapes() -> [HeadShape] {
+        var shapes: [HeadShape] = []
+        for row in rows { if let shape = HeadShape(row), !shapes.contains(shape) { shapes.append(shape) } }
+        return shapes
+    }
+
     private func referenceName() -> String { reference.first?["kernel"] as? String ?? "reference" }
 
     private func series(mode: String, metric: String) -> [Series] {
-        var result = kernelNames().map { name in
-            Series(name: name, points: rows.filter { $0["kernel"] as? String == name && $0["mode"] as? String == mode }
-                .compactMap { row in (row["T"] as? Int).flatMap { t in (row[metric] as? Double).map { (Double(t), $0) } } },
-                   dashed: false)
+        let shapes = headShapes()
+        var result: [Series] = []
+        for (k, name) in kernelNames().enumerated() {
+            for (s, shape) in shapes.enumerated() {
+                let points = rows.filter { $0["kernel"] as? String == name && $0["mode"] as? String == mode && HeadShape($0) == shape }
+                    .compactMap { row in (row["T"] as? Int).flatMap { t in (row[metric] as? Double).map { (Double(t), $0) } } }
+                result.append(Series(points: points, color: colors[k % colors.count], dashes: shapeDashes[s % shapeDashes.count]))
+            }
         }
         let referencePoints = reference.filter { $0["mode"] as? String == mode }.compactMap { row -> (Double, Double)? in
             guard let t = (row["T"] as? NSNumber)?.doubleValue, let y = (row[metric] as? NSNumber)?.doubleValue else { return nil }
             return (t, y)
         }
-        if !referencePoints.isEmpty { result.append(Series(name: referenceName(), points: referencePoints, dashed: true)) }
+        if !referencePoints.isEmpty { result.append(Series(points: referencePoints, color: "black", dashes: "5,4")) }
         return result
     }
 
@@ -94,11 +121,10 @@ struct AttentionPlot {
             svg += "<line x1='\(originX)' y1='\(py(tick))' x2='\(originX + panelWidth)' y2='\(py(tick))' stroke='#eee'/>"
             svg += "<text x='\(originX - 6)' y='\(py(tick) + 4)' font-size='11' text-anchor='end'>\(String(format: "%g", tick))</text>"
         }
-        for (i, s) in all.enumerated() where !s.points.isEmpty {
+        for s in all where !s.points.isEmpty {
             let path = s.points.sorted { $0.x < $1.x }.map { "\(px($0.x)),\(py($0.y))" }.joined(separator: " ")
-            let color = s.dashed ? "black" : colors[i % colors.count]
-            svg += "<polyline points='\(path)' fill='none' stroke='\(color)' stroke-width='\(s.dashed ? 2 : 2.5)'\(s.dashed ? " stroke-dasharray='5,4'" : "")/>"
-            for p in s.points { svg += "<circle cx='\(px(p.x))' cy='\(py(p.y))' r='3' fill='\(color)'/>" }
+            svg += "<polyline points='\(path)' fill='none' stroke='\(s.color)' stroke-width='\(s.isReference ? 2 : 2.5)' stroke-dasharray='\(s.dashes)'/>"
+            for p in s.points { svg += "<circle cx='\(px(p.x))' cy='\(py(p.y))' r='3' fill='\(s.color)'/>" }
         }
         return svg
     }
