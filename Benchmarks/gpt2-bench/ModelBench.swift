@@ -12,8 +12,10 @@ struct ModelBench: ParsableCommand {
             position only); tgN generates N tokens one forward pass at a time from an empty cache. With \
             -b B, B sequences run together (pp: B prompts in one pass; tg: one pass per step for all \
             B), and tokens/s counts all of them. As in llama-bench, the timed region holds only the \
-            forward passes: token ids are random, nothing is tokenized or sampled. Each test runs once \
-            untimed, then -r times; the table gives mean ± sample standard deviation.
+            forward passes: token ids are random, nothing is tokenized or sampled, and the caches are \
+            allocated once per test and cleared before each run (llama-bench clears its context). Each \
+            test runs once untimed, then -r times; the table gives mean ± sample standard deviation. \
+            Sizes beyond a model's context are skipped with a note.
 
             The read bandwidth of the machine is measured in the same run: threads summing 256 MB \
             (--probe-mb), each its share as one stream and as four streams at once. Single-sequence \
@@ -88,6 +90,16 @@ struct ModelBench: ParsableCommand {
             let name = URL(fileURLWithPath: path).lastPathComponent
             let V = model.config.vocabularySize
             func tokens(_ count: Int) -> [Int] { (0..<count).map { _ in Int.random(in: 0..<V, using: &generator) } }
+            var skipped: Set<String> = []
+            func fits(_ n: Int, _ test: String) -> Bool {
+                guard n > model.config.contextLength else { return true }
+                if skipped.insert("\(test)\(n)").inserted {
+                    let note = "\(name): \(test)\(n) skipped: longer than the model's context (\(model.config.contextLength) positions)"
+                    notes.append(note)
+                    FileHandle.standardError.write(Data("gpt2-bench: \(note)\n".utf8))
+                }
+                return false
+            }
             notes.append(String(format: "%@: %.1f M parameters, load %.3f s (weights %@, %@), %.1f MB of weights read per decoded token",
                                 name, Double(model.parameterCount) / 1e6, loadSeconds, weights.rawValue, precision.rawValue,
                                 Double(model.decodeBytesPerToken) / 1e6))
@@ -97,18 +109,19 @@ struct ModelBench: ParsableCommand {
                 for batch in batches.values {
                     // token ids are drawn before timing: the timed region holds forward passes only
                     var tests: [(name: String, prompt: Int, gen: Int, body: () throws -> Void)] = []
-                    for n in prompts.values where n > 0 {
-                        guard n <= model.config.contextLength else { continue }
+                    for n in prompts.values where n > 0 && fits(n, "pp") {
                         let prompt = (0..<batch).map { _ in tokens(n) }
+                        let caches = (0..<batch).map { _ in model.makeCache(capacity: n) }
                         tests.append(("pp\(n)", n, 0, {
-                            _ = try model.forward(batch: prompt.map { ($0, model.makeCache(capacity: n)) }, logits: .last)
+                            for cache in caches { cache.reset() }
+                            _ = try model.forward(batch: Array(zip(prompt, caches)), logits: .last)
                         }))
                     }
-                    for n in generations.values where n > 0 {
-                        guard n <= model.config.contextLength else { continue }
+                    for n in generations.values where n > 0 && fits(n, "tg") {
                         let steps = (0..<n).map { _ in (0..<batch).map { _ in tokens(1) } }
+                        let caches = (0..<batch).map { _ in model.makeCache(capacity: n) }
                         tests.append(("tg\(n)", 0, n, {
-                            let caches = (0..<batch).map { _ in model.makeCache(capacity: n) }
+                            for cache in caches { cache.reset() }
                             for step in steps {
                                 _ = try model.forward(batch: Array(zip(step, caches)), logits: .last)
                             }
@@ -137,7 +150,7 @@ struct ModelBench: ParsableCommand {
                             let shares = zip(rates, bounds).map { $0 / $1 }
                             row["paired_bandwidth_gbs"] = Statistics(bandwidths).mean
                             row["bandwidth_bound_tps"] = Statistics(bounds).mean
-                            row["bound_pct"] = String(format: "%.0f%%", 100 * Statistics(shares).mean)
+                            row["bound_pct"] = 100 * Statistics(shares).mean
                         }
                         rows.append(row)
                     }
@@ -166,6 +179,9 @@ struct ModelBench: ParsableCommand {
             for i in rows.indices { rows[i].removeValue(forKey: "t/s") }
             try printTable(rows, columns: columns, format: .json)
         } else {
+            if format == .md {
+                for i in rows.indices { rows[i]["bound_pct"] = (rows[i]["bound_pct"] as? Double).map { String(format: "%.0f%%", $0) } }
+            }
             try printTable(rows, columns: columns, format: format)
             if format == .md {
                 print()
