@@ -7,7 +7,7 @@ ranks, the pattern is GPT-2's), so no download is needed. Method, same as gpt2-b
 file as UTF-8, `warmup` untimed runs, then `repetitions` timed runs of `encode_ordinary` on the
 whole text; report mean ± sd and best MB/s (MB = 10^6 bytes of UTF-8).
 
-    python3 scripts/bench_tokenizer_tiktoken.py --text /work/shared/bench/mixed_en_zh.txt -r 10
+    python3 scripts/bench_tokenizer_tiktoken.py -r 10      # Benchmarks/mixed_en_zh.txt
 """
 import argparse
 import json
@@ -50,7 +50,7 @@ def load_encoding(model_dir):
 def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--text", required=True, help="UTF-8 text file")
+    p.add_argument("--text", default=os.path.join(root, "Benchmarks", "mixed_en_zh.txt"), help="UTF-8 text file (default: Benchmarks/mixed_en_zh.txt)")
     p.add_argument("--model", default=os.environ.get("GPT2_MODEL_DIR") or os.path.join(root, "Models", "sales-demo"),
                    help="directory with vocab.json (default: $GPT2_MODEL_DIR, else Models/sales-demo)")
     p.add_argument("-r", "--repetitions", type=int, default=10)

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import GPT2
 
-/// `gpt2-bench tokenizer --text FILE`: encode throughput of `GPT2Tokenizer` in MB/s on one
+/// `gpt2-bench tokenizer [--text FILE]`: encode throughput of `GPT2Tokenizer` in MB/s on one
 /// thread, to put side by side with `scripts/bench_tokenizer_tiktoken.py` on the same file.
 struct TokenizerBench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,8 +14,8 @@ struct TokenizerBench: ParsableCommand {
         case text, json
     }
 
-    @Option(name: .long, help: "UTF-8 text file to encode (e.g. /work/shared/bench/mixed_en_zh.txt).")
-    var text: String
+    @Option(name: .long, help: "UTF-8 text file to encode (default: the package's Benchmarks/mixed_en_zh.txt, 1.1 MB of English and Chinese customer profiles and pitches).")
+    var text: String?
 
     @Option(name: .long, help: "Directory with tokenizer.json or vocab.json + merges.txt (default: $GPT2_MODEL_DIR, else the package's Models/sales-demo).")
     var model: String?
@@ -32,7 +32,7 @@ struct TokenizerBench: ParsableCommand {
     @Option(name: .long, help: "Also time encoding the file in chunks of whole lines of about this many bytes, one call per chunk.")
     var chunk: Int?
 
-    @Option(name: .long, help: "Output format: text or json.")
+    @Option(name: [.customShort("o"), .customLong("output"), .customLong("format")], help: "Output format: text or json.")
     var format: Format = .text
 
     static let packageRoot = URL(fileURLWithPath: #filePath)
@@ -59,7 +59,10 @@ struct TokenizerBench: ParsableCommand {
         let tokenizer = try GPT2Tokenizer(directory: modelDirectory)
         let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - loadStart) / 1e9
 
-        let data = try Data(contentsOf: URL(fileURLWithPath: text))
+        let text = text ?? Self.packageRoot.appendingPathComponent("Benchmarks/mixed_en_zh.txt").path
+        guard let data = FileManager.default.contents(atPath: text) else {
+            throw ValidationError("--text \(text): no such file, or not readable")
+        }
         guard let content = String(data: data, encoding: .utf8) else {
             throw ValidationError("\(text) is not valid UTF-8")
         }
@@ -75,10 +78,10 @@ struct TokenizerBench: ParsableCommand {
             tokenCount = ids.count
             rates.append(megabytes / seconds)
         }
-        let encodeStats = Stats(rates)
+        let encodeStats = Statistics(rates)
 
         /// Encodes `pieces` one call each, `warmup + repetitions` times; MB/s of the whole file.
-        func timeSeparately(_ pieces: [String]) -> Stats {
+        func timeSeparately(_ pieces: [String]) -> Statistics {
             var rates: [Double] = []
             for r in 0..<(warmup + repetitions) {
                 let start = DispatchTime.now().uptimeNanoseconds
@@ -88,11 +91,11 @@ struct TokenizerBench: ParsableCommand {
                 if r >= warmup { rates.append(megabytes / seconds) }
                 precondition(count > 0)
             }
-            return Stats(rates)
+            return Statistics(rates)
         }
         let lineTexts = content.split(separator: "\n", omittingEmptySubsequences: false).map { String($0) + "\n" }
         let lineStats = lines ? timeSeparately(lineTexts) : nil
-        var chunkStats: Stats?
+        var chunkStats: Statistics?
         if let chunk {
             var chunks: [String] = []
             var current = ""
@@ -114,7 +117,7 @@ struct TokenizerBench: ParsableCommand {
             precondition(decoded.utf8.count == data.count, "decode(encode(text)) lost bytes")
             decodeRates.append(megabytes / seconds)
         }
-        let decodeStats = Stats(decodeRates)
+        let decodeStats = Statistics(decodeRates)
 
         switch format {
         case .text:
@@ -149,22 +152,5 @@ struct TokenizerBench: ParsableCommand {
             let json = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
             print(String(decoding: json, as: UTF8.self))
         }
-    }
-
-    struct Stats {
-        var mean: Double
-        var sd: Double
-        var best: Double
-
-        init(_ values: [Double]) {
-            let mean = values.reduce(0, +) / Double(values.count)
-            let variance = values.count > 1
-                ? values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count - 1) : 0
-            self.mean = mean
-            sd = variance.squareRoot()
-            best = values.max() ?? 0
-        }
-
-        var formatted: String { String(format: "%.2f ± %.2f", mean, sd) }
     }
 }
