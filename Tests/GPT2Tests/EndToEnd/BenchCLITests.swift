@@ -2,10 +2,11 @@ import Foundation
 import Testing
 @testable import GPT2
 
-/// `gpt2-bench model`, run as built, on the bundled demo model.
+/// `gpt2-bench`, run as built: `model` on the bundled demo model, the attention lab on small
+/// shapes, and the tokenizer benchmark on its default text.
 @Suite struct BenchCLITests {
-    static func rows(_ arguments: [String]) throws -> [[String: Any]] {
-        let output = try CommandRunner.run("gpt2-bench", ["model", "-m", TestPaths.salesDemo.path, "-o", "json"] + arguments)
+    static func rows(_ arguments: [String], format: [String] = ["-o", "json"]) throws -> [[String: Any]] {
+        let output = try CommandRunner.run("gpt2-bench", ["model", "-m", TestPaths.salesDemo.path] + format + arguments)
         #expect(output.status == 0, "\(output.stderr)")
         return try #require(JSONSerialization.jsonObject(with: output.stdoutData) as? [[String: Any]])
     }
@@ -13,7 +14,8 @@ import Testing
     @Test("--format json: a row per test with the llama-bench fields; tg rows carry their paired bandwidth bound")
     func json() throws {
         // a small probe buffer: this checks the fields, not the machine
-        let rows = try Self.rows(["-p", "4", "-n", "2", "-t", "1,2", "-b", "1,2", "-r", "2", "--probe-mb", "16"])
+        let rows = try Self.rows(["-p", "4", "-n", "2", "-t", "1,2", "-b", "1,2", "-r", "2", "--probe-mb", "16"],
+                                 format: ["--format", "json"])
         // (pp4, tg2) × 2 thread counts × 2 batch sizes
         #expect(rows.count == 8)
         let model = try GPT2Model(directory: TestPaths.salesDemo)
@@ -33,7 +35,11 @@ import Testing
                 let bandwidth = try #require(row["paired_bandwidth_gbs"] as? Double)
                 let bound = try #require(row["bandwidth_bound_tps"] as? Double)
                 #expect(abs(bound - bandwidth * 1e9 / Double(model.decodeBytesPerToken)) <= 1e-6 * bound)
-                #expect((row["bound_pct"] as? String)?.hasSuffix("%") == true)
+                // a number of percent: the mean of the repetitions' shares of their own bounds, so
+                // near (not exactly) the mean rate over the mean bound
+                let pct = try #require(row["bound_pct"] as? Double)
+                let rate = try #require(row["tokens_per_s_mean"] as? Double)
+                #expect(pct > 0 && abs(pct - 100 * rate / bound) <= 0.5 * pct, "\(pct) vs \(100 * rate / bound)")
             }
         }
         #expect(Set(rows.compactMap { $0["threads"] as? Int }) == [1, 2])
@@ -47,5 +53,94 @@ import Testing
         for key in ["bandwidth_gbs", "paired_bandwidth_gbs", "bandwidth_bound_tps", "bound_pct"] {
             #expect(rows.first?[key] == nil, "\(key) present")
         }
+    }
+
+    @Test("-o csv and -o md: the same tests, as a CSV table and as a markdown table with the notes")
+    func csvAndMarkdown() throws {
+        let arguments = ["model", "-m", TestPaths.salesDemo.path, "-p", "4", "-n", "2", "-b", "1,2", "-r", "1", "--no-bandwidth"]
+        let csv = try CommandRunner.run("gpt2-bench", arguments + ["-o", "csv"])
+        #expect(csv.status == 0, "\(csv.stderr)")
+        let lines = csv.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.first == "model,threads,batch,test,n_prompt,n_gen,tokens_per_s_mean,tokens_per_s_sd,load_s,peak_rss_mb,"
+            + "bandwidth_gbs,paired_bandwidth_gbs,bandwidth_bound_tps,bound_pct")
+        let cells = lines.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        #expect(cells.map { "\($0[2]) \($0[3])" } == ["1 pp4", "1 tg2", "2 pp4", "2 tg2"])
+        #expect(cells.allSatisfy { $0.count == 14 && $0[0] == "sales-demo" && (Double($0[6]) ?? 0) > 0 })
+
+        let md = try CommandRunner.run("gpt2-bench", arguments + ["-o", "md"])
+        #expect(md.status == 0, "\(md.stderr)")
+        let table = md.stdout.split(separator: "\n").filter { $0.hasPrefix("|") }
+        #expect(table.count == 2 + 4)
+        #expect(table.first?.contains("t/s") == true)
+        #expect(md.stdout.contains("sales-demo: ") && md.stdout.contains("load "))
+        #expect(md.stdout.contains("peak resident memory of the model tests: "))
+    }
+
+    @Test("a size beyond the model's context is skipped with a note on standard error, not silently")
+    func sizeBeyondContext() throws {
+        let context = try GPT2Model(directory: TestPaths.salesDemo).config.contextLength
+        let output = try CommandRunner.run("gpt2-bench", ["model", "-m", TestPaths.salesDemo.path, "-p", "4,\(context + 1)",
+                                                          "-n", "0", "-r", "1", "--no-bandwidth", "-o", "json"])
+        #expect(output.status == 0, "\(output.stderr)")
+        let rows = try #require(JSONSerialization.jsonObject(with: output.stdoutData) as? [[String: Any]])
+        #expect(rows.compactMap { $0["test"] as? String } == ["pp4"])
+        #expect(output.stderr.contains("pp\(context + 1) skipped"), "\(output.stderr)")
+    }
+
+    @Test("attention lab: every kernel checked on the whole shape, the engine's choice and the fastest marked, an SVG plot")
+    func attentionLab() throws {
+        let plot = FileManager.default.temporaryDirectory.appendingPathComponent("lab-\(UUID().uuidString).svg")
+        defer { try? FileManager.default.removeItem(at: plot) }
+        // 257 queries: beyond 256 the check samples rows; two head sizes: two lines per kernel
+        let output = try CommandRunner.run("gpt2-bench", ["attention", "-T", "64,257", "-H", "2", "-D", "16,24", "-t", "2",
+                                                          "--min-seconds", "0.01", "--warm-decode", "-o", "json",
+                                                          "--plot", plot.path])
+        #expect(output.status == 0, "\(output.stderr)")
+        let rows = try #require(JSONSerialization.jsonObject(with: output.stdoutData) as? [[String: Any]])
+        let kernels = AttentionKernels.all.map(\.name).filter { $0 != "naive" }
+        #expect(rows.count == 2 * 2 * 2 * kernels.count)  // head sizes × modes × lengths × kernels
+        for row in rows {
+            #expect(row["check"] as? String == "ok", "\(row)")
+            #expect((row["max_abs_diff"] as? Double ?? 1) <= 1e-4)
+            #expect((row["gflops"] as? Double ?? 0) > 0)
+        }
+        let shapes = Dictionary(grouping: rows) { "\($0["mode"]!) \($0["T"]!) \($0["head_size"]!)" }
+        #expect(shapes.count == 8)
+        for (_, shapeRows) in shapes {
+            #expect(shapeRows.map { $0["kernel"] as? String ?? "" }.sorted() == kernels.sorted())
+            let first = shapeRows[0]
+            let T = try #require(first["T"] as? Int), D = try #require(first["head_size"] as? Int)
+            let shape = first["mode"] as? String == "prefill"
+                ? AttentionShape(queryCount: T, keyCount: T, headCount: 2, headSize: D)
+                : AttentionShape(queryCount: 1, keyCount: T, headCount: 2, headSize: D)
+            #expect(shapeRows.filter { $0["engine"] as? String == "*" }.map { $0["kernel"] as? String }
+                    == [AttentionKernels.engineChoice(for: shape).name])
+            let fastest = shapeRows.min { ($0["us_mean"] as? Double ?? 0) < ($1["us_mean"] as? Double ?? 0) }
+            #expect(shapeRows.filter { $0["fastest"] as? String == "*" }.map { $0["kernel"] as? String }
+                    == [fastest?["kernel"] as? String])
+        }
+        let svg = try String(contentsOf: plot, encoding: .utf8)
+        #expect(svg.hasPrefix("<svg"))
+        // a line per kernel and head size in each of the two panels
+        #expect(svg.components(separatedBy: "<polyline").count - 1 == 2 * 2 * kernels.count)
+        #expect(svg.contains("2 heads × 16") && svg.contains("2 heads × 24"))
+    }
+
+    @Test("tokenizer benchmark: encodes the bundled mixed English/Chinese text by default, as many tokens as the library")
+    func tokenizer() throws {
+        let output = try CommandRunner.run("gpt2-bench", ["tokenizer", "-r", "1", "--warmup", "0", "--format", "json"])
+        #expect(output.status == 0, "\(output.stderr)")
+        let object = try #require(JSONSerialization.jsonObject(with: output.stdoutData) as? [String: Any])
+        let text = try #require(object["file"] as? String)
+        #expect(text.hasSuffix("Benchmarks/mixed_en_zh.txt"))
+        let data = try Data(contentsOf: URL(fileURLWithPath: text))
+        #expect(object["bytes"] as? Int == data.count)
+        let tokenizer = try GPT2Tokenizer(directory: TestPaths.salesDemo)
+        #expect(object["tokens"] as? Int == tokenizer.encode(String(decoding: data, as: UTF8.self), allowSpecialTokens: false).count)
+        #expect((object["encode_mb_s_mean"] as? Double ?? 0) > 0)
+
+        let missing = try CommandRunner.run("gpt2-bench", ["tokenizer", "--text", "/nonexistent/text.txt"])
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("/nonexistent/text.txt"))
     }
 }
