@@ -36,6 +36,9 @@ struct AttentionLab: ParsableCommand {
     @Option(help: "Modes: prefill, decode or both.")
     var mode: Mode = .both
 
+    @Option(help: "Positions already cached before a prefill's T new ones (a prompt appended to a conversation); decode always attends to T keys.")
+    var past = 0
+
     @Option(name: [.customShort("t"), .customLong("threads")], help: "Threads.")
     var threads = BLASBackend.physicalCoreCount
 
@@ -59,6 +62,15 @@ struct AttentionLab: ParsableCommand {
 
     enum Mode: String, ExpressibleByArgument, CaseIterable { case prefill, decode, both }
 
+    func validate() throws {
+        for (flag, list) in [("-T", lengths), ("-H", heads), ("-D", headSizes)] where list.values.contains(0) {
+            throw ValidationError("\(flag) values must be at least 1, got \(list)")
+        }
+        guard past >= 0 else { throw ValidationError("--past must not be negative") }
+        guard threads >= 1 else { throw ValidationError("-t must be at least 1") }
+        guard minSeconds > 0 else { throw ValidationError("--min-seconds must be positive") }
+    }
+
     func run() throws {
         BLASBackend.setThreadCount(threads)
         let kernels = AttentionKernels.all.filter { includeNaive || $0.name != "naive" }
@@ -67,7 +79,7 @@ struct AttentionLab: ParsableCommand {
         let modes: [Mode] = mode == .both ? [.prefill, .decode] : [mode]
         for H in heads.values { for D in headSizes.values { for m in modes { for T in lengths.values {
             let shape = m == .prefill
-                ? AttentionShape(queryCount: T, keyCount: T, headCount: H, headSize: D)
+                ? AttentionShape(queryCount: T, keyCount: past + T, headCount: H, headSize: D)
                 : AttentionShape(queryCount: 1, keyCount: T, headCount: H, headSize: D)
             let buffers = LabBuffers(shape: shape)
             let chosen = AttentionKernels.engineChoice(for: shape).name
@@ -75,7 +87,7 @@ struct AttentionLab: ParsableCommand {
             for kernel in kernels {
                 let difference = buffers.largestDifferenceFromReference(kernel)
                 let passed = difference <= 1e-4  // false for NaN too
-                var row: [String: Any] = ["mode": m.rawValue, "T": T, "heads": H, "head_size": D, "kernel": kernel.name,
+                var row: [String: Any] = ["mode": m.rawValue, "T": T, "past": shape.pastCount, "heads": H, "head_size": D, "kernel": kernel.name,
                                           "max_abs_diff": Double(difference), "check": passed ? "ok" : "FAILED",
                                           "engine": kernel.name == chosen ? "*" : ""]
                 if passed {
@@ -98,7 +110,7 @@ struct AttentionLab: ParsableCommand {
             }
         } } } }
         if format == .md { FileHandle.standardError.write(Data("\n".utf8)) }
-        try printTable(rows, columns: ["mode", "T", "heads", "head_size", "kernel", "gflops", "us_mean", "us_sd", "max_abs_diff", "check", "fastest", "engine"],
+        try printTable(rows, columns: ["mode", "T", "past", "heads", "head_size", "kernel", "gflops", "us_mean", "us_sd", "max_abs_diff", "check", "fastest", "engine"],
                        format: format)
         if let plot {
             let referenceRows = try reference.map { path -> [[String: Any]] in
