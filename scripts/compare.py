@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Side by side, in one run: swift-gpt2 and Hugging Face `transformers` on PyTorch (CPU), same
-model, same workloads, same thread count; llama-bench too when it is on PATH and a GGUF is given;
-and tokenizer throughput against tiktoken.
+model, same workloads, same thread count; llama.cpp too when llama-bench is on PATH (the model
+converted to a float32 GGUF by scripts/gpt2_to_gguf.py unless --gguf names one); and tokenizer
+throughput against tiktoken.
 
-    pip install torch transformers safetensors numpy tiktoken
+    pip install torch transformers safetensors numpy tiktoken gguf
     python3 scripts/compare.py                       # random-weight GPT-2 124M, 2 threads
     python3 scripts/compare.py --model DIR --threads 4 --gguf model-f32.gguf
 
@@ -34,6 +35,14 @@ def run(cmd, **kwargs):
 
 def stats(values):
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return "unknown CPU"
 
 
 def swift_bench(args, model):
@@ -121,17 +130,40 @@ def tiktoken_bench(args):
     return (data["encode_mb_s_mean"], data["encode_mb_s_sd"])
 
 
-def llama_bench(args):
+def llama_cpp(args, model):
+    """llama.cpp's own benchmarks on the same model, when they are on PATH: llama-bench for ppN and
+    tgN, llama-batched-bench (if present too) for B sequences decoded together. Without --gguf the
+    checkpoint is written as a float32 GGUF first (scripts/gpt2_to_gguf.py, needs `pip install gguf`)."""
     binary = shutil.which("llama-bench")
-    if not binary or not args.gguf:
-        return None
-    out = run([binary, "-m", args.gguf, "-p", str(args.prompt), "-n", str(args.gen), "-t", str(args.threads),
+    if not binary:
+        return None, "llama-bench not on PATH"
+    gguf = args.gguf
+    if gguf is None:
+        try:
+            import gguf as _  # noqa: F401  (only to fail early with a clear message)
+        except ImportError:
+            return None, "llama-bench is on PATH but the gguf package is not installed (pip install gguf), and no --gguf given"
+        gguf = Path(tempfile.mkdtemp(prefix="gpt2-gguf-")) / "model-f32.gguf"
+        run([sys.executable, str(ROOT / "scripts" / "gpt2_to_gguf.py"), str(model), str(gguf)])
+    out = run([binary, "-m", str(gguf), "-p", str(args.prompt), "-n", str(args.gen), "-t", str(args.threads),
                "-r", str(args.reps), "-o", "json"])
-    result = {}
-    for row in json.loads(out):
+    rows = json.loads(out)
+    result = {"version": f"llama.cpp {rows[0].get('build_commit', '?')} ({rows[0].get('backends', '?')})"}
+    for row in rows:
         key = f"pp{row['n_prompt']}" if row["n_prompt"] else f"tg{row['n_gen']}"
         result[key] = (row["avg_ts"], row["stddev_ts"])
-    return result
+    batched = shutil.which("llama-batched-bench")
+    if batched:
+        # one sequence set per run (it has no repetitions of its own): run it --reps times
+        rates = []
+        for _ in range(args.reps):
+            out = run([batched, "-m", str(gguf), "-c", str(args.batch * (args.batch_gen + 1)), "-npp", "0",
+                       "-ntg", str(args.batch_gen), "-npl", str(args.batch), "-t", str(args.threads),
+                       "--output-format", "jsonl"])
+            line = [l for l in out.splitlines() if l.startswith("{")][-1]
+            rates.append(json.loads(line)["speed_tg"])
+        result[f"b{args.batch} x tg{args.batch_gen}"] = stats(rates)
+    return result, None
 
 
 def main():
@@ -143,8 +175,10 @@ def main():
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--batch-gen", type=int, default=64)
     parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--text", default=None, help="text file for tokenizer throughput (e.g. the mixed English/Chinese benchmark text)")
-    parser.add_argument("--gguf", default=None, help="GGUF file of the same model for llama-bench (used when llama-bench is on PATH)")
+    parser.add_argument("--text", default=str(ROOT / "Benchmarks" / "mixed_en_zh.txt"),
+                        help="text file for tokenizer throughput (default: the mixed English/Chinese benchmark text)")
+    parser.add_argument("--gguf", type=Path, default=None,
+                        help="GGUF file of the same model for llama.cpp (default: converted from --model when llama-bench is on PATH)")
     parser.add_argument("--no-native", dest="native", action="store_false",
                         help="build swift-gpt2 without -target-cpu native (what a dependent package gets)")
     parser.add_argument("--weights", choices=["resident", "mapped"], default="resident",
@@ -159,7 +193,7 @@ def main():
 
     results = {"swift-gpt2": swift_bench(args, model)}
     results["PyTorch"] = torch_bench(args, model)
-    llama = llama_bench(args)
+    llama, llama_skipped = llama_cpp(args, model)
     if llama:
         results["llama.cpp"] = llama
     if args.text:
@@ -167,9 +201,9 @@ def main():
 
     ours, theirs = results["swift-gpt2"], results["PyTorch"]
     print(f"\nmodel: {model}, {args.threads} threads, {theirs['version']}, swift-gpt2 built {'with' if args.native else 'without'} -target-cpu native, weights {args.weights}")
-    print(f"machine: {os.uname().machine}, {os.cpu_count()} CPUs; read bandwidth measured by gpt2-bench around its tg runs:"
-          f" {ours['bandwidth_gbs']:.1f} GB/s (decode bound {ours['bound_tps']:.1f} tok/s; tg{args.gen} at {ours['bound_pct']} of it)")
-    header = "| workload | swift-gpt2 | PyTorch | ratio |" + (" llama.cpp |" if llama else "")
+    print(f"machine: {cpu_name()}, {os.uname().machine}, {os.cpu_count()} CPUs, Linux {os.uname().release}; read bandwidth measured by gpt2-bench around its tg runs:"
+          f" {ours['bandwidth_gbs']:.1f} GB/s (decode bound {ours['bound_tps']:.1f} tok/s; tg{args.gen} at {ours['bound_pct']:.0f} % of it)")
+    header = "| workload | swift-gpt2 | PyTorch | vs PyTorch |" + (" llama.cpp | vs llama.cpp |" if llama else "")
     print("\n" + header)
     print("|" + "---|" * (header.count("|") - 1))
     for key in [f"pp{args.prompt}", f"tg{args.gen}", f"b{args.batch} x tg{args.batch_gen}"]:
@@ -177,15 +211,17 @@ def main():
         line = f"| {key} (tok/s) | {a[0]:.1f} ± {a[1]:.1f} | {b[0]:.1f} ± {b[1]:.1f} | {a[0] / b[0]:.2f}× |"
         if llama:
             c = llama.get(key)
-            line += f" {c[0]:.1f} ± {c[1]:.1f} |" if c else " – |"
+            line += f" {c[0]:.1f} ± {c[1]:.1f} | {a[0] / c[0]:.2f}× |" if c else " – | |"
         print(line)
-    print(f"| load (s) | {ours['load_s']:.3f} | {theirs['load_s']:.2f} | |" + (" |" if llama else ""))
-    print(f"| peak RSS (MB) | {ours['peak_rss_mb']:.0f} | {theirs['peak_rss_mb']:.0f} | |" + (" |" if llama else ""))
+    print(f"| load (s) | {ours['load_s']:.3f} | {theirs['load_s']:.2f} | |" + (" | |" if llama else ""))
+    print(f"| peak RSS (MB) | {ours['peak_rss_mb']:.0f} | {theirs['peak_rss_mb']:.0f} | |" + (" | |" if llama else ""))
     if args.text:
         a, b = ours["tokenizer_mb_s"], results["tiktoken"]["tokenizer_mb_s"]
         print(f"\n| tokenizer encode, 1 thread | swift-gpt2 {a[0]:.1f} ± {a[1]:.1f} MB/s | tiktoken {b[0]:.1f} ± {b[1]:.1f} MB/s | {a[0] / b[0]:.1f}× |")
-    if not llama:
-        print("\nllama-bench: " + ("not on PATH" if not shutil.which("llama-bench") else "no --gguf given") + " (skipped)")
+    if llama:
+        print(f"\nllama.cpp: {llama['version']}" + ("" if shutil.which("llama-batched-bench") else "; llama-batched-bench not on PATH"))
+    else:
+        print(f"\nllama.cpp: skipped ({llama_skipped})")
     if args.json_out:
         args.json_out.write_text(json.dumps(results, indent=1) + "\n")
 
