@@ -31,11 +31,20 @@ func measure(_ body: () throws -> Void) rethrows -> Double {
 
 /// Peak resident set size of this process so far, in bytes.
 func peakResidentBytes() -> Int {
-    var usage = rusage()
     #if canImport(Darwin)
+    var usage = rusage()
     getrusage(RUSAGE_SELF, &usage)
     return Int(usage.ru_maxrss)          // bytes on Darwin
     #else
+    // VmHWM, the high-water mark of this process's own memory: Linux carries getrusage's maxrss
+    // over an exec, so a child of a large process (a Python script holding PyTorch) would report
+    // its parent's peak
+    if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+       let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+       let kilobytes = Int(line.dropFirst(6).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "") {
+        return kilobytes * 1024
+    }
+    var usage = rusage()
     getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
     return Int(usage.ru_maxrss) * 1024   // kilobytes on Linux
     #endif
