@@ -12,7 +12,12 @@ Workloads (as llama-bench defines them; token ids random, no tokenization or sam
   pp512      one forward pass over a 512-token prompt (logits of the last position only)
   tg128      128 tokens decoded one forward pass at a time from an empty cache
   b8 x tg64  8 sequences decoded together, 64 steps; tokens/s counts all 8
-Each is run once untimed, then --reps times; mean ± sd of tokens/s.
+
+A shared machine's speed drifts by tens of percent within minutes, so the engines take turns:
+--rounds rounds, each running every engine once (the order rotating from round to round), each
+engine doing every workload once untimed and then --reps times. The table gives mean ± sd of
+tokens/s over all rounds' repetitions, the ratio of the means, and the range of the per-round
+ratios (each round's engines ran within a minute or two of each other).
 """
 import argparse
 import json
@@ -46,125 +51,153 @@ def cpu_name():
         return "unknown CPU"
 
 
-def swift_bench(args, model):
-    env = dict(os.environ)
-    build = ["swift", "build", "-c", "release", "--product", "gpt2-bench", "--package-path", str(ROOT)]
-    scratch = ROOT / ".build"
-    if args.native:
-        scratch = ROOT / ".build-native"
-        build += ["--scratch-path", str(scratch), "-Xswiftc", "-target-cpu", "-Xswiftc", "native"]
-    run(build)
-    binary = scratch / "release" / "gpt2-bench"
-    common = [str(binary), "model", "-m", str(model), "-t", str(args.threads), "-r", str(args.reps), "-o", "json",
-              "--weights", args.weights]
-    rows = json.loads(run(common + ["-p", str(args.prompt), "-n", str(args.gen)], env=env))
-    rows += json.loads(run(common + ["-p", "0", "-n", str(args.batch_gen), "-b", str(args.batch), "--no-bandwidth"], env=env))
-    result = {}
-    for row in rows:
-        key = row["test"] if row["batch"] == 1 else f"b{row['batch']} x {row['test']}"
-        result[key] = (row["tokens_per_s_mean"], row["tokens_per_s_sd"])
-    first = rows[0]
-    result["load_s"] = first["load_s"]
-    result["peak_rss_mb"] = max(r["peak_rss_mb"] for r in rows)
-    # the single-sequence tg row's bound: bandwidth passes right before and after each repetition
-    paired = next((r for r in rows if r.get("bandwidth_bound_tps")), {})
-    result["bandwidth_gbs"] = paired.get("paired_bandwidth_gbs")
-    result["bound_tps"] = paired.get("bandwidth_bound_tps")
-    result["bound_pct"] = paired.get("bound_pct")
-    if args.text:
-        tok = json.loads(run([str(binary), "tokenizer", "--text", args.text, "--model", str(ROOT / "Models" / "sales-demo"),
-                              "-r", "10", "--format", "json"]))
-        result["tokenizer_mb_s"] = (tok["encode_mb_s_mean"], tok["encode_mb_s_sd"])
-    return result
+class SwiftGPT2:
+    """gpt2-bench, built once; each round loads the model afresh (as each llama-bench run does)."""
+    name = "swift-gpt2"
+
+    def __init__(self, args, model):
+        self.args, self.model = args, model
+        build = ["swift", "build", "-c", "release", "--product", "gpt2-bench", "--package-path", str(ROOT)]
+        scratch = ROOT / ".build"
+        if args.native:
+            scratch = ROOT / ".build-native"
+            build += ["--scratch-path", str(scratch), "-Xswiftc", "-target-cpu", "-Xswiftc", "native"]
+        run(build)
+        self.binary = scratch / "release" / "gpt2-bench"
+        self.version = "swift-gpt2 " + run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]).strip()
+        self.extras = {"load_s": [], "peak_rss_mb": [], "paired_bandwidth_gbs": [], "bound_tps": [], "bound_pct": []}
+
+    def round(self):
+        a = self.args
+        common = [str(self.binary), "model", "-m", str(self.model), "-t", str(a.threads), "-r", str(a.reps), "-o", "json",
+                  "--weights", a.weights]
+        rows = json.loads(run(common + ["-p", str(a.prompt), "-n", str(a.gen)]))
+        rows += json.loads(run(common + ["-p", "0", "-n", str(a.batch_gen), "-b", str(a.batch), "--no-bandwidth"]))
+        samples = {}
+        for row in rows:
+            key = row["test"] if row["batch"] == 1 else f"b{row['batch']} x {row['test']}"
+            samples[key] = row["samples_ts"]
+        self.extras["load_s"].append(rows[0]["load_s"])
+        self.extras["peak_rss_mb"].append(max(r["peak_rss_mb"] for r in rows))
+        # the single-sequence tg row's bound: bandwidth passes right before and after each repetition
+        paired = next(r for r in rows if r.get("bandwidth_bound_tps"))
+        self.extras["paired_bandwidth_gbs"].append(paired["paired_bandwidth_gbs"])
+        self.extras["bound_tps"].append(paired["bandwidth_bound_tps"])
+        self.extras["bound_pct"].append(paired["bound_pct"])
+        return samples
+
+    def tokenizer_round(self, reps):
+        out = run([str(self.binary), "tokenizer", "--text", self.args.text, "--model", str(ROOT / "Models" / "sales-demo"),
+                   "-r", str(reps), "--format", "json"])
+        return json.loads(out)["encode_mb_s_mean"]
 
 
-def torch_bench(args, model_dir):
-    import resource
-    import torch
-    from transformers import GPT2LMHeadModel
+class PyTorch:
+    """transformers' GPT2LMHeadModel on the CPU, loaded once and kept for every round."""
+    name = "PyTorch"
 
-    torch.set_num_threads(args.threads)
-    t0 = time.perf_counter()
-    model = GPT2LMHeadModel.from_pretrained(model_dir, torch_dtype=torch.float32).eval()
-    load_s = time.perf_counter() - t0
-    vocab = model.config.vocab_size
-    generator = torch.Generator().manual_seed(0)
+    def __init__(self, args, model):
+        import torch
+        from transformers import GPT2LMHeadModel
 
-    def forward(ids, past=None):
+        self.torch, self.args = torch, args
+        torch.set_num_threads(args.threads)
+        start = time.perf_counter()
+        self.model = GPT2LMHeadModel.from_pretrained(model, torch_dtype=torch.float32).eval()
+        self.extras = {"load_s": [time.perf_counter() - start]}
+        self.version = f"PyTorch {torch.__version__}"
+        self.generator = torch.Generator().manual_seed(0)
+
+    def forward(self, ids, past=None):
         try:  # transformers >= 4.45: compute the LM head for the last position only, as we do
-            return model(ids, past_key_values=past, use_cache=True, logits_to_keep=1)
+            return self.model(ids, past_key_values=past, use_cache=True, logits_to_keep=1)
         except TypeError:
-            return model(ids, past_key_values=past, use_cache=True)
+            return self.model(ids, past_key_values=past, use_cache=True)
 
-    def pp(n):
-        ids = torch.randint(0, vocab, (1, n), generator=generator)
-        forward(ids)
+    def random_ids(self, rows, columns):
+        return self.torch.randint(0, self.model.config.vocab_size, (rows, columns), generator=self.generator)
 
-    def tg(n, batch):
-        past = None
-        for _ in range(n):
-            out = forward(torch.randint(0, vocab, (batch, 1), generator=generator), past)
-            past = out.past_key_values
+    def round(self):
+        a = self.args
 
-    def timed(body, tokens):
-        body()  # warm-up
-        rates = []
-        for _ in range(args.reps):
-            start = time.perf_counter()
-            body()
-            rates.append(tokens / (time.perf_counter() - start))
-        return stats(rates)
+        def timed(make_inputs, body, tokens):
+            rates = []
+            for rep in range(a.reps + 1):  # the first untimed
+                inputs = make_inputs()  # token ids drawn outside the timed region
+                start = time.perf_counter()
+                body(inputs)
+                if rep > 0:
+                    rates.append(tokens / (time.perf_counter() - start))
+            return rates
 
-    result = {"load_s": load_s}
-    with torch.inference_mode():
-        result[f"pp{args.prompt}"] = timed(lambda: pp(args.prompt), args.prompt)
-        result[f"tg{args.gen}"] = timed(lambda: tg(args.gen, 1), args.gen)
-        result[f"b{args.batch} x tg{args.batch_gen}"] = timed(lambda: tg(args.batch_gen, args.batch), args.batch * args.batch_gen)
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1000
-    result["version"] = f"PyTorch {torch.__version__}"
-    return result
+        def decode(steps):
+            past = None
+            for ids in steps:
+                past = self.forward(ids, past).past_key_values
 
-
-def tiktoken_bench(args):
-    out = run([sys.executable, str(ROOT / "scripts" / "bench_tokenizer_tiktoken.py"), "--text", args.text, "-r", "10", "--format", "json"])
-    data = json.loads(out)
-    return (data["encode_mb_s_mean"], data["encode_mb_s_sd"])
+        samples = {}
+        with self.torch.inference_mode():
+            samples[f"pp{a.prompt}"] = timed(lambda: self.random_ids(1, a.prompt), self.forward, a.prompt)
+            samples[f"tg{a.gen}"] = timed(lambda: [self.random_ids(1, 1) for _ in range(a.gen)], decode, a.gen)
+            samples[f"b{a.batch} x tg{a.batch_gen}"] = timed(lambda: [self.random_ids(a.batch, 1) for _ in range(a.batch_gen)],
+                                                              decode, a.batch * a.batch_gen)
+        import resource
+        self.extras["peak_rss_mb"] = [resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1000]
+        return samples
 
 
-def llama_cpp(args, model):
-    """llama.cpp's own benchmarks on the same model, when they are on PATH: llama-bench for ppN and
-    tgN, llama-batched-bench (if present too) for B sequences decoded together. Without --gguf the
-    checkpoint is written as a float32 GGUF first (scripts/gpt2_to_gguf.py, needs `pip install gguf`)."""
+class LlamaCpp:
+    """llama.cpp's own benchmarks on the same model: llama-bench for ppN and tgN, llama-batched-bench
+    (when on PATH too) for B sequences decoded together."""
+    name = "llama.cpp"
+
+    def __init__(self, args, model, binary):
+        self.args, self.binary = args, binary
+        self.batched = shutil.which("llama-batched-bench")
+        self.gguf = args.gguf
+        if self.gguf is None:
+            self.gguf = Path(tempfile.mkdtemp(prefix="gpt2-gguf-")) / "model-f32.gguf"
+            run([sys.executable, str(ROOT / "scripts" / "gpt2_to_gguf.py"), str(model), str(self.gguf)])
+        self.version = "llama.cpp"
+        self.extras = {}
+
+    def round(self):
+        a = self.args
+        rows = json.loads(run([self.binary, "-m", str(self.gguf), "-p", str(a.prompt), "-n", str(a.gen), "-t", str(a.threads),
+                               "-r", str(a.reps), "-o", "json"]))
+        self.version = f"llama.cpp {rows[0].get('build_commit', '?')} ({rows[0].get('backends', '?')}, {rows[0].get('model_type', '?')})"
+        samples = {}
+        for row in rows:
+            key = f"pp{row['n_prompt']}" if row["n_prompt"] else f"tg{row['n_gen']}"
+            samples[key] = row["samples_ts"]
+        if self.batched:
+            # it runs each configuration once, after its own warm-up: --reps runs
+            rates = []
+            for _ in range(a.reps):
+                out = run([self.batched, "-m", str(self.gguf), "-c", str(max(2048, a.batch * (a.batch_gen + 1))), "-npp", "0",
+                           "-ntg", str(a.batch_gen), "-npl", str(a.batch), "-t", str(a.threads), "--output-format", "jsonl"])
+                # its JSONL writes "-nan" for the empty prompt phase, which JSON parsers refuse
+                rates.append(float(re.findall(r'"speed_tg": ([0-9.eE+-]+)', out)[-1]))
+            samples[f"b{a.batch} x tg{a.batch_gen}"] = rates
+        return samples
+
+
+def tiktoken_round(args, reps):
+    out = run([sys.executable, str(ROOT / "scripts" / "bench_tokenizer_tiktoken.py"), "--text", args.text, "-r", str(reps),
+               "--format", "json"])
+    return json.loads(out)["encode_mb_s_mean"]
+
+
+def llama_or_reason(args, model):
     binary = shutil.which("llama-bench")
     if not binary:
         return None, "llama-bench not on PATH"
-    gguf = args.gguf
-    if gguf is None:
+    if args.gguf is None:
         try:
-            import gguf as _  # noqa: F401  (only to fail early with a clear message)
+            import gguf  # noqa: F401  (scripts/gpt2_to_gguf.py needs it)
         except ImportError:
             return None, "llama-bench is on PATH but the gguf package is not installed (pip install gguf), and no --gguf given"
-        gguf = Path(tempfile.mkdtemp(prefix="gpt2-gguf-")) / "model-f32.gguf"
-        run([sys.executable, str(ROOT / "scripts" / "gpt2_to_gguf.py"), str(model), str(gguf)])
-    out = run([binary, "-m", str(gguf), "-p", str(args.prompt), "-n", str(args.gen), "-t", str(args.threads),
-               "-r", str(args.reps), "-o", "json"])
-    rows = json.loads(out)
-    result = {"version": f"llama.cpp {rows[0].get('build_commit', '?')} ({rows[0].get('backends', '?')})"}
-    for row in rows:
-        key = f"pp{row['n_prompt']}" if row["n_prompt"] else f"tg{row['n_gen']}"
-        result[key] = (row["avg_ts"], row["stddev_ts"])
-    batched = shutil.which("llama-batched-bench")
-    if batched:
-        # one sequence set per run (it has no repetitions of its own): run it --reps times
-        rates = []
-        for _ in range(args.reps):
-            out = run([batched, "-m", str(gguf), "-c", str(args.batch * (args.batch_gen + 1)), "-npp", "0",
-                       "-ntg", str(args.batch_gen), "-npl", str(args.batch), "-t", str(args.threads),
-                       "--output-format", "jsonl"])
-            # its JSONL writes "-nan" for the empty prompt phase, which JSON parsers refuse
-            rates.append(float(re.findall(r'"speed_tg": ([0-9.eE+-]+)', out)[-1]))
-        result[f"b{args.batch} x tg{args.batch_gen}"] = stats(rates)
-    return result, None
+    return LlamaCpp(args, model, binary), None
 
 
 def main():
@@ -175,7 +208,8 @@ def main():
     parser.add_argument("--gen", type=int, default=128)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--batch-gen", type=int, default=64)
-    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--reps", type=int, default=3, help="timed repetitions of each workload per engine and round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds in which every engine runs every workload")
     parser.add_argument("--text", default=str(ROOT / "Benchmarks" / "mixed_en_zh.txt"),
                         help="text file for tokenizer throughput (default: the mixed English/Chinese benchmark text)")
     parser.add_argument("--gguf", type=Path, default=None,
@@ -186,45 +220,78 @@ def main():
                         help="swift-gpt2's weight residency (default resident: in the process's memory, as PyTorch holds them)")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
+    if min(args.threads, args.prompt, args.gen, args.batch, args.batch_gen, args.reps, args.rounds) < 1:
+        parser.error("--threads, --prompt, --gen, --batch, --batch-gen, --reps and --rounds must be at least 1")
+    if args.gguf is not None and not args.gguf.is_file():
+        parser.error(f"--gguf {args.gguf}: no such file")
 
     model = args.model
     if model is None:
         model = Path(tempfile.mkdtemp(prefix="gpt2-124m-"))
         run([sys.executable, str(ROOT / "scripts" / "make_random_gpt2.py"), str(model)])
 
-    results = {"swift-gpt2": swift_bench(args, model)}
-    results["PyTorch"] = torch_bench(args, model)
-    llama, llama_skipped = llama_cpp(args, model)
-    if llama:
-        results["llama.cpp"] = llama
-    if args.text:
-        results["tiktoken"] = {"tokenizer_mb_s": tiktoken_bench(args)}
+    ours, theirs = SwiftGPT2(args, model), PyTorch(args, model)
+    llama, llama_skipped = llama_or_reason(args, model)
+    engines = [ours, theirs] + ([llama] if llama else [])
+    # samples[engine][workload] = [tokens/s of every timed repetition]; per_round[engine][workload] = [round means]
+    samples = {e.name: {} for e in engines}
+    per_round = {e.name: {} for e in engines}
+    tokenizer = {"swift-gpt2": [], "tiktoken": []}
+    for r in range(args.rounds):
+        order = engines[r % len(engines):] + engines[:r % len(engines)]
+        print(f"round {r + 1}/{args.rounds}: " + ", ".join(e.name for e in order), file=sys.stderr)
+        for engine in order:
+            for key, values in engine.round().items():
+                samples[engine.name].setdefault(key, []).extend(values)
+                per_round[engine.name].setdefault(key, []).append(statistics.fmean(values))
+        if args.text:
+            pair = [("swift-gpt2", lambda: ours.tokenizer_round(5)), ("tiktoken", lambda: tiktoken_round(args, 5))]
+            for name, body in pair[r % 2:] + pair[:r % 2]:
+                tokenizer[name].append(body())
 
-    ours, theirs = results["swift-gpt2"], results["PyTorch"]
-    print(f"\nmodel: {model}, {args.threads} threads, {theirs['version']}, swift-gpt2 built {'with' if args.native else 'without'} -target-cpu native, weights {args.weights}")
-    print(f"machine: {cpu_name()}, {os.uname().machine}, {os.cpu_count()} CPUs, Linux {os.uname().release}; read bandwidth measured by gpt2-bench around its tg runs:"
-          f" {ours['bandwidth_gbs']:.1f} GB/s (decode bound {ours['bound_tps']:.1f} tok/s; tg{args.gen} at {ours['bound_pct']:.0f} % of it)")
-    header = "| workload | swift-gpt2 | PyTorch | vs PyTorch |" + (" llama.cpp | vs llama.cpp |" if llama else "")
+    workloads = [f"pp{args.prompt}", f"tg{args.gen}", f"b{args.batch} x tg{args.batch_gen}"]
+
+    def ratio(a, b, key):
+        mean = statistics.fmean(samples[a][key]) / statistics.fmean(samples[b][key])
+        rounds = [x / y for x, y in zip(per_round[a][key], per_round[b][key])]
+        return f"{mean:.2f}× ({min(rounds):.2f}–{max(rounds):.2f})" if len(rounds) > 1 else f"{mean:.2f}×"
+
+    def cell(name, key):
+        values = samples[name].get(key)
+        return "%.1f ± %.1f" % stats(values) if values else "–"
+
+    bound_pct = ours.extras["bound_pct"]
+    print(f"\nmodel: {model}, {args.threads} threads, {args.rounds} rounds × {args.reps} repetitions; "
+          f"{ours.version} built {'with' if args.native else 'without'} -target-cpu native, weights {args.weights}; "
+          f"{theirs.version}" + (f"; {llama.version}" if llama else ""))
+    print(f"machine: {cpu_name()}, {os.uname().machine}, {os.cpu_count()} CPUs, Linux {os.uname().release}")
+    print("read bandwidth paired with swift-gpt2's tg runs, per round: "
+          + ", ".join(f"{g:.1f} GB/s (bound {b:.1f} tok/s, tg at {p:.0f} %)"
+                      for g, b, p in zip(ours.extras["paired_bandwidth_gbs"], ours.extras["bound_tps"], bound_pct)))
+    header = "| workload | swift-gpt2 | PyTorch | vs PyTorch (per round) |" + (" llama.cpp | vs llama.cpp (per round) |" if llama else "")
     print("\n" + header)
     print("|" + "---|" * (header.count("|") - 1))
-    for key in [f"pp{args.prompt}", f"tg{args.gen}", f"b{args.batch} x tg{args.batch_gen}"]:
-        a, b = ours[key], theirs[key]
-        line = f"| {key} (tok/s) | {a[0]:.1f} ± {a[1]:.1f} | {b[0]:.1f} ± {b[1]:.1f} | {a[0] / b[0]:.2f}× |"
+    for key in workloads:
+        line = f"| {key} (tok/s) | {cell(ours.name, key)} | {cell(theirs.name, key)} | {ratio(ours.name, theirs.name, key)} |"
         if llama:
-            c = llama.get(key)
-            line += f" {c[0]:.1f} ± {c[1]:.1f} | {a[0] / c[0]:.2f}× |" if c else " – | |"
+            line += f" {cell(llama.name, key)} | {ratio(ours.name, llama.name, key) if key in samples[llama.name] else ''} |"
         print(line)
-    print(f"| load (s) | {ours['load_s']:.3f} | {theirs['load_s']:.2f} | |" + (" | |" if llama else ""))
-    print(f"| peak RSS (MB) | {ours['peak_rss_mb']:.0f} | {theirs['peak_rss_mb']:.0f} | |" + (" | |" if llama else ""))
+    print(f"| load (s) | {statistics.fmean(ours.extras['load_s']):.3f} | {theirs.extras['load_s'][0]:.2f} | |" + (" | |" if llama else ""))
+    print(f"| peak RSS (MB) | {max(ours.extras['peak_rss_mb']):.0f} | {theirs.extras['peak_rss_mb'][0]:.0f} | |" + (" | |" if llama else ""))
     if args.text:
-        a, b = ours["tokenizer_mb_s"], results["tiktoken"]["tokenizer_mb_s"]
-        print(f"\n| tokenizer encode, 1 thread | swift-gpt2 {a[0]:.1f} ± {a[1]:.1f} MB/s | tiktoken {b[0]:.1f} ± {b[1]:.1f} MB/s | {a[0] / b[0]:.1f}× |")
+        a, b = tokenizer["swift-gpt2"], tokenizer["tiktoken"]
+        print(f"\n| tokenizer encode, 1 thread | swift-gpt2 {'%.1f ± %.1f' % stats(a)} MB/s | tiktoken {'%.1f ± %.1f' % stats(b)} MB/s"
+              f" | {statistics.fmean(a) / statistics.fmean(b):.1f}× |")
     if llama:
-        print(f"\nllama.cpp: {llama['version']}" + ("" if shutil.which("llama-batched-bench") else "; llama-batched-bench not on PATH"))
+        if not llama.batched:
+            print("\nllama.cpp: llama-batched-bench not on PATH, so no batched row for it")
     else:
         print(f"\nllama.cpp: skipped ({llama_skipped})")
     if args.json_out:
-        args.json_out.write_text(json.dumps(results, indent=1) + "\n")
+        result = {"machine": cpu_name(), "threads": args.threads, "rounds": args.rounds, "reps": args.reps,
+                  "samples_ts": samples, "round_means": per_round, "tokenizer_mb_s": tokenizer,
+                  "versions": {e.name: e.version for e in engines}, "extras": {e.name: e.extras for e in engines}}
+        args.json_out.write_text(json.dumps(result, indent=1) + "\n")
 
 
 if __name__ == "__main__":
