@@ -71,8 +71,7 @@ func smallBatchAccumulate<F: WeightFormat>(_ x: UnsafePointer<Float>, rows M: In
         }
     }
     for part in 1..<parts {
-        let partial = extra + (part - 1) * M * outputSize
-        for k in 0..<(M * outputSize) { y[k] += partial[k] }
+        addRows(extra + (part - 1) * M * outputSize, to: y, rows: 1, n: M * outputSize)
     }
 }
 
@@ -91,7 +90,7 @@ private func accumulateRows<F: WeightFormat>(_ x: UnsafePointer<Float>, M: Int, 
     let quarter = rows.count / 4
     let q = quarter * stride          // bytes from one stream to the next
     for i in rows.lowerBound..<(rows.lowerBound + quarter) {  // rows i, i + quarter, i + 2·quarter, i + 3·quarter
-        let w0 = w + i * stride
+        let w0 = w + i * stride, w1 = w0 + q, w2 = w0 + 2 * q, w3 = w0 + 3 * q
         for tileStart in Swift.stride(from: 0, to: outputSize, by: tile) {
             let tileEnd = min(outputSize, tileStart + tile)
             let vectorEnd = tileStart + (tileEnd - tileStart) / 8 * 8
@@ -103,19 +102,21 @@ private func accumulateRows<F: WeightFormat>(_ x: UnsafePointer<Float>, M: Int, 
                 let out = UnsafeMutableRawPointer(acc + m * outputSize)
                 var c = tileStart
                 while c < vectorEnd {
-                    let offset = c * F.size
+                    // wrapping index arithmetic (c < outputSize cannot overflow): the overflow
+                    // checks cost a third of a batched decode, where this loop is compute-bound
+                    let offset = c &* F.size, outOffset = c &* 4
                     // two chains of multiply-adds, so a pass waits on two FMA latencies, not four
-                    var a = out.loadUnaligned(fromByteOffset: c * 4, as: SIMD8<Float>.self)
+                    var a = out.loadUnaligned(fromByteOffset: outOffset, as: SIMD8<Float>.self)
                     var b = s0 * F.load8(w0, byteOffset: offset)
-                    a += s1 * F.load8(w0, byteOffset: offset + q)
-                    b += s2 * F.load8(w0, byteOffset: offset + 2 * q)
-                    a += s3 * F.load8(w0, byteOffset: offset + 3 * q)
-                    out.storeBytes(of: a + b, toByteOffset: c * 4, as: SIMD8<Float>.self)
-                    c += 8
+                    a += s1 * F.load8(w1, byteOffset: offset)
+                    b += s2 * F.load8(w2, byteOffset: offset)
+                    a += s3 * F.load8(w3, byteOffset: offset)
+                    out.storeBytes(of: a + b, toByteOffset: outOffset, as: SIMD8<Float>.self)
+                    c &+= 8
                 }
                 for c in vectorEnd..<tileEnd {
-                    acc[m * outputSize + c] += x0 * F.load(w0, index: c) + x1 * F.load(w0 + q, index: c)
-                        + x2 * F.load(w0 + 2 * q, index: c) + x3 * F.load(w0 + 3 * q, index: c)
+                    acc[m * outputSize + c] += x0 * F.load(w0, index: c) + x1 * F.load(w1, index: c)
+                        + x2 * F.load(w2, index: c) + x3 * F.load(w3, index: c)
                 }
             }
         }
@@ -164,13 +165,14 @@ private func dot4<F: WeightFormat>(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer,
     var sa = SIMD8<Float>(), sb = SIMD8<Float>(), sc = SIMD8<Float>(), sd = SIMD8<Float>()
     let rx = UnsafeRawPointer(x)
     var i = 0
-    while i + 8 <= n {
-        let lane = rx.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
-        sa += F.load8(a, byteOffset: i * F.size) * lane
-        sb += F.load8(b, byteOffset: i * F.size) * lane
-        sc += F.load8(c, byteOffset: i * F.size) * lane
-        sd += F.load8(d, byteOffset: i * F.size) * lane
-        i += 8
+    while i < n / 8 * 8 {  // wrapping arithmetic below: i < n, so nothing can overflow
+        let lane = rx.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
+        let offset = i &* F.size
+        sa += F.load8(a, byteOffset: offset) * lane
+        sb += F.load8(b, byteOffset: offset) * lane
+        sc += F.load8(c, byteOffset: offset) * lane
+        sd += F.load8(d, byteOffset: offset) * lane
+        i &+= 8
     }
     var result = (horizontalSum(sa), horizontalSum(sb), horizontalSum(sc), horizontalSum(sd))
     while i < n {
@@ -189,10 +191,10 @@ private func dot<F: WeightFormat>(_ w: UnsafeRawPointer, _ format: F.Type, _ x: 
     var sum0 = SIMD8<Float>(), sum1 = SIMD8<Float>()
     let rx = UnsafeRawPointer(x)
     var i = 0
-    while i + 16 <= n {
-        sum0 += F.load8(w, byteOffset: i * F.size) * rx.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
-        sum1 += F.load8(w, byteOffset: (i + 8) * F.size) * rx.loadUnaligned(fromByteOffset: 4 * i + 32, as: SIMD8<Float>.self)
-        i += 16
+    while i < n / 16 * 16 {  // wrapping arithmetic below: i < n, so nothing can overflow
+        sum0 += F.load8(w, byteOffset: i &* F.size) * rx.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
+        sum1 += F.load8(w, byteOffset: (i &+ 8) &* F.size) * rx.loadUnaligned(fromByteOffset: i &* 4 &+ 32, as: SIMD8<Float>.self)
+        i &+= 16
     }
     var sum = horizontalSum(sum0 + sum1)
     while i < n {
