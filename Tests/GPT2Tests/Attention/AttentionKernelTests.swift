@@ -64,14 +64,17 @@ import Testing
         }
     }
 
-    @Test("the engine's choice: tiled prefill for head sizes in multiples of 16, BLAS otherwise; flash-decoding for decode")
+    @Test("the engine's choice: tiled prefill for head sizes in multiples of 8, BLAS otherwise; flash-decoding for decode")
     func engineChoice() {
         func choice(_ T: Int, _ keys: Int, _ D: Int) -> String {
             AttentionKernels.engineChoice(for: AttentionShape(queryCount: T, keyCount: keys, headCount: 12, headSize: D)).name
         }
         #expect(choice(512, 512, 64) == "tiled")
         #expect(choice(7, 30, 64) == "tiled")
+        #expect(choice(512, 512, 24) == "tiled")
+        #expect(choice(64, 576, 8) == "tiled")
         #expect(choice(512, 512, 12) == "blas")
+        #expect(choice(512, 512, 100) == "blas")
         #expect(choice(1, 1, 64) == "flash-decode")
         #expect(choice(1, 1024, 64) == "flash-decode")
     }
