@@ -55,9 +55,8 @@ struct TokenizerBench: ParsableCommand {
             modelDirectory = Self.packageRoot.appendingPathComponent("Models/sales-demo")
         }
 
-        let loadStart = DispatchTime.now().uptimeNanoseconds
-        let tokenizer = try GPT2Tokenizer(directory: modelDirectory)
-        let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - loadStart) / 1e9
+        var tokenizer: GPT2Tokenizer!
+        let loadSeconds = try measure { tokenizer = try GPT2Tokenizer(directory: modelDirectory) }
 
         let text = text ?? Self.packageRoot.appendingPathComponent("Benchmarks/mixed_en_zh.txt").path
         guard let data = FileManager.default.contents(atPath: text) else {
@@ -68,26 +67,23 @@ struct TokenizerBench: ParsableCommand {
         }
         let megabytes = Double(data.count) / 1e6
 
-        var tokenCount = 0
-        for _ in 0..<warmup { tokenCount = tokenizer.encode(content, allowSpecialTokens: false).count }
+        var ids: [Int] = []
+        for _ in 0..<warmup { ids = tokenizer.encode(content, allowSpecialTokens: false) }
         var rates: [Double] = []
         for _ in 0..<repetitions {
-            let start = DispatchTime.now().uptimeNanoseconds
-            let ids = tokenizer.encode(content, allowSpecialTokens: false)
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            tokenCount = ids.count
-            rates.append(megabytes / seconds)
+            rates.append(megabytes / measure { ids = tokenizer.encode(content, allowSpecialTokens: false) })
         }
+        let tokenCount = ids.count
         let encodeStats = Statistics(rates)
 
         /// Encodes `pieces` one call each, `warmup + repetitions` times; MB/s of the whole file.
         func timeSeparately(_ pieces: [String]) -> Statistics {
             var rates: [Double] = []
             for r in 0..<(warmup + repetitions) {
-                let start = DispatchTime.now().uptimeNanoseconds
                 var count = 0
-                for piece in pieces { count &+= tokenizer.encode(piece, allowSpecialTokens: false).count }
-                let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                let seconds = measure {
+                    for piece in pieces { count &+= tokenizer.encode(piece, allowSpecialTokens: false).count }
+                }
                 if r >= warmup { rates.append(megabytes / seconds) }
                 precondition(count > 0)
             }
@@ -107,13 +103,11 @@ struct TokenizerBench: ParsableCommand {
             chunkStats = timeSeparately(chunks)
         }
 
-        // Decode throughput, for completeness.
-        let ids = tokenizer.encode(content, allowSpecialTokens: false)
+        // Decode throughput, for completeness (of the ids the last encode gave).
         var decodeRates: [Double] = []
         for _ in 0..<max(1, repetitions / 2) {
-            let start = DispatchTime.now().uptimeNanoseconds
-            let decoded = tokenizer.decode(ids)
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            var decoded = ""
+            let seconds = measure { decoded = tokenizer.decode(ids) }
             precondition(decoded.utf8.count == data.count, "decode(encode(text)) lost bytes")
             decodeRates.append(megabytes / seconds)
         }
