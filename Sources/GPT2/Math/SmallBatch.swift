@@ -1,9 +1,9 @@
 // Matrix products for decode: a few rows (one new token of each of 1–16 sequences) against a
 // large weight matrix. OpenBLAS's sgemm packs the whole weight matrix for such shapes and streams
 // it at a fraction of the memory bandwidth, and its sgemv splits the output columns between
-// threads (each thread reads part of every row); these kernels give each thread a contiguous
-// range of whole rows, read once as four front-to-back streams, with the few multiply-adds per
-// weight in registers.
+// threads (each thread reads part of every row); these kernels give the threads contiguous
+// ranges of whole rows, each read once as four front-to-back streams, with the few multiply-adds
+// per weight in registers.
 
 /// Most rows the small-batch kernels take; more go to sgemm, which then runs at full speed.
 let smallBatchLimit = 16
@@ -49,8 +49,10 @@ enum Float16Format: WeightFormat {
 }
 
 /// `y[M, out] += x[M, in] · W` for W stored [in, out] row-major (GPT-2's Conv1D layout).
-/// The threads split the input rows: each streams its contiguous range of W's rows, four at a time, into
-/// its own [M, out] accumulator (the first thread's is `y` itself); the others are added at the end.
+/// The threads share out W's rows in shrinking chunks (``parallelChunks(_:_:)``), each streamed
+/// front to back. The first chunk adds into `y` directly, every other one into a partial sum of its
+/// own, added to `y` in chunk order at the end: the result does not depend on which thread took
+/// which chunk, so it is the same in every run.
 func smallBatchAccumulate(_ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafePointer<Float>,
                           inputSize: Int, outputSize: Int, into y: UnsafeMutablePointer<Float>) {
     smallBatchAccumulate(x, rows: M, UnsafeRawPointer(w), Float32Format.self, inputSize: inputSize, outputSize: outputSize, into: y)
@@ -58,20 +60,18 @@ func smallBatchAccumulate(_ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafePoi
 
 func smallBatchAccumulate<F: WeightFormat>(_ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafeRawPointer, _ format: F.Type,
                                            inputSize: Int, outputSize: Int, into y: UnsafeMutablePointer<Float>) {
-    let parts = max(1, min(kernelThreadCount.value, inputSize / 64))
-    let rowsPerPart = (inputSize + parts - 1) / parts
-    let extra = UnsafeMutablePointer<Float>.allocate(capacity: (parts - 1) * M * outputSize)
-    defer { extra.deallocate() }
-    parallelRanges(parts, minimumPerPart: 1) { partRange in
-        for part in partRange {
-            let accumulator = part == 0 ? y : extra + (part - 1) * M * outputSize
-            if part > 0 { accumulator.initialize(repeating: 0, count: M * outputSize) }
-            let rows = (part * rowsPerPart)..<min(inputSize, (part + 1) * rowsPerPart)
-            accumulateRows(x, M: M, w, F.self, inputSize: inputSize, outputSize: outputSize, rows: rows, into: accumulator)
-        }
+    // chunks of at least 64 KB of W, so that each is still a long stream
+    let chunks = shrinkingChunks(inputSize, parts: min(parallelism, inputSize / 64),
+                                 minimum: max(4, 65_536 / (outputSize * F.size)))
+    let partials = UnsafeMutablePointer<Float>.allocate(capacity: (chunks.count - 1) * M * outputSize)
+    defer { partials.deallocate() }
+    parallelChunks(chunks) { index, rows in
+        let accumulator = index == 0 ? y : partials + (index - 1) * M * outputSize
+        if index > 0 { accumulator.initialize(repeating: 0, count: M * outputSize) }
+        accumulateRows(x, M: M, w, F.self, inputSize: inputSize, outputSize: outputSize, rows: rows, into: accumulator)
     }
-    for part in 1..<parts {
-        addRows(extra + (part - 1) * M * outputSize, to: y, rows: 1, n: M * outputSize)
+    for index in 1..<chunks.count {
+        addRows(partials + (index - 1) * M * outputSize, to: y, rows: 1, n: M * outputSize)
     }
 }
 
@@ -130,7 +130,7 @@ private func accumulateRows<F: WeightFormat>(_ x: UnsafePointer<Float>, M: Int, 
 }
 
 /// `y[M, rows] = x[M, n] · Wᵀ` for W stored [rows, n] row-major (the LM head against `wte`).
-/// The threads split W's rows; each row is read once and dotted with every x.
+/// The threads share out W's rows in shrinking chunks; each row is read once and dotted with every x.
 func smallBatchRowDots(_ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafePointer<Float>, wRows: Int, n: Int,
                        into y: UnsafeMutablePointer<Float>) {
     smallBatchRowDots(x, rows: M, UnsafeRawPointer(w), Float32Format.self, wRows: wRows, n: n, into: y)
@@ -138,7 +138,8 @@ func smallBatchRowDots(_ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafePointe
 
 func smallBatchRowDots<F: WeightFormat>(_ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafeRawPointer, _ format: F.Type,
                                         wRows: Int, n: Int, into y: UnsafeMutablePointer<Float>) {
-    parallelRanges(wRows, minimumPerPart: 1024) { range in
+    let chunks = shrinkingChunks(wRows, parts: min(parallelism, wRows / 1024), minimum: max(16, 65_536 / (n * F.size)))
+    parallelChunks(chunks) { _, range in
         // four rows at a time, one from each quarter of the range: four long streams, as in
         // `accumulateRows`; the four rows stay in L1 while every x uses them
         let quarter = range.count / 4

@@ -42,3 +42,35 @@ import Testing
         }
     }
 }
+
+/// The threads take the chunks of a product in whatever order they get to them; the sums must not
+/// depend on it, or the same prompt and seed could give different text from one run to the next.
+@Suite struct SmallBatchDeterminismTests {
+    @Test("the same bits in every run")
+    func sameBits() {
+        var rng = SeededGenerator(seed: 42)
+        let (M, n, out) = (3, 768, 2304)
+        let x = SmallBatchTests.random(M * n, &rng), w = SmallBatchTests.random(n * out, &rng)
+        let y0 = SmallBatchTests.random(M * out, &rng)
+        func accumulate() -> [Float] {
+            var y = y0
+            x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in y.withUnsafeMutableBufferPointer { yp in
+                smallBatchAccumulate(xp.baseAddress!, rows: M, wp.baseAddress!, inputSize: n, outputSize: out, into: yp.baseAddress!)
+            } } }
+            return y
+        }
+        func rowDots() -> [Float] {
+            var y = [Float](repeating: 0, count: M * out)
+            x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in y.withUnsafeMutableBufferPointer { yp in
+                smallBatchRowDots(xp.baseAddress!, rows: M, wp.baseAddress!, wRows: out, n: n, into: yp.baseAddress!)
+            } } }
+            return y
+        }
+        func differing(_ a: [Float], _ b: [Float]) -> Int { zip(a, b).count { $0.bitPattern != $1.bitPattern } }
+        let (firstAccumulate, firstRowDots) = (accumulate(), rowDots())
+        for run in 1..<20 {
+            #expect(differing(accumulate(), firstAccumulate) == 0, "accumulate, run \(run): values differ from run 0")
+            #expect(differing(rowDots(), firstRowDots) == 0, "row dots, run \(run): values differ from run 0")
+        }
+    }
+}
