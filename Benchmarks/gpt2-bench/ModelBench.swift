@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import GPT2
+@_spi(Profiling) import GPT2
 
 /// `gpt2-bench model`: prompt processing (ppN) and text generation (tgN) tokens/s, llama-bench style.
 struct ModelBench: ParsableCommand {
@@ -25,6 +25,12 @@ struct ModelBench: ParsableCommand {
             one decode step reads, and bound_pct is the mean of the repetitions' shares of their \
             bounds. The notes give the best and mean of 5 passes of each pattern, taken after all \
             tests.
+
+            --breakdown runs each test once more after its timed repetitions, with a stopwatch \
+            between the steps of every forward pass, and reports where the time went: per \
+            operation, microseconds per pass, share of the run, and for the weight products the \
+            GB/s of weights they read (compare with the read bandwidth) and their GFLOP/s. As a \
+            markdown table after the first one, or as `breakdown` arrays in the JSON rows.
             """
     )
 
@@ -52,6 +58,9 @@ struct ModelBench: ParsableCommand {
     @Flag(help: "Skip the bandwidth measurement.")
     var noBandwidth = false
 
+    @Flag(help: "Also report where each test's time goes, operation by operation (md or json output).")
+    var breakdown = false
+
     @Option(help: "Megabytes the bandwidth probe reads per pass; keep it well beyond the last-level cache.")
     var probeMB = 256
 
@@ -67,6 +76,7 @@ struct ModelBench: ParsableCommand {
         guard threads.values.allSatisfy({ $0 >= 1 }), batches.values.allSatisfy({ $0 >= 1 }) else {
             throw ValidationError("-t and -b values must be at least 1")
         }
+        guard !breakdown || format != .csv else { throw ValidationError("--breakdown needs -o md or -o json") }
     }
 
     func run() throws {
@@ -81,6 +91,7 @@ struct ModelBench: ParsableCommand {
             return probe!
         }
         var rows: [[String: Any]] = []
+        var breakdownRows: [[String: Any]] = []
         var notes: [String] = ["backend: \(BLASBackend.description)"]
         var generator = SystemRandomNumberGenerator()
         for path in models.split(separator: ",").map(String.init) {
@@ -107,34 +118,41 @@ struct ModelBench: ParsableCommand {
             for threadCount in threads.values {
                 BLASBackend.setThreadCount(threadCount)
                 for batch in batches.values {
-                    // token ids are drawn before timing: the timed region holds forward passes only
-                    var tests: [(name: String, prompt: Int, gen: Int, body: () throws -> Void)] = []
+                    // each test's token ids and caches are made before it is timed (and only then, so
+                    // that the peak memory holds one test's caches): the timed region holds forward
+                    // passes only
+                    var tests: [(name: String, prompt: Int, gen: Int, prepare: () -> () throws -> Void)] = []
                     for n in prompts.values where n > 0 && fits(n, "pp") {
-                        let prompt = (0..<batch).map { _ in tokens(n) }
-                        let caches = (0..<batch).map { _ in model.makeCache(capacity: n) }
                         tests.append(("pp\(n)", n, 0, {
-                            for cache in caches { cache.reset() }
-                            _ = try model.forward(batch: Array(zip(prompt, caches)), logits: .last)
+                            let prompt = (0..<batch).map { _ in tokens(n) }
+                            let caches = (0..<batch).map { _ in model.makeCache(capacity: n) }
+                            return {
+                                for cache in caches { cache.reset() }
+                                _ = try model.forward(batch: Array(zip(prompt, caches)), logits: .last)
+                            }
                         }))
                     }
                     for n in generations.values where n > 0 && fits(n, "tg") {
-                        let steps = (0..<n).map { _ in (0..<batch).map { _ in tokens(1) } }
-                        let caches = (0..<batch).map { _ in model.makeCache(capacity: n) }
                         tests.append(("tg\(n)", 0, n, {
-                            for cache in caches { cache.reset() }
-                            for step in steps {
-                                _ = try model.forward(batch: Array(zip(step, caches)), logits: .last)
+                            let steps = (0..<n).map { _ in (0..<batch).map { _ in tokens(1) } }
+                            let caches = (0..<batch).map { _ in model.makeCache(capacity: n) }
+                            return {
+                                for cache in caches { cache.reset() }
+                                for step in steps {
+                                    _ = try model.forward(batch: Array(zip(step, caches)), logits: .last)
+                                }
                             }
                         }))
                     }
                     for test in tests {
-                        try test.body()  // warm-up: page in the weights, grow the allocator's pools
+                        let body = test.prepare()
+                        try body()  // warm-up: page in the weights, grow the allocator's pools
                         let tokenCount = Double(batch * (test.prompt + test.gen))
                         let paired = test.gen > 0 && batch == 1 && !noBandwidth
                         var rates: [Double] = [], bandwidths: [Double] = []
                         for _ in 0..<repetitions {
                             let before = paired ? readProbe().now(threads: threadCount) : 0
-                            rates.append(tokenCount / (try measure(test.body)))
+                            rates.append(tokenCount / (try measure(body)))
                             if paired { bandwidths.append(max(before, readProbe().now(threads: threadCount))) }
                         }
                         let stats = Statistics(rates)
@@ -151,6 +169,15 @@ struct ModelBench: ParsableCommand {
                             row["paired_bandwidth_gbs"] = Statistics(bandwidths).mean
                             row["bandwidth_bound_tps"] = Statistics(bounds).mean
                             row["bound_pct"] = 100 * Statistics(shares).mean
+                        }
+                        if breakdown {
+                            let passes = test.gen > 0 ? test.gen : 1
+                            let steps = try profile(body, model: model, precision: precision, passes: passes,
+                                                    rows: batch * max(test.prompt, 1), keptRows: batch)
+                            row["breakdown"] = steps
+                            breakdownRows += steps.map { step in
+                                step.merging(["model": name, "threads": threadCount, "batch": batch, "test": test.name]) { a, _ in a }
+                            }
                         }
                         rows.append(row)
                     }
@@ -184,10 +211,48 @@ struct ModelBench: ParsableCommand {
             }
             try printTable(rows, columns: columns, format: format)
             if format == .md {
+                if breakdown {
+                    print()
+                    try printTable(breakdownRows, columns: ["model", "threads", "batch", "test", "op", "us_per_pass", "share_pct", "weights_gbs", "gflops"],
+                                   format: .md)
+                }
                 print()
                 for note in notes { print("- \(note)") }
             }
         }
+    }
+}
+
+/// One untimed-by-the-table run of `body` with ``ForwardProfile`` on: a row per operation with
+/// microseconds per forward pass, share of the run, and for the weight products the GB/s of
+/// weights read and GFLOP/s. `rows` new positions per pass, `keptRows` of them (the last of each
+/// sequence) going on through the last block's products and the LM head.
+private func profile(_ body: () throws -> Void, model: GPT2Model, precision: WeightPrecision,
+                     passes: Int, rows: Int, keptRows: Int) throws -> [[String: Any]] {
+    ForwardProfile.start()
+    let seconds = try measure(body)
+    let steps = ForwardProfile.stop()
+    let (C, F, V, L) = (model.config.embeddingSize, model.config.innerSize, model.config.vocabularySize, model.config.layerCount)
+    let bytesPerWeight = precision == .float32 ? 4 : 2
+    // weights of each product summed over the blocks, and its multiply-adds ×2: every new row goes
+    // through each block but the last, where only the kept rows go on after attention
+    let fullRows = (L - 1) * rows + keptRows
+    let products: [ForwardProfile.Operation: (weights: Int, flops: Int)] = [
+        .c_attn: (L * C * 3 * C, 2 * C * 3 * C * L * rows),
+        .attn_c_proj: (L * C * C, 2 * C * C * fullRows),
+        .c_fc: (L * C * F, 2 * C * F * fullRows),
+        .mlp_c_proj: (L * F * C, 2 * F * C * fullRows),
+        .lm_head: (V * C, 2 * V * C * keptRows),
+    ]
+    return steps.map { step in
+        let perPass = step.seconds / Double(passes)
+        var row: [String: Any] = ["op": step.operation.rawValue, "us_per_pass": perPass * 1e6,
+                                  "share_pct": 100 * step.seconds / seconds]
+        if let product = products[step.operation], perPass > 0 {
+            row["weights_gbs"] = Double(product.weights * bytesPerWeight) / perPass / 1e9
+            row["gflops"] = Double(product.flops) / perPass / 1e9
+        }
+        return row
     }
 }
 

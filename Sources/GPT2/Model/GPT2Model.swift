@@ -89,6 +89,8 @@ public final class GPT2Model: Sendable {
         let h = x + N * C               // [N, C]  LayerNorm output, then attention output
         let qkv = h + N * C             // [N, 3C]
         let fc = qkv + N * 3 * C        // [N, F]
+        var laps = ForwardProfile.Laps()
+        defer { laps.commit() }
 
         // token + position embeddings: x[r] = wte[token] + wpe[position]
         var r = 0
@@ -103,6 +105,7 @@ public final class GPT2Model: Sendable {
                 r += 1
             }
         }
+        laps.mark(.embedding)
 
         // the rows whose logits each sequence gets
         var selected: [Range<Int>] = []
@@ -121,7 +124,9 @@ public final class GPT2Model: Sendable {
         for (l, block) in weights.h.enumerated() {
             // x = x + c_proj(attention(c_attn(ln_1(x))))
             block.ln_1.apply(x, rows: N, n: C, epsilon: config.layerNormEpsilon, into: h)
+            laps.mark(.ln_1)
             block.c_attn.apply(h, rows: N, into: qkv)                    // [N, 3C]
+            laps.mark(.c_attn)
             var start = 0
             for (tokens, cache) in batch {
                 causalSelfAttention(qkv: qkv + start * 3 * C, rows: tokens.count, cache: cache, layer: l,
@@ -129,6 +134,7 @@ public final class GPT2Model: Sendable {
                                     out: h + start * C)  // [T, C]
                 start += tokens.count
             }
+            laps.mark(.attention)
             // The last block's output reaches nothing but the logits (its keys and values are
             // cached by now): it goes on with only the rows they are asked for, [S, C] from here.
             var n = N
@@ -137,18 +143,25 @@ public final class GPT2Model: Sendable {
                 if n == 0 { break }
             }
             block.attn_c_proj.apply(h, rows: n, into: x, accumulate: true)
+            laps.mark(.attn_c_proj)
 
             // x = x + c_proj(act(c_fc(ln_2(x))))
             block.ln_2.apply(x, rows: n, n: C, epsilon: config.layerNormEpsilon, into: h)
+            laps.mark(.ln_2)
             block.c_fc.apply(h, rows: n, into: fc)                       // [n, F]
+            laps.mark(.c_fc)
             activate(fc, count: n * F, config.activation)
+            laps.mark(.activation)
             block.mlp_c_proj.apply(fc, rows: n, into: x, accumulate: true)
+            laps.mark(.mlp_c_proj)
         }
         for (tokens, cache) in batch { cache.count += tokens.count }
 
         // logits = ln_f(x) · lm_headᵀ for the S rows kept
         weights.ln_f.apply(x, rows: S, n: C, epsilon: config.layerNormEpsilon, into: h)
+        laps.mark(.ln_f)
         let all = lmHead(h, rows: S)  // [S, V]
+        laps.mark(.lm_head)
         if batch.count == 1 {
             return [Logits(rowCount: S, vocabularySize: V, values: all)]
         }

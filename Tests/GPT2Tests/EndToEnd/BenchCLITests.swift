@@ -76,6 +76,41 @@ import Testing
         #expect(md.stdout.contains("peak resident memory of the model tests: "))
     }
 
+    @Test("--breakdown: every step of the forward pass timed, in order; the products' GB/s and GFLOP/s agree")
+    func breakdown() throws {
+        let rows = try Self.rows(["-p", "4", "-n", "2", "-r", "1", "--no-bandwidth", "--breakdown"])
+        #expect(rows.count == 2)
+        let products: Set = ["c_attn", "attn.c_proj", "c_fc", "mlp.c_proj", "lm_head"]
+        for row in rows {
+            let steps = try #require(row["breakdown"] as? [[String: Any]], "\(row)")
+            #expect(steps.compactMap { $0["op"] as? String }
+                    == ["wte+wpe", "ln_1", "c_attn", "attention", "attn.c_proj", "ln_2", "c_fc", "act", "mlp.c_proj", "ln_f", "lm_head"])
+            // the shares of one run of the test: the forward passes are all of it, bar the loop around them
+            let total = steps.reduce(0) { $0 + ($1["share_pct"] as? Double ?? 0) }
+            #expect(total > 50 && total <= 100.01, "\(total)")
+            for step in steps {
+                let op = step["op"] as? String ?? ""
+                #expect((step["us_per_pass"] as? Double ?? -1) >= 0)
+                #expect((step["weights_gbs"] != nil) == products.contains(op), "\(step)")
+                // one new token a pass: each float32 weight (4 bytes) does one multiply-add (2 FLOPs)
+                if row["test"] as? String == "tg2", let gbs = step["weights_gbs"] as? Double, let gflops = step["gflops"] as? Double {
+                    #expect(abs(gflops - gbs / 2) <= 1e-9 * gbs, "\(step)")
+                }
+            }
+        }
+
+        let md = try CommandRunner.run("gpt2-bench", ["model", "-m", TestPaths.salesDemo.path, "-p", "0", "-n", "2", "-r", "1",
+                                                      "--no-bandwidth", "--breakdown"])
+        #expect(md.status == 0, "\(md.stderr)")
+        let table = md.stdout.split(separator: "\n").filter { $0.hasPrefix("|") }
+        #expect(table.count == 2 + 1 + 2 + 11)  // the tests' table, then the breakdown's
+        #expect(table.last?.contains("lm_head") == true)
+
+        let csv = try CommandRunner.run("gpt2-bench", ["model", "-m", TestPaths.salesDemo.path, "--breakdown", "-o", "csv"])
+        #expect(csv.status != 0)
+        #expect(csv.stderr.contains("--breakdown"))
+    }
+
     @Test("a size beyond the model's context is skipped with a note on standard error, not silently")
     func sizeBeyondContext() throws {
         let context = try GPT2Model(directory: TestPaths.salesDemo).config.contextLength
