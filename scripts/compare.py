@@ -20,6 +20,7 @@ tokens/s over all rounds' repetitions, the ratio of the means, and the range of 
 ratios (each round's engines ran within a minute or two of each other).
 """
 import argparse
+import atexit
 import json
 import os
 import re
@@ -32,6 +33,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def scratch_directory(prefix):
+    """A new temporary directory, removed with what is in it when the script ends."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return Path(path)
 
 
 def run(cmd, **kwargs):
@@ -57,20 +65,23 @@ class SwiftGPT2:
 
     def __init__(self, args, model):
         self.args, self.model = args, model
-        build = ["swift", "build", "-c", "release", "--product", "gpt2-bench", "--package-path", str(ROOT)]
-        scratch = ROOT / ".build"
-        if args.native:
-            scratch = ROOT / ".build-native"
-            build += ["--scratch-path", str(scratch), "-Xswiftc", "-target-cpu", "-Xswiftc", "native"]
-        run(build)
-        self.binary = scratch / "release" / "gpt2-bench"
+        if args.bench_binary:
+            self.binary = args.bench_binary
+        else:
+            build = ["swift", "build", "-c", "release", "--product", "gpt2-bench", "--package-path", str(ROOT)]
+            scratch = ROOT / ".build"
+            if args.native:
+                scratch = ROOT / ".build-native"
+                build += ["--scratch-path", str(scratch), "-Xswiftc", "-target-cpu", "-Xswiftc", "native"]
+            run(build)
+            self.binary = scratch / "release" / "gpt2-bench"
         self.version = "swift-gpt2 " + run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]).strip()
         self.extras = {"load_s": [], "peak_rss_mb": [], "paired_bandwidth_gbs": [], "bound_tps": [], "bound_pct": []}
 
     def round(self):
         a = self.args
         common = [str(self.binary), "model", "-m", str(self.model), "-t", str(a.threads), "-r", str(a.reps), "-o", "json",
-                  "--weights", a.weights]
+                  "--weights", a.weights, "--probe-mb", str(a.probe_mb)]
         rows = json.loads(run(common + ["-p", str(a.prompt), "-n", str(a.gen)]))
         rows += json.loads(run(common + ["-p", "0", "-n", str(a.batch_gen), "-b", str(a.batch), "--no-bandwidth"]))
         samples = {}
@@ -156,7 +167,7 @@ class LlamaCpp:
         self.batched = shutil.which("llama-batched-bench")
         self.gguf = args.gguf
         if self.gguf is None:
-            self.gguf = Path(tempfile.mkdtemp(prefix="gpt2-gguf-")) / "model-f32.gguf"
+            self.gguf = scratch_directory("gpt2-gguf-") / "model-f32.gguf"
             run([sys.executable, str(ROOT / "scripts" / "gpt2_to_gguf.py"), str(model), str(self.gguf)])
         self.version = "llama.cpp"
         self.extras = {}
@@ -216,18 +227,24 @@ def main():
                         help="GGUF file of the same model for llama.cpp (default: converted from --model when llama-bench is on PATH)")
     parser.add_argument("--no-native", dest="native", action="store_false",
                         help="build swift-gpt2 without -target-cpu native (what a dependent package gets)")
+    parser.add_argument("--bench-binary", type=Path, default=None,
+                        help="a gpt2-bench to run instead of building one (a build with other flags, or the tests' debug build)")
     parser.add_argument("--weights", choices=["resident", "mapped"], default="resident",
                         help="swift-gpt2's weight residency (default resident: in the process's memory, as PyTorch holds them)")
+    parser.add_argument("--probe-mb", type=int, default=256,
+                        help="megabytes gpt2-bench's bandwidth probe reads per pass (keep it well beyond the last-level cache)")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
-    if min(args.threads, args.prompt, args.gen, args.batch, args.batch_gen, args.reps, args.rounds) < 1:
-        parser.error("--threads, --prompt, --gen, --batch, --batch-gen, --reps and --rounds must be at least 1")
+    if min(args.threads, args.prompt, args.gen, args.batch, args.batch_gen, args.reps, args.rounds, args.probe_mb) < 1:
+        parser.error("--threads, --prompt, --gen, --batch, --batch-gen, --reps, --rounds and --probe-mb must be at least 1")
     if args.gguf is not None and not args.gguf.is_file():
         parser.error(f"--gguf {args.gguf}: no such file")
+    if args.bench_binary is not None and not os.access(args.bench_binary, os.X_OK):
+        parser.error(f"--bench-binary {args.bench_binary}: not an executable file")
 
     model = args.model
     if model is None:
-        model = Path(tempfile.mkdtemp(prefix="gpt2-124m-"))
+        model = scratch_directory("gpt2-124m-")
         run([sys.executable, str(ROOT / "scripts" / "make_random_gpt2.py"), str(model)])
 
     ours, theirs = SwiftGPT2(args, model), PyTorch(args, model)
@@ -262,7 +279,8 @@ def main():
 
     bound_pct = ours.extras["bound_pct"]
     print(f"\nmodel: {model}, {args.threads} threads, {args.rounds} rounds × {args.reps} repetitions; "
-          f"{ours.version} built {'with' if args.native else 'without'} -target-cpu native, weights {args.weights}; "
+          f"{ours.version} " + (f"as {args.bench_binary}" if args.bench_binary else f"built {'with' if args.native else 'without'} -target-cpu native")
+          + f", weights {args.weights}; "
           f"{theirs.version}" + (f"; {llama.version}" if llama else ""))
     print(f"machine: {cpu_name()}, {os.uname().machine}, {os.cpu_count()} CPUs, Linux {os.uname().release}")
     print("read bandwidth paired with swift-gpt2's tg runs, per round: "

@@ -1,0 +1,154 @@
+"""scripts/compare.py end to end: the real gpt2-bench (the tests' debug build), stand-ins for
+PyTorch (stubs/) and for llama.cpp's two benchmark tools (written here), the real GGUF conversion.
+Checks what it runs, how it pairs and rotates the engines, and that its table and JSON say what
+the engines measured."""
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import unittest
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+# scripts/test passes the one `swift test` just built
+BENCH = Path(os.environ.get("GPT2_BENCH", ROOT / ".build" / "debug" / "gpt2-bench"))
+MODEL = ROOT / "Models" / "sales-demo"
+
+# what the llama-bench stand-in reports: tokens/s of each repetition, by workload
+LLAMA_SAMPLES = {"pp": [400.0, 500.0], "tg": [40.0, 60.0]}
+LLAMA_BATCHED_TG = 123.5
+
+FAKE_LLAMA_BENCH = f"""\
+#!{sys.executable}
+import json, os, sys
+argv = sys.argv[1:]
+value = lambda flag: argv[argv.index(flag) + 1]
+with open(value("-m"), "rb") as model, open(os.environ["FAKE_LLAMA_LOG"], "a") as log:
+    log.write(json.dumps(["llama-bench", model.read(4).decode("latin-1")] + argv) + "\\n")
+common = {{"build_commit": "fake123", "backends": "CPU", "model_type": "gpt2 ?B all F32"}}
+rows = [dict(common, n_prompt=int(value("-p")), n_gen=0, samples_ts={LLAMA_SAMPLES["pp"]}),
+        dict(common, n_prompt=0, n_gen=int(value("-n")), samples_ts={LLAMA_SAMPLES["tg"]})]
+print(json.dumps(rows))
+"""
+
+# llama-batched-bench's JSONL has "-nan" for the empty prompt phase (not JSON)
+FAKE_LLAMA_BATCHED = f"""\
+#!{sys.executable}
+import json, os, sys
+with open(os.environ["FAKE_LLAMA_LOG"], "a") as log:
+    log.write(json.dumps(["llama-batched-bench"] + sys.argv[1:]) + "\\n")
+print("main: n_kv_max = 2048")
+print('{{"n_kv_max": 2048, "pp": 0, "tg": 4, "pl": 2, "n_kv": 8, "t_pp": 0.000000, "speed_pp": -nan, '
+      '"t_tg": 0.064777, "speed_tg": {LLAMA_BATCHED_TG}, "t": 0.064777, "speed": 123.500000}}')
+"""
+
+
+class CompareTests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not BENCH.is_file():
+            raise RuntimeError(f"{BENCH}: no such file (build it first: swift build, or run scripts/test)")
+
+    def run_compare(self, *arguments, with_llama=True):
+        self.work = Path(self.enterContext(tempfile.TemporaryDirectory(prefix="compare-test-")))
+        self.log = self.work / "llama.log"
+        fakes = self.work / "bin"
+        fakes.mkdir()
+        for name, text in [("llama-bench", FAKE_LLAMA_BENCH), ("llama-batched-bench", FAKE_LLAMA_BATCHED)]:
+            (fakes / name).write_text(text)
+            (fakes / name).chmod(0o755)
+        # a PATH without any real llama.cpp tools, with the stand-ins in front when asked
+        path = [p for p in os.environ["PATH"].split(os.pathsep)
+                if not (Path(p) / "llama-bench").exists() and not (Path(p) / "llama-batched-bench").exists()]
+        env = dict(os.environ, PATH=os.pathsep.join(([str(fakes)] if with_llama else []) + path),
+                   PYTHONPATH=str(Path(__file__).parent / "stubs"), FAKE_LLAMA_LOG=str(self.log))
+        return subprocess.run([sys.executable, str(ROOT / "scripts" / "compare.py"), *map(str, arguments)],
+                              env=env, text=True, capture_output=True, timeout=900)
+
+    def workload_arguments(self):
+        return ["--model", MODEL, "--bench-binary", BENCH, "--threads", 1, "--prompt", 16, "--gen", 8,
+                "--batch", 2, "--batch-gen", 4, "--reps", 2, "--rounds", 2, "--text", "", "--weights", "mapped",
+                # a small bandwidth probe: the debug build reads it slowly
+                "--probe-mb", 8]
+
+    def test_three_engines_side_by_side(self):
+        json_path = Path(self.enterContext(tempfile.TemporaryDirectory(prefix="compare-json-"))) / "result.json"
+        result = self.run_compare(*self.workload_arguments(), "--json-out", json_path)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        report = json.loads(json_path.read_text())
+        workloads = ["pp16", "tg8", "b2 x tg4"]
+        engines = ["swift-gpt2", "PyTorch", "llama.cpp"]
+
+        # every engine ran every workload: 2 rounds × 2 repetitions of positive tokens/s
+        for engine in engines:
+            self.assertEqual(sorted(report["samples_ts"][engine]), sorted(workloads), engine)
+            for workload in workloads:
+                samples = report["samples_ts"][engine][workload]
+                self.assertEqual(len(samples), 4, (engine, workload))
+                self.assertTrue(all(s > 0 for s in samples), (engine, workload, samples))
+                self.assertEqual(len(report["round_means"][engine][workload]), 2)
+        # llama.cpp's numbers are what its tools printed, "-nan" and all
+        self.assertEqual(report["samples_ts"]["llama.cpp"]["pp16"], LLAMA_SAMPLES["pp"] * 2)
+        self.assertEqual(report["samples_ts"]["llama.cpp"]["tg8"], LLAMA_SAMPLES["tg"] * 2)
+        self.assertEqual(report["samples_ts"]["llama.cpp"]["b2 x tg4"], [LLAMA_BATCHED_TG] * 4)
+        self.assertIn("fake123", report["versions"]["llama.cpp"])
+        self.assertEqual(report["versions"]["PyTorch"], "PyTorch 0.0-stub")
+        # gpt2-bench's paired bandwidth bound came through, once per round
+        self.assertEqual(len(report["extras"]["swift-gpt2"]["bound_pct"]), 2)
+
+        # llama.cpp ran on a GGUF converted from the same model, with the same workload and threads
+        calls = [json.loads(line) for line in self.log.read_text().splitlines()]
+        bench_calls = [c for c in calls if c[0] == "llama-bench"]
+        self.assertEqual(len(bench_calls), 2)  # once per round
+        for call in bench_calls:
+            flag = lambda name: call[call.index(name) + 1]
+            self.assertEqual((flag("-p"), flag("-n"), flag("-t"), flag("-r")), ("16", "8", "1", "2"))
+            self.assertEqual(call[1], "GGUF")  # the model file's magic, read by the stand-in
+            self.assertFalse(Path(flag("-m")).exists())  # compare.py removed its conversion at exit
+        batched = [c for c in calls if c[0] == "llama-batched-bench"]
+        self.assertEqual(len(batched), 4)  # --reps runs per round
+        for call in batched:
+            self.assertEqual([call[call.index(f) + 1] for f in ["-ntg", "-npl", "-t"]], ["4", "2", "1"])
+
+        # the table: one row per workload with the means of all samples and the ratio of the means
+        table = {line.split("|")[1].strip(): [cell.strip() for cell in line.split("|")[2:-1]]
+                 for line in result.stdout.splitlines() if line.startswith("| ") and "(tok/s)" in line}
+        self.assertEqual(sorted(table), sorted(f"{w} (tok/s)" for w in workloads))
+        for workload in workloads:
+            ours, pytorch, vs_pytorch, llama, vs_llama = table[f"{workload} (tok/s)"]
+            means = {e: statistics.fmean(report["samples_ts"][e][workload]) for e in engines}
+            self.assertEqual(ours.split(" ± ")[0], f"{means['swift-gpt2']:.1f}")
+            self.assertEqual(pytorch.split(" ± ")[0], f"{means['PyTorch']:.1f}")
+            self.assertEqual(llama.split(" ± ")[0], f"{means['llama.cpp']:.1f}")
+            self.assertTrue(vs_pytorch.startswith(f"{means['swift-gpt2'] / means['PyTorch']:.2f}×"), vs_pytorch)
+            self.assertTrue(vs_llama.startswith(f"{means['swift-gpt2'] / means['llama.cpp']:.2f}×"), vs_llama)
+            # and the range of the per-round ratios
+            rounds = [a / b for a, b in zip(report["round_means"]["swift-gpt2"][workload],
+                                            report["round_means"]["PyTorch"][workload])]
+            self.assertIn(f"({min(rounds):.2f}–{max(rounds):.2f})", vs_pytorch)
+        # the engines took turns: the order rotates from round to round
+        self.assertIn("round 1/2: swift-gpt2, PyTorch, llama.cpp", result.stderr)
+        self.assertIn("round 2/2: PyTorch, llama.cpp, swift-gpt2", result.stderr)
+
+    def test_without_llama_bench_says_why(self):
+        result = self.run_compare(*self.workload_arguments(), "--rounds", 1, with_llama=False)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("llama.cpp: skipped (llama-bench not on PATH)", result.stdout)
+        self.assertNotIn("vs llama.cpp", result.stdout)
+        self.assertFalse(self.log.exists())
+
+    def test_bad_arguments_are_refused_by_name(self):
+        for arguments, message in [(["--reps", 0], "must be at least 1"),
+                                   (["--gguf", "/nonexistent/model.gguf"], "--gguf /nonexistent/model.gguf: no such file"),
+                                   (["--bench-binary", "/nonexistent/gpt2-bench"], "--bench-binary /nonexistent/gpt2-bench: not an executable")]:
+            result = self.run_compare("--model", MODEL, *arguments)
+            self.assertEqual(result.returncode, 2, arguments)
+            self.assertIn(message, result.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
