@@ -239,7 +239,7 @@ def main():
         parser.error("--threads, --prompt, --gen, --batch, --batch-gen, --reps, --rounds and --probe-mb must be at least 1")
     if args.gguf is not None and not args.gguf.is_file():
         parser.error(f"--gguf {args.gguf}: no such file")
-    if args.bench_binary is not None and not os.access(args.bench_binary, os.X_OK):
+    if args.bench_binary is not None and not (args.bench_binary.is_file() and os.access(args.bench_binary, os.X_OK)):
         parser.error(f"--bench-binary {args.bench_binary}: not an executable file")
 
     model = args.model

@@ -144,7 +144,8 @@ class CompareTests(unittest.TestCase):
     def test_bad_arguments_are_refused_by_name(self):
         for arguments, message in [(["--reps", 0], "must be at least 1"),
                                    (["--gguf", "/nonexistent/model.gguf"], "--gguf /nonexistent/model.gguf: no such file"),
-                                   (["--bench-binary", "/nonexistent/gpt2-bench"], "--bench-binary /nonexistent/gpt2-bench: not an executable")]:
+                                   (["--bench-binary", "/nonexistent/gpt2-bench"], "--bench-binary /nonexistent/gpt2-bench: not an executable"),
+                                   (["--bench-binary", ROOT / "scripts"], f"--bench-binary {ROOT / 'scripts'}: not an executable")]:
             result = self.run_compare("--model", MODEL, *arguments)
             self.assertEqual(result.returncode, 2, arguments)
             self.assertIn(message, result.stderr)
