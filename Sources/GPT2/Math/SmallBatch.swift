@@ -60,9 +60,7 @@ func smallBatchAccumulate(_ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafePoi
 
 func smallBatchAccumulate<F: WeightFormat>(_ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafeRawPointer, _ format: F.Type,
                                            inputSize: Int, outputSize: Int, into y: UnsafeMutablePointer<Float>) {
-    // chunks of at least 64 KB of W, so that each is still a long stream
-    let chunks = shrinkingChunks(inputSize, parts: min(parallelism, inputSize / 64),
-                                 minimum: max(4, 65_536 / (outputSize * F.size)))
+    let chunks = accumulateChunks(inputSize: inputSize, outputSize: outputSize, elementSize: F.size)
     let partials = UnsafeMutablePointer<Float>.allocate(capacity: (chunks.count - 1) * M * outputSize)
     defer { partials.deallocate() }
     parallelChunks(chunks) { index, rows in
@@ -73,6 +71,12 @@ func smallBatchAccumulate<F: WeightFormat>(_ x: UnsafePointer<Float>, rows M: In
     for index in 1..<chunks.count {
         addRows(partials + (index - 1) * M * outputSize, to: y, rows: 1, n: M * outputSize)
     }
+}
+
+/// How ``smallBatchAccumulate(_:rows:_:_:inputSize:outputSize:into:)`` shares out W's rows: shrinking
+/// chunks of at least 64 KB of W, so that each is still a long stream.
+func accumulateChunks(inputSize: Int, outputSize: Int, elementSize: Int) -> [Range<Int>] {
+    shrinkingChunks(inputSize, parts: min(parallelism, inputSize / 64), minimum: max(4, 65_536 / (outputSize * elementSize)))
 }
 
 /// acc[m, :] += Σ_{i in rows} x[m, i] · W[i, :]. The rows go four at a time, one from each

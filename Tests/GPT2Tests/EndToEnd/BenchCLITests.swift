@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import GPT2
+@_spi(Profiling) @testable import GPT2
 
 /// `gpt2-bench`, run as built: `model` on the bundled demo model, the attention lab on small
 /// shapes, and the tokenizer benchmark on its default text.
@@ -109,6 +109,28 @@ import Testing
         let csv = try CommandRunner.run("gpt2-bench", ["model", "-m", TestPaths.salesDemo.path, "--breakdown", "-o", "csv"])
         #expect(csv.status != 0)
         #expect(csv.stderr.contains("--breakdown"))
+    }
+
+    @Test("decode-read: the products' and the bare read's GB/s per round, and the share is the mean of the rounds' ratios")
+    func decodeRead() throws {
+        let output = try CommandRunner.run("gpt2-bench", ["decode-read", "-m", TestPaths.salesDemo.path, "--rounds", "3",
+                                                          "--passes", "1", "-o", "json"])
+        #expect(output.status == 0, "\(output.stderr)")
+        let rows = try #require(JSONSerialization.jsonObject(with: output.stdoutData) as? [[String: Any]])
+        let row = try #require(rows.first)
+        let products = try #require(row["product_gbs_samples"] as? [Double])
+        let bare = try #require(row["bare_read_gbs_samples"] as? [Double])
+        #expect(products.count == 3 && bare.count == 3)
+        #expect(products.allSatisfy { $0 > 0 } && bare.allSatisfy { $0 > 0 })
+        let shares = zip(products, bare).map { 100 * $0 / $1 }
+        let share = try #require(row["product_share_pct"] as? Double)
+        #expect(abs(share - shares.reduce(0, +) / 3) <= 1e-9 * share)
+        let model = try GPT2Model(directory: TestPaths.salesDemo)
+        #expect(abs((row["block_matrix_mb"] as? Double ?? 0) - Double(model.blockMatrixBytes) / 1e6) < 1e-9)
+
+        let csv = try CommandRunner.run("gpt2-bench", ["decode-read", "-m", TestPaths.salesDemo.path, "-o", "csv"])
+        #expect(csv.status != 0)
+        #expect(csv.stderr.contains("md or json"))
     }
 
     @Test("a size beyond the model's context is skipped with a note on standard error, not silently")

@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+@_spi(Profiling) import GPT2
+
+/// `gpt2-bench decode-read`: the decode product kernel against a bare read of the same bytes.
+struct DecodeReadBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "decode-read",
+        abstract: "How close the decode product kernel comes to a bare read of the same weights.",
+        discussion: """
+            Each round times two things back to back, in alternating order: the blocks' four \
+            products for one token row with the kernel a decode step uses (no attention or \
+            LayerNorm between them), and a bare sum of the same bytes in the same chunks, threads \
+            and four streams per chunk. Each reads all the blocks' matrices --passes times. The \
+            table gives both rates (GB/s of weights) and the product's share of the bare rate: \
+            the mean over rounds of each round's share, ± its standard error. Pairing within a \
+            round is what lets a few percent show through a machine whose bandwidth drifts.
+            """
+    )
+
+    @Option(name: [.customShort("m"), .customLong("model")], help: "Model directory.")
+    var model: String
+
+    @Option(name: [.customShort("t"), .customLong("threads")], help: "Threads.")
+    var threads = BLASBackend.physicalCoreCount
+
+    @Option(help: "Rounds, each timing the products and the bare read once.")
+    var rounds = 40
+
+    @Option(help: "Passes over all the blocks' matrices per timing.")
+    var passes = 3
+
+    @Option(help: "Where float32 weights live: mapped or resident.")
+    var weights: WeightResidency = .resident
+
+    @Option(help: "Precision of the weight matrices: f32 or f16.")
+    var precision: WeightPrecision = .float32
+
+    @Option(name: [.customShort("o"), .customLong("output"), .customLong("format")], help: "Output: md or json.")
+    var format: OutputFormat = .md
+
+    func validate() throws {
+        guard threads >= 1, rounds >= 2, passes >= 1 else {
+            throw ValidationError("-t and --passes must be at least 1, --rounds at least 2")
+        }
+        guard format != .csv else { throw ValidationError("decode-read prints md or json") }
+    }
+
+    func run() throws {
+        let loaded = try GPT2Model(directory: URL(fileURLWithPath: model), residency: weights, precision: precision)
+        BLASBackend.setThreadCount(threads)
+        let bytes = Double(loaded.blockMatrixBytes * passes)
+        _ = loaded.timeBlockProducts(passes: 1)  // page in the weights
+        _ = loaded.timeBlockBareRead(passes: 1)
+        var products: [Double] = [], bare: [Double] = [], shares: [Double] = []
+        for round in 0..<rounds {
+            var product = 0.0, read = 0.0
+            let order = round % 2 == 0 ? [true, false] : [false, true]
+            for isProduct in order {
+                if isProduct {
+                    product = bytes / loaded.timeBlockProducts(passes: passes) / 1e9
+                } else {
+                    read = bytes / loaded.timeBlockBareRead(passes: passes).seconds / 1e9
+                }
+            }
+            products.append(product)
+            bare.append(read)
+            shares.append(product / read)
+        }
+        let share = Statistics(shares)
+        var row: [String: Any] = [
+            "model": URL(fileURLWithPath: model).lastPathComponent, "threads": threads, "rounds": rounds,
+            "passes": passes, "weights": weights.rawValue, "precision": precision.rawValue,
+            "block_matrix_mb": Double(loaded.blockMatrixBytes) / 1e6,
+            "product_gbs": Statistics(products).mean, "bare_read_gbs": Statistics(bare).mean,
+            "product_share_pct": 100 * share.mean,
+            "product_share_se_pct": 100 * share.sd / Double(rounds).squareRoot(),
+        ]
+        if format == .json {
+            row["product_gbs_samples"] = products
+            row["bare_read_gbs_samples"] = bare
+        } else {
+            row["share"] = String(format: "%.1f ± %.1f %%", 100 * share.mean, 100 * share.sd / Double(rounds).squareRoot())
+        }
+        try printTable([row], columns: ["model", "threads", "precision", "block_matrix_mb", "product_gbs", "bare_read_gbs", "share"],
+                       format: format)
+    }
+}
