@@ -7,16 +7,14 @@ import Dispatch
     /// Bytes of the blocks' weight matrices (what one decoded token reads besides the LM head).
     public var blockMatrixBytes: Int {
         weights.h.reduce(0) { total, block in
-            total + [block.c_attn, block.attn_c_proj, block.c_fc, block.mlp_c_proj].reduce(0) {
-                $0 + $1.inputSize * $1.outputSize * precision.bytes
-            }
+            total + block.linears.reduce(0) { $0 + $1.inputSize * $1.outputSize * precision.bytes }
         }
     }
 
-    /// Seconds to run every block's four products for one token row, `passes` times, with the
-    /// kernel a decode step uses (no attention, LayerNorm or GELU between them).
+    /// Seconds to run every block's four products for one token row, `passes` times, as a decode
+    /// step runs them (no attention, LayerNorm or GELU between them).
     public func timeBlockProducts(passes: Int) -> Double {
-        let width = weights.h.map { max($0.c_attn.outputSize, $0.c_fc.outputSize, $0.c_fc.inputSize) }.max() ?? 0
+        let width = weights.h.flatMap(\.linears).map { max($0.inputSize, $0.outputSize) }.max() ?? 0
         let x = UnsafeMutablePointer<Float>.allocate(capacity: width)
         let y = UnsafeMutablePointer<Float>.allocate(capacity: width)
         defer { x.deallocate(); y.deallocate() }
@@ -24,16 +22,7 @@ import Dispatch
         let start = DispatchTime.now().uptimeNanoseconds
         for _ in 0..<passes {
             for block in weights.h {
-                for linear in [block.c_attn, block.attn_c_proj, block.c_fc, block.mlp_c_proj] {
-                    y.initialize(repeating: 0, count: linear.outputSize)
-                    switch linear.weight {
-                    case .float32(let w):
-                        smallBatchAccumulate(x, rows: 1, w, inputSize: linear.inputSize, outputSize: linear.outputSize, into: y)
-                    case .float16(let w):
-                        smallBatchAccumulate(x, rows: 1, UnsafeRawPointer(w), Float16Format.self,
-                                             inputSize: linear.inputSize, outputSize: linear.outputSize, into: y)
-                    }
-                }
+                for linear in block.linears { linear.apply(x, rows: 1, into: y) }
             }
         }
         return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -47,7 +36,7 @@ import Dispatch
         let start = DispatchTime.now().uptimeNanoseconds
         for pass in 0..<passes {
             for block in weights.h {
-                for linear in [block.c_attn, block.attn_c_proj, block.c_fc, block.mlp_c_proj] {
+                for linear in block.linears {
                     let w: UnsafeRawPointer = switch linear.weight {
                     case .float32(let w): UnsafeRawPointer(w)
                     case .float16(let w): UnsafeRawPointer(w)

@@ -28,6 +28,9 @@ struct BlockWeights: Sendable {
     let ln_2: LayerNormWeights
     let c_fc: Linear         // mlp.c_fc:    [n_embd, n_inner]
     let mlp_c_proj: Linear   // mlp.c_proj:  [n_inner, n_embd]
+
+    /// The four Conv1D layers, in the order the block runs them.
+    var linears: [Linear] { [c_attn, attn_c_proj, c_fc, mlp_c_proj] }
 }
 
 /// All parameters of a GPT-2 model, as pointers that stay valid while `storage` lives. The
