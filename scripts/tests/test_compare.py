@@ -4,12 +4,10 @@ Checks what it runs, how it pairs and rotates the engines, and that its table an
 the engines measured."""
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import unittest
 from pathlib import Path
 
