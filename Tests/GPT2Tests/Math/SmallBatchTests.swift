@@ -25,6 +25,33 @@ import Testing
         }
     }
 
+    /// Chunks given, so that the partial sums are exercised on any number of cores: one of fewer
+    /// than four rows (no group of four to store its first rows), uneven column tails. Repeated,
+    /// so that a partial sum that kept what its memory held before would show.
+    @Test("y += x · W in given chunks")
+    func accumulateInChunks() {
+        let (M, inputSize, outputSize) = (2, 130, 1030)
+        var rng = SeededGenerator(seed: 7)
+        let x = Self.random(M * inputSize, &rng), w = Self.random(inputSize * outputSize, &rng)
+        let y0 = Self.random(M * outputSize, &rng)
+        var expected = y0.map(Double.init)
+        for m in 0..<M {
+            for c in 0..<outputSize {
+                for i in 0..<inputSize { expected[m * outputSize + c] += Double(x[m * inputSize + i]) * Double(w[i * outputSize + c]) }
+            }
+        }
+        for run in 0..<4 {
+            var y = y0
+            x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in y.withUnsafeMutableBufferPointer { yp in
+                smallBatchAccumulate(xp.baseAddress!, rows: M, UnsafeRawPointer(wp.baseAddress!), Float32Format.self,
+                                     inputSize: inputSize, outputSize: outputSize, into: yp.baseAddress!,
+                                     chunks: [0..<40, 40..<43, 43..<91, 91..<130])
+            } } }
+            let worst = zip(y, expected).map { abs(Double($0) - $1) }.max()!
+            #expect(worst < 1e-4, "run \(run): off by \(worst)")
+        }
+    }
+
     @Test("y = x · Wᵀ for W [rows, n]", arguments: [(1, 5, 8), (1, 5000, 96), (4, 2000, 64), (7, 1500, 19), (16, 33, 100)])
     func rowDots(rows: Int, wRows: Int, n: Int) {
         var rng = SeededGenerator(seed: UInt64(rows * 7 + n))
