@@ -50,8 +50,8 @@ enum Float16Format: WeightFormat {
 
 /// `y[M, out] += x[M, in] · W` for W stored [in, out] row-major (GPT-2's Conv1D layout).
 /// The threads share out W's rows in shrinking chunks (``parallelChunks(_:_:)``), each streamed
-/// front to back. The first chunk adds into `y` directly, every other one writes a partial sum of
-/// its own, added to `y` in chunk order at the end: the result does not depend on which thread took
+/// front to back. The first chunk adds into `y` directly, every other one into a partial sum of its
+/// own, added to `y` in chunk order at the end: the result does not depend on which thread took
 /// which chunk, so it is the same in every run.
 func smallBatchAccumulate(_ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafePointer<Float>,
                           inputSize: Int, outputSize: Int, into y: UnsafeMutablePointer<Float>) {
@@ -62,18 +62,16 @@ func smallBatchAccumulate<F: WeightFormat>(_ x: UnsafePointer<Float>, rows M: In
                                            inputSize: Int, outputSize: Int, into y: UnsafeMutablePointer<Float>,
                                            chunks: [Range<Int>]? = nil) {
     let chunks = chunks ?? accumulateChunks(inputSize: inputSize, outputSize: outputSize, elementSize: F.size)
-    let n = M * outputSize
-    let partials = UnsafeMutablePointer<Float>.allocate(capacity: (chunks.count - 1) * n)
+    let partials = UnsafeMutablePointer<Float>.allocate(capacity: (chunks.count - 1) * M * outputSize)
     defer { partials.deallocate() }
     parallelChunks(chunks) { index, rows in
-        if index == 0 {
-            accumulateRows(x, M: M, w, F.self, inputSize: inputSize, outputSize: outputSize, rows: rows, into: y, fresh: false)
-        } else {
-            accumulateRows(x, M: M, w, F.self, inputSize: inputSize, outputSize: outputSize, rows: rows,
-                           into: partials + (index - 1) * n, fresh: true)
-        }
+        let accumulator = index == 0 ? y : partials + (index - 1) * M * outputSize
+        if index > 0 { accumulator.initialize(repeating: 0, count: M * outputSize) }
+        accumulateRows(x, M: M, w, F.self, inputSize: inputSize, outputSize: outputSize, rows: rows, into: accumulator)
     }
-    addPartials(partials, count: chunks.count - 1, n: n, to: y)
+    for index in 1..<chunks.count {
+        addRows(partials + (index - 1) * M * outputSize, to: y, rows: 1, n: M * outputSize)
+    }
 }
 
 /// How ``smallBatchAccumulate(_:rows:_:_:inputSize:outputSize:into:)`` shares out W's rows: shrinking
@@ -82,9 +80,7 @@ func accumulateChunks(inputSize: Int, outputSize: Int, elementSize: Int) -> [Ran
     shrinkingChunks(inputSize, parts: min(parallelism, inputSize / 64), minimum: max(4, 65_536 / (outputSize * elementSize)))
 }
 
-/// acc[m, :] += Σ_{i in rows} x[m, i] · W[i, :], or with `fresh` acc[m, :] = that sum, whatever
-/// `acc` held: the first rows are stored instead of added, which spares zeroing a partial sum
-/// beforehand (a pass over it that cost about 2 % of a decode product). The rows go four at a time, one from each
+/// acc[m, :] += Σ_{i in rows} x[m, i] · W[i, :]. The rows go four at a time, one from each
 /// quarter of the range, so the core reads four long front-to-back streams, which its prefetchers
 /// follow best: one core of the development VM read 3072 × 768 matrices at 27.6 GB/s this way,
 /// 15.7 GB/s four neighbouring rows at a time (short streams that restart every row) and 19.1 as
@@ -93,15 +89,13 @@ func accumulateChunks(inputSize: Int, outputSize: Int, elementSize: Int) -> [Ran
 @inline(__always)
 private func accumulateRows<F: WeightFormat>(_ x: UnsafePointer<Float>, M: Int, _ w: UnsafeRawPointer, _ format: F.Type,
                                              inputSize: Int, outputSize: Int,
-                                             rows: Range<Int>, into acc: UnsafeMutablePointer<Float>, fresh: Bool) {
-    if fresh && rows.count < 4 { acc.initialize(repeating: 0, count: M * outputSize) }  // no group of four to store
+                                             rows: Range<Int>, into acc: UnsafeMutablePointer<Float>) {
     let tile = 512
     let stride = outputSize * F.size  // bytes per row of W
     let quarter = rows.count / 4
     let q = quarter * stride          // bytes from one stream to the next
     for i in rows.lowerBound..<(rows.lowerBound + quarter) {  // rows i, i + quarter, i + 2·quarter, i + 3·quarter
         let w0 = w + i * stride, w1 = w0 + q, w2 = w0 + 2 * q, w3 = w0 + 3 * q
-        let store = fresh && i == rows.lowerBound
         for tileStart in Swift.stride(from: 0, to: outputSize, by: tile) {
             let tileEnd = min(outputSize, tileStart + tile)
             let vectorEnd = tileStart + (tileEnd - tileStart) / 8 * 8
@@ -117,7 +111,7 @@ private func accumulateRows<F: WeightFormat>(_ x: UnsafePointer<Float>, M: Int, 
                     // checks cost a third of a batched decode, where this loop is compute-bound
                     let offset = c &* F.size, outOffset = c &* 4
                     // two chains of multiply-adds, so a pass waits on two FMA latencies, not four
-                    var a = store ? SIMD8<Float>() : out.loadUnaligned(fromByteOffset: outOffset, as: SIMD8<Float>.self)
+                    var a = out.loadUnaligned(fromByteOffset: outOffset, as: SIMD8<Float>.self)
                     var b = s0 * F.load8(w0, byteOffset: offset)
                     a += s1 * F.load8(w1, byteOffset: offset)
                     b += s2 * F.load8(w2, byteOffset: offset)
@@ -126,7 +120,7 @@ private func accumulateRows<F: WeightFormat>(_ x: UnsafePointer<Float>, M: Int, 
                     c &+= 8
                 }
                 for c in vectorEnd..<tileEnd {
-                    acc[m * outputSize + c] = (store ? 0 : acc[m * outputSize + c]) + x0 * F.load(w0, index: c) + x1 * F.load(w1, index: c)
+                    acc[m * outputSize + c] += x0 * F.load(w0, index: c) + x1 * F.load(w1, index: c)
                         + x2 * F.load(w2, index: c) + x3 * F.load(w3, index: c)
                 }
             }
@@ -137,28 +131,6 @@ private func accumulateRows<F: WeightFormat>(_ x: UnsafePointer<Float>, M: Int, 
         for m in 0..<M {
             for c in 0..<outputSize { acc[m * outputSize + c] += x[m * inputSize + i] * F.load(row, index: c) }
         }
-    }
-}
-
-/// y[i] += partials[0][i] + partials[1][i] + … for `count` partial sums of `n` floats, added in
-/// that order, in one pass over `y`: the same sums as adding one partial after another, without
-/// reading and writing `y` once per partial (that cost about 4 % of a decode product).
-private func addPartials(_ partials: UnsafePointer<Float>, count: Int, n: Int, to y: UnsafeMutablePointer<Float>) {
-    guard count > 0 else { return }
-    let p = UnsafeRawPointer(partials), out = UnsafeMutableRawPointer(y)
-    var c = 0
-    while c < n / 8 * 8 {  // wrapping arithmetic below: every offset is within the partials
-        var sum = out.loadUnaligned(fromByteOffset: c &* 4, as: SIMD8<Float>.self)
-        var offset = c &* 4
-        for _ in 0..<count {
-            sum += p.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self)
-            offset &+= n &* 4
-        }
-        out.storeBytes(of: sum, toByteOffset: c &* 4, as: SIMD8<Float>.self)
-        c &+= 8
-    }
-    for c in (n / 8 * 8)..<n {
-        for k in 0..<count { y[c] += partials[k * n + c] }
     }
 }
 

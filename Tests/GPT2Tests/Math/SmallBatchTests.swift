@@ -25,8 +25,8 @@ import Testing
         }
     }
 
-    /// Chunks given, so that the partial sums are exercised on any number of cores: one of fewer
-    /// than four rows (no group of four to store its first rows), uneven column tails. Repeated,
+    /// Chunks given, so that the partial sums are exercised on any number of cores (a one-core
+    /// machine makes a single chunk): one of fewer than four rows, uneven column tails. Repeated,
     /// so that a partial sum that kept what its memory held before would show.
     @Test("y += x · W in given chunks")
     func accumulateInChunks() {
