@@ -18,7 +18,8 @@ struct ModelBench: ParsableCommand {
             Sizes beyond a model's context are skipped with a note.
 
             The read bandwidth of the machine is measured in the same run: threads summing 256 MB \
-            (--probe-mb), each its share as one stream and as four streams at once. Single-sequence \
+            (--probe-mb, in 2 MB pages where the system gives them, as resident weights are), each \
+            its share as one stream and as four streams at once. Single-sequence \
             tg rows are compared with the memory of their own moment (this machine's bandwidth moves \
             by a third within minutes): each timed repetition is bracketed by one pass of each \
             pattern, its bandwidth bound is the fastest of those four passes ÷ the bytes of weights \
