@@ -58,6 +58,8 @@ func smallBatchAccumulate(_ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafePoi
     smallBatchAccumulate(x, rows: M, UnsafeRawPointer(w), Float32Format.self, inputSize: inputSize, outputSize: outputSize, into: y)
 }
 
+/// The same for weights stored as `format`; `chunks` replaces ``accumulateChunks(inputSize:outputSize:elementSize:)``'s
+/// split (the tests give one, so that the partial sums run on a one-core machine too).
 func smallBatchAccumulate<F: WeightFormat>(_ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafeRawPointer, _ format: F.Type,
                                            inputSize: Int, outputSize: Int, into y: UnsafeMutablePointer<Float>,
                                            chunks: [Range<Int>]? = nil) {
