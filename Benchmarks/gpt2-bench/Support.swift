@@ -104,7 +104,7 @@ private func cell(_ value: Any?) -> String {
 /// own share, read front to back as one stream or as four streams at once (its quarters side by
 /// side, as the decode kernels read a weight matrix; a core's prefetchers follow that faster).
 /// The buffer asks for 2 MB pages, as the engine's resident weights do: on the development VM a
-/// read of 4 KB pages ran 5–10 % slower, which made the bound of huge-page weights too lenient.
+/// read of 4 KB pages ran 3–10 % slower, which made the bound of huge-page weights too lenient.
 final class ReadProbe {
     let bytes: Int
     private let buffer: UnsafeMutablePointer<Float>
