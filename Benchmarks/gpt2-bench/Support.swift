@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+@_spi(Profiling) import GPT2
 
 /// Mean, sample standard deviation and best of repeated measurements.
 struct Statistics: Codable {
@@ -103,21 +104,18 @@ private func cell(_ value: Any?) -> String {
 /// Read bandwidth of this machine: threads summing a buffer much larger than the caches, each its
 /// own share, read front to back as one stream or as four streams at once (its quarters side by
 /// side, as the decode kernels read a weight matrix; a core's prefetchers follow that faster).
-/// The buffer asks for 2 MB pages, as the engine's resident weights do: on the development VM a
-/// read of 4 KB pages ran 3–10 % slower, which made the bound of huge-page weights too lenient.
+/// The buffer is allocated as the engine's resident weights are (``allocateWeightMemory(bytes:)``:
+/// 2 MB pages): on the development VM a read of 4 KB pages ran 3–10 % slower, which made the bound of
+/// huge-page weights too lenient.
 final class ReadProbe {
     let bytes: Int
     private let buffer: UnsafeMutablePointer<Float>
 
     init(megabytes: Int) {
         bytes = megabytes << 20
-        var raw: UnsafeMutableRawPointer?
-        guard posix_memalign(&raw, 1 << 21, bytes) == 0, let raw else {
+        guard let raw = allocateWeightMemory(bytes: bytes) else {
             fatalError("gpt2-bench: out of memory allocating the \(megabytes) MB bandwidth probe")
         }
-        #if os(Linux)
-        _ = madvise(raw, bytes, 14 /* MADV_HUGEPAGE */)
-        #endif
         buffer = raw.bindMemory(to: Float.self, capacity: bytes / 4)
         buffer.initialize(repeating: 1, count: bytes / 4)
     }

@@ -55,9 +55,7 @@ final class WeightStorage: @unchecked Sendable {  // mutated only while loading,
 
     func add(_ file: SafeTensorsFile) { files.append(file) }
 
-    /// An uninitialized buffer of `count` floats. Large ones are aligned to 2 MB and, on Linux,
-    /// backed by transparent huge pages: decoding streams every weight once per token, and with
-    /// 4 KB pages a quarter of the TLB misses of that stream cost measurable bandwidth.
+    /// An uninitialized buffer of `count` floats, from ``allocateWeightMemory(bytes:)``.
     func allocate(_ count: Int) -> UnsafeMutableBufferPointer<Float> {
         UnsafeMutableBufferPointer(start: allocate(bytes: count * 4).bindMemory(to: Float.self, capacity: count), count: count)
     }
@@ -69,17 +67,9 @@ final class WeightStorage: @unchecked Sendable {  // mutated only while loading,
 
     private func allocate(bytes requested: Int) -> UnsafeMutableRawPointer {
         let bytes = max(1, requested)
-        let hugePage = 1 << 21
-        let large = bytes >= hugePage / 2
-        let alignment = large ? hugePage : 64
-        let size = large ? (bytes + hugePage - 1) / hugePage * hugePage : bytes
-        var raw: UnsafeMutableRawPointer?
-        guard posix_memalign(&raw, alignment, size) == 0, let raw else {
-            fatalError("out of memory allocating \(size) bytes of weights")
+        guard let raw = allocateWeightMemory(bytes: bytes) else {
+            fatalError("out of memory allocating \(bytes) bytes of weights")
         }
-        #if os(Linux)
-        if large { _ = madvise(raw, size, 14 /* MADV_HUGEPAGE */) }
-        #endif
         buffers.append(raw)
         ownedBytes += bytes
         return raw
@@ -88,6 +78,23 @@ final class WeightStorage: @unchecked Sendable {  // mutated only while loading,
     deinit {
         for buffer in buffers { free(buffer) }
     }
+}
+
+/// `bytes` (at least 1) of uninitialized memory as resident weights are kept, or nil when there is
+/// none: from 1 MB up aligned to 2 MB, rounded up to whole 2 MB pages and, on Linux, backed by
+/// transparent huge pages (decoding streams every weight once per token, and with 4 KB pages a
+/// quarter of the TLB misses of that stream cost measurable bandwidth). Release it with `free`.
+/// `gpt2-bench`'s bandwidth probe reads memory from here, so that its bound is for the same pages.
+@_spi(Profiling) public func allocateWeightMemory(bytes: Int) -> UnsafeMutableRawPointer? {
+    let hugePage = 1 << 21
+    let large = bytes >= hugePage / 2
+    let size = large ? (bytes + hugePage - 1) / hugePage * hugePage : bytes
+    var raw: UnsafeMutableRawPointer?
+    guard posix_memalign(&raw, large ? hugePage : 64, size) == 0, let raw else { return nil }
+    #if os(Linux)
+    if large { _ = madvise(raw, size, 14 /* MADV_HUGEPAGE */) }
+    #endif
+    return raw
 }
 
 // MARK: - Loading
