@@ -35,6 +35,25 @@ func shrinkingChunks(_ count: Int, parts: Int, minimum: Int, multiple: Int = 4) 
     return chunks
 }
 
+/// Chunks covering `0..<count` for sums whose every chunk but the first needs a partial sum of its
+/// own: `parts` large chunks of 3/(4·parts) of the rows each, then the last quarter in chunks of
+/// 1/`parts` of what is left, at least `count/(16·parts)` and `minimum`, in multiples of `multiple`.
+/// Few partial sums (six for two parts), and a tail still fine enough for a thread the machine
+/// slows down to take less of it. A single chunk when `parts` is 1.
+func fewPartialChunks(_ count: Int, parts: Int, minimum: Int, multiple: Int = 4) -> [Range<Int>] {
+    guard parts > 1 else { return [0..<count] }
+    func rounded(_ size: Int) -> Int { (size + multiple - 1) / multiple * multiple }
+    var chunks: [Range<Int>] = []
+    var start = 0
+    while start < count {
+        let size = chunks.count < parts ? rounded(3 * count / (4 * parts))
+            : rounded(max(minimum, count / (16 * parts), (count - start) / parts))
+        chunks.append(start..<min(count, start + max(size, multiple)))
+        start = chunks.last!.upperBound
+    }
+    return chunks
+}
+
 /// Calls `body(index, chunks[index])` for every chunk, in parallel on ``WorkerPool``: each thread
 /// takes the next chunk nobody has taken until none is left. Unlike ``parallelRanges(_:minimumPerPart:_:)``'s
 /// fixed shares, a thread the machine slows down (another process, the hypervisor taking its vCPU)
