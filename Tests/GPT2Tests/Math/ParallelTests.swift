@@ -6,10 +6,8 @@ import Testing
           arguments: [(768, 2, 8), (3072, 2, 24), (130, 2, 16), (50257, 2, 172), (5, 2, 16), (1000, 4, 4)])
     func shrinkingChunkCover(count: Int, parts: Int, minimum: Int) {
         let chunks = shrinkingChunks(count, parts: parts, minimum: minimum)
-        #expect(chunks.first?.lowerBound == 0)
-        #expect(chunks.last?.upperBound == count)
+        expectInOrderCover(chunks, count)
         for (a, b) in zip(chunks, chunks.dropFirst()) {
-            #expect(a.upperBound == b.lowerBound)
             #expect(a.count >= b.count, "chunks shrink")
             #expect(a.count % 4 == 0 && a.count >= minimum, "every chunk but the last a whole multiple, at least the minimum")
         }
@@ -20,12 +18,8 @@ import Testing
           arguments: [(768, 2, 7), (3072, 2, 21), (768, 2, 4), (130, 2, 16), (1000, 4, 4), (768, 2, 300), (5, 2, 4)])
     func fewPartialChunkCover(count: Int, parts: Int, minimum: Int) {
         let chunks = fewPartialChunks(count, parts: parts, minimum: minimum)
-        #expect(chunks.first?.lowerBound == 0)
-        #expect(chunks.last?.upperBound == count)
-        for (a, b) in zip(chunks, chunks.dropFirst()) {
-            #expect(a.upperBound == b.lowerBound)
-            #expect(a.count % 4 == 0, "every chunk but the last a whole multiple")
-        }
+        expectInOrderCover(chunks, count)
+        #expect(chunks.dropLast().allSatisfy { $0.count % 4 == 0 }, "every chunk but the last a whole multiple")
         let large = chunks.prefix(parts).dropLast(chunks.count <= parts ? 1 : 0)
         for chunk in large {
             #expect(chunk.count >= 3 * count / (4 * parts) && chunk.count < 3 * count / (4 * parts) + 4, "a 3/(4·parts) share")
@@ -63,4 +57,11 @@ import Testing
         }
         #expect(calls.allSatisfy { $0 == 1 })
     }
+}
+
+/// `chunks` are `0..<count` cut into consecutive ranges, in order.
+private func expectInOrderCover(_ chunks: [Range<Int>], _ count: Int, sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(chunks.first?.lowerBound == 0, sourceLocation: sourceLocation)
+    #expect(chunks.last?.upperBound == count, sourceLocation: sourceLocation)
+    #expect(zip(chunks, chunks.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound }, sourceLocation: sourceLocation)
 }
