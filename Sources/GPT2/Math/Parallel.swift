@@ -38,8 +38,9 @@ func shrinkingChunks(_ count: Int, parts: Int, minimum: Int, multiple: Int = 4) 
 /// Chunks covering `0..<count` for sums whose every chunk but the first needs a partial sum of its
 /// own: `parts` large chunks of 3/(4·parts) of the rows each, then the last quarter in chunks of
 /// 1/`parts` of what is left, at least `count/(16·parts)` and `minimum`, in multiples of `multiple`.
-/// Few partial sums (six for two parts), and a tail still fine enough for a thread the machine
-/// slows down to take less of it. A single chunk when `parts` is 1.
+/// Few chunks (six for GPT-2's matrices on two threads, so five partial sums), and a tail still
+/// fine enough for a thread the machine slows down to take less of it. A single chunk when `parts`
+/// is 1.
 func fewPartialChunks(_ count: Int, parts: Int, minimum: Int, multiple: Int = 4) -> [Range<Int>] {
     guard parts > 1 else { return [0..<count] }
     func rounded(_ size: Int) -> Int { (size + multiple - 1) / multiple * multiple }

@@ -80,7 +80,7 @@ func smallBatchAccumulate<F: WeightFormat>(_ x: UnsafePointer<Float>, rows M: In
 /// chunk per thread, then a shrinking tail (``fewPartialChunks(_:parts:minimum:multiple:)``), every chunk
 /// at least 64 KB of W so that each is still a long stream. Against the earlier
 /// ``shrinkingChunks(_:parts:minimum:multiple:)`` split (11–16 chunks per GPT-2 matrix, so as many
-/// partial sums), the products read 2.9–5.2 points closer to a bare read of the same bytes
+/// partial sums), the products read 2.4–5.2 points closer to a bare read of the same bytes
 /// (`gpt2-bench decode-read`, three pairs) and 8 × tg64 ran 4.7–9.0 % faster (three pairs).
 func accumulateChunks(inputSize: Int, outputSize: Int, elementSize: Int) -> [Range<Int>] {
     fewPartialChunks(inputSize, parts: min(parallelism, inputSize / 64), minimum: max(4, 65_536 / (outputSize * elementSize)))
