@@ -140,16 +140,18 @@ private func accumulateRows<F: WeightFormat>(_ x: UnsafePointer<Float>, M: Int, 
     }
 }
 
-/// `y[M, rows] = x[M, n] · Wᵀ` for W stored [rows, n] row-major (the LM head against `wte`).
-/// The threads share out W's rows in shrinking chunks; each row is read once and dotted with every x.
+/// `y[M, rows] = x[M, n] · Wᵀ` for W stored [rows, n] row-major (the LM head against `wte`, and the
+/// blocks' products on transposed resident weights), or `y += x · Wᵀ` when `adding`.
+/// The threads share out W's rows in shrinking chunks (``rowDotChunks(wRows:n:elementSize:)``);
+/// each row is read once and dotted with every x.
 func smallBatchRowDots(_ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafePointer<Float>, wRows: Int, n: Int,
-                       into y: UnsafeMutablePointer<Float>) {
-    smallBatchRowDots(x, rows: M, UnsafeRawPointer(w), Float32Format.self, wRows: wRows, n: n, into: y)
+                       into y: UnsafeMutablePointer<Float>, adding: Bool = false) {
+    smallBatchRowDots(x, rows: M, UnsafeRawPointer(w), Float32Format.self, wRows: wRows, n: n, into: y, adding: adding)
 }
 
 func smallBatchRowDots<F: WeightFormat>(_ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafeRawPointer, _ format: F.Type,
-                                        wRows: Int, n: Int, into y: UnsafeMutablePointer<Float>) {
-    let chunks = shrinkingChunks(wRows, parts: min(parallelism, wRows / 1024), minimum: max(16, 65_536 / (n * F.size)))
+                                        wRows: Int, n: Int, into y: UnsafeMutablePointer<Float>, adding: Bool = false) {
+    let chunks = rowDotChunks(wRows: wRows, n: n, elementSize: F.size)
     parallelChunks(chunks) { _, range in
         // four rows at a time, one from each quarter of the range: four long streams, as in
         // `accumulateRows`; the four rows stay in L1 while every x uses them
@@ -158,16 +160,27 @@ func smallBatchRowDots<F: WeightFormat>(_ x: UnsafePointer<Float>, rows M: Int, 
             let row = w + r * n * F.size, q = quarter * n * F.size
             for m in 0..<M {
                 let (a, b, c, d) = dot4(row, row + q, row + 2 * q, row + 3 * q, F.self, x + m * n, n)
-                y[m * wRows + r] = a
-                y[m * wRows + r + quarter] = b
-                y[m * wRows + r + 2 * quarter] = c
-                y[m * wRows + r + 3 * quarter] = d
+                let out = y + m * wRows + r
+                if adding {
+                    out[0] += a; out[quarter] += b; out[2 * quarter] += c; out[3 * quarter] += d
+                } else {
+                    out[0] = a; out[quarter] = b; out[2 * quarter] = c; out[3 * quarter] = d
+                }
             }
         }
         for r in (range.lowerBound + 4 * quarter)..<range.upperBound {
-            for m in 0..<M { y[m * wRows + r] = dot(w + r * n * F.size, F.self, x + m * n, n) }
+            for m in 0..<M {
+                let product = dot(w + r * n * F.size, F.self, x + m * n, n)
+                y[m * wRows + r] = adding ? y[m * wRows + r] + product : product
+            }
         }
     }
+}
+
+/// How ``smallBatchRowDots(_:rows:_:_:wRows:n:into:adding:)`` shares out W's rows: shrinking chunks
+/// of at least 64 KB (each row is a whole dot product, so no chunk needs a partial sum).
+func rowDotChunks(wRows: Int, n: Int, elementSize: Int) -> [Range<Int>] {
+    shrinkingChunks(wRows, parts: min(parallelism, wRows / 64), minimum: max(16, 65_536 / (n * elementSize)))
 }
 
 /// a · x, b · x, c · x, d · x over `n` elements, loading each lane of `x` once.

@@ -41,9 +41,13 @@ import Dispatch
                     case .float32(let w): UnsafeRawPointer(w)
                     case .float16(let w): UnsafeRawPointer(w)
                     }
-                    let partial = bareRead(w, rows: linear.inputSize, rowBytes: linear.outputSize * precision.bytes,
-                                           chunks: accumulateChunks(inputSize: linear.inputSize, outputSize: linear.outputSize,
-                                                                    elementSize: precision.bytes))
+                    // W's rows as the product kernel takes them: [out, in] by row dots, [in, out] accumulated
+                    let (rows, rowLength) = linear.transposed ? (linear.outputSize, linear.inputSize)
+                        : (linear.inputSize, linear.outputSize)
+                    let chunks = linear.transposed
+                        ? rowDotChunks(wRows: rows, n: rowLength, elementSize: precision.bytes)
+                        : accumulateChunks(inputSize: rows, outputSize: rowLength, elementSize: precision.bytes)
+                    let partial = bareRead(w, rows: rows, rowBytes: rowLength * precision.bytes, chunks: chunks)
                     if pass == 0 { sum += partial }
                 }
             }
@@ -53,7 +57,8 @@ import Dispatch
 }
 
 /// Σ of `rows` rows of `rowBytes` bytes at `w`, read as floats: each chunk on whichever thread takes
-/// it, as four streams (one per quarter of its rows, as `smallBatchAccumulate` reads them).
+/// it, as four streams (one per quarter of its rows, as `smallBatchAccumulate` and
+/// `smallBatchRowDots` read them).
 private func bareRead(_ w: UnsafeRawPointer, rows: Int, rowBytes: Int, chunks: [Range<Int>]) -> Double {
     let sums = UnsafeMutablePointer<Double>.allocate(capacity: chunks.count)
     defer { sums.deallocate() }

@@ -6,9 +6,13 @@ enum WeightMatrix: Equatable, @unchecked Sendable {  // points into memory owned
     case float16(UnsafePointer<UInt16>)  // IEEE binary16 bit patterns
 }
 
-/// `y = x · weight + bias`, with GPT-2's Conv1D layout: `weight` is [in, out], row-major.
+/// `y = x · W + bias` for a Conv1D weight W [in, out], as checkpoints store it. Resident float32
+/// weights are copied at load anyway, and are copied transposed ([out, in], `transposed` set): a
+/// decoded token's products are then one dot product per output over a contiguous row, the LM
+/// head's kernel, with no partial sums to add across threads (see `Benchmarks/README.md`).
 struct Linear: @unchecked Sendable {  // points into immutable weight memory owned by `WeightStorage`
-    let weight: WeightMatrix          // [in, out]
+    let weight: WeightMatrix          // [in, out], or [out, in] when `transposed`
+    let transposed: Bool
     let bias: UnsafePointer<Float>    // [out]
     let inputSize: Int
     let outputSize: Int
@@ -117,9 +121,11 @@ extension GPT2Weights {
             }
         }
         func linear(_ name: String, _ inputSize: Int, _ outputSize: Int) throws -> Linear {
-            Linear(weight: try matrix("\(name).weight", [inputSize, outputSize]),
-                   bias: try tensor("\(name).bias", [outputSize]),
-                   inputSize: inputSize, outputSize: outputSize)
+            let shape = [inputSize, outputSize], transposed = precision == .float32 && residency == .resident
+            let weight = transposed ? .float32(try index.transposedFloats("\(name).weight", shape: shape, storage: storage))
+                : try matrix("\(name).weight", shape)
+            return Linear(weight: weight, transposed: transposed, bias: try tensor("\(name).bias", [outputSize]),
+                          inputSize: inputSize, outputSize: outputSize)
         }
         func layerNorm(_ name: String) throws -> LayerNormWeights {
             LayerNormWeights(weight: try tensor("\(name).weight", [C]), bias: try tensor("\(name).bias", [C]))
@@ -263,6 +269,26 @@ struct TensorIndex {
         return elements(of: entry, in: file, storedAs: .F32, residency: residency, allocate: storage.allocate) { source, i in
             storedFloat(source, i, entry.dtype)
         }
+    }
+
+    /// The matrix [rows, columns] as a float32 copy of its transpose, [columns, rows].
+    func transposedFloats(_ name: String, shape: [Int], storage: WeightStorage) throws -> UnsafePointer<Float> {
+        let (file, entry) = try locate(name, shape: shape, storage: storage)
+        let (rows, columns) = (shape[0], shape[1])
+        let buffer = storage.allocate(entry.elementCount)
+        file.file.withTransientBytes(entry.range) { source in
+            let tile = 32  // square tiles, so that both sides move whole cache lines
+            for r0 in stride(from: 0, to: rows, by: tile) {
+                for c0 in stride(from: 0, to: columns, by: tile) {
+                    for c in c0..<min(columns, c0 + tile) {
+                        for r in r0..<min(rows, r0 + tile) {
+                            buffer[c * rows + r] = storedFloat(source, r * columns + c, entry.dtype)
+                        }
+                    }
+                }
+            }
+        }
+        return UnsafePointer(buffer.baseAddress!)
     }
 
     /// The tensor's elements as `T`: in place from the map when they are stored as `native`,

@@ -1,9 +1,10 @@
 extension Linear {
     /// `out[rows, out] = x[rows, in] · weight + bias`, or `out += …` when `accumulate` is set
     /// (how the residual additions after `c_proj` avoid a temporary).
-    /// Up to 16 rows (decode: one new token per sequence) go through the small-batch kernel, which
-    /// streams the weights once at close to memory bandwidth (faster than OpenBLAS's sgemv, and
-    /// much faster than its sgemm for so few rows); more rows through sgemm.
+    /// Up to 16 rows (decode: one new token per sequence) go through the small-batch kernels, which
+    /// stream the weights once at close to memory bandwidth (faster than OpenBLAS's sgemv, and
+    /// much faster than its sgemm for so few rows): row dots on transposed weights, else
+    /// accumulated rows. More rows go through sgemm.
     func apply(_ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
         if accumulate {
             addRows(bias, to: out, rows: rows, n: outputSize)
@@ -11,6 +12,15 @@ extension Linear {
             broadcastRows(bias, into: out, rows: rows, n: outputSize)
         }
         switch weight {
+        case .float32(let weight) where transposed:  // W stored [out, in]
+            if rows == 1 && singleRowThroughBLAS {
+                BLAS.gemv(m: outputSize, n: inputSize, a: weight, lda: inputSize, x: x, beta: 1, y: out)
+            } else if rows <= smallBatchLimit {
+                smallBatchRowDots(x, rows: rows, weight, wRows: outputSize, n: inputSize, into: out, adding: true)
+            } else {
+                BLAS.gemm(transB: true, m: rows, n: outputSize, k: inputSize, a: x, lda: inputSize,
+                          b: weight, ldb: inputSize, beta: 1, c: out, ldc: outputSize)
+            }
         case .float32(let weight):
             if rows == 1 && singleRowThroughBLAS {
                 // y[out] += Wᵀ x, with W stored [in, out]

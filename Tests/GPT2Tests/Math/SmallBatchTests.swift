@@ -52,17 +52,21 @@ import Testing
         }
     }
 
-    @Test("y = x · Wᵀ for W [rows, n]", arguments: [(1, 5, 8), (1, 5000, 96), (4, 2000, 64), (7, 1500, 19), (16, 33, 100)])
-    func rowDots(rows: Int, wRows: Int, n: Int) {
+    /// Without `adding`, y starts as NaNs, so an output left unwritten shows.
+    @Test("y = x · Wᵀ, or y += x · Wᵀ, for W [rows, n]",
+          arguments: [(1, 5, 8, false), (1, 5000, 96, false), (4, 2000, 64, false), (7, 1500, 19, false), (16, 33, 100, false),
+                      (1, 768, 3072, true), (3, 2304, 768, true), (2, 5, 8, true), (16, 33, 100, true)])
+    func rowDots(rows: Int, wRows: Int, n: Int, adding: Bool) {
         var rng = SeededGenerator(seed: UInt64(rows * 7 + n))
         let x = Self.random(rows * n, &rng), w = Self.random(wRows * n, &rng)
-        var y = [Float](repeating: .nan, count: rows * wRows)
+        let y0 = adding ? Self.random(rows * wRows, &rng) : [Float](repeating: .nan, count: rows * wRows)
+        var y = y0
         x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in y.withUnsafeMutableBufferPointer { yp in
-            smallBatchRowDots(xp.baseAddress!, rows: rows, wp.baseAddress!, wRows: wRows, n: n, into: yp.baseAddress!)
+            smallBatchRowDots(xp.baseAddress!, rows: rows, wp.baseAddress!, wRows: wRows, n: n, into: yp.baseAddress!, adding: adding)
         } } }
         for m in 0..<rows {
             for r in 0..<wRows {
-                var expected = 0.0
+                var expected = adding ? Double(y0[m * wRows + r]) : 0
                 for i in 0..<n { expected += Double(x[m * n + i]) * Double(w[r * n + i]) }
                 #expect(abs(Double(y[m * wRows + r]) - expected) < 1e-4, "row \(m), output \(r)")
             }

@@ -101,7 +101,9 @@ import Testing
         #expect(model.convertedWeightBytes == 0)
     }
 
-    @Test("resident weights are copies that outlive the file and give the same logits")
+    /// Not the same bits: resident float32 matrices are kept transposed, so the sums run in
+    /// another order (the reference parity tests hold for both residencies).
+    @Test("resident weights are copies that outlive the file and give the same logits to rounding")
     func residentWeights() throws {
         let mapped = try Self.logits(Self.source)
         // a copy of the checkpoint that is deleted after loading: the model must not need the file
@@ -110,7 +112,10 @@ import Testing
         try FileManager.default.removeItem(at: copy.url.appendingPathComponent("model.safetensors"))
         let weightBytes = 4 * (model.parameterCount)
         #expect(model.convertedWeightBytes >= weightBytes)
-        #expect(try model.forward(Self.prompt, cache: model.makeCache(), logits: .all).values == mapped)
+        let resident = try model.forward(Self.prompt, cache: model.makeCache(), logits: .all).values
+        #expect(resident.count == mapped.count)
+        let worst = zip(resident, mapped).map { abs($0 - $1) }.max()!
+        #expect(worst <= 1e-5 * mapped.map(abs).max()!, "off by \(worst)")
     }
 
     @Test func halfConversionOfSpecialValues() {

@@ -5,18 +5,19 @@ import Testing
 /// The engine against Hugging Face `transformers` on the fixture checkpoints (random weights):
 /// float32 and float16 GPT-2 layouts, and two small ones (vocabulary of 1000) that exercise the
 /// other config options: exact `gelu`, `n_inner`, `scale_attn_by_inverse_layer_idx`, an untied
-/// `lm_head`, bfloat16 weights; `relu` without `scale_attn_weights`.
+/// `lm_head`, bfloat16 weights; `relu` without `scale_attn_weights`. Each with mapped and with
+/// resident weights (float32 ones kept transposed, and so decoded by other kernels).
 @Suite struct ReferenceParityTests {
     static let models = ["tiny-gpt2-f32", "small-gpt2-f16", "options-gpt2-bf16", "relu-gpt2-f32"]
     static let tolerance = 1e-4
 
-    static func load(_ name: String) throws -> GPT2Model {
-        try GPT2Model(directory: TestPaths.reference.appendingPathComponent(name))
+    static func load(_ name: String, _ residency: WeightResidency) throws -> GPT2Model {
+        try GPT2Model(directory: TestPaths.reference.appendingPathComponent(name), residency: residency)
     }
 
-    @Test("logits of the first and last positions match within 1e-4", arguments: models)
-    func logitsMatch(model name: String) throws {
-        let model = try Self.load(name)
+    @Test("logits of the first and last positions match within 1e-4", arguments: models, WeightResidency.allCases)
+    func logitsMatch(model name: String, residency: WeightResidency) throws {
+        let model = try Self.load(name, residency)
         let reference = try ReferenceFile.load(name)
         for example in reference.cases {
             let logits = try model.forward(example.input_ids, cache: model.makeCache(), logits: .all)
@@ -41,9 +42,9 @@ import Testing
         }
     }
 
-    @Test("20-token greedy continuations are identical", arguments: models)
-    func greedyContinuation(model name: String) throws {
-        let model = try Self.load(name)
+    @Test("20-token greedy continuations are identical", arguments: models, WeightResidency.allCases)
+    func greedyContinuation(model name: String, residency: WeightResidency) throws {
+        let model = try Self.load(name, residency)
         for example in try ReferenceFile.load(name).cases {
             let cache = model.makeCache()
             var logits = try model.forward(example.input_ids, cache: cache)
@@ -57,9 +58,9 @@ import Testing
         }
     }
 
-    @Test("incremental decoding with the KV cache equals a full recompute", arguments: models)
-    func incrementalEqualsFull(model name: String) throws {
-        let model = try Self.load(name)
+    @Test("incremental decoding with the KV cache equals a full recompute", arguments: models, WeightResidency.allCases)
+    func incrementalEqualsFull(model name: String, residency: WeightResidency) throws {
+        let model = try Self.load(name, residency)
         let ids = try ReferenceFile.load(name).cases.max { $0.input_ids.count < $1.input_ids.count }!.input_ids
         let full = try model.forward(ids, cache: model.makeCache(), logits: .all)
 
@@ -93,9 +94,9 @@ import Testing
         #expect(zip(last.last, full.last).map { abs($0 - $1) }.max()! <= 1e-4)
     }
 
-    @Test("a batch of sequences gives each sequence its own logits", arguments: models)
-    func batchEqualsSingle(model name: String) throws {
-        let model = try Self.load(name)
+    @Test("a batch of sequences gives each sequence its own logits", arguments: models, WeightResidency.allCases)
+    func batchEqualsSingle(model name: String, residency: WeightResidency) throws {
+        let model = try Self.load(name, residency)
         let prompts = try ReferenceFile.load(name).cases.map(\.input_ids)
         let caches = prompts.map { _ in model.makeCache() }
         let batched = try model.forward(batch: Array(zip(prompts, caches)), logits: .last)
