@@ -71,7 +71,7 @@ struct Generate: AsyncParsableCommand {
     @Option(help: "Weight matrices in f32, or f16: half the memory and faster generation; float32 checkpoints are then rounded to float16, which moves the logits slightly (float16 ones, like the demo model, are unchanged).")
     var precision: WeightPrecision = .float32
 
-    @Option(help: "Weights mapped from the file (instant load) or resident (copied into the process's memory, in huge pages: a slower load, and they cannot be evicted with the page cache).")
+    @Option(help: "Weights mapped from the file (instant load) or resident (copied into the process's memory, in huge pages, float32 matrices transposed: a slower load, faster decoding, and they cannot be evicted with the page cache).")
     var weights: WeightResidency = .mapped
 
     @Option(help: "Output: text (streamed) or json (one object at the end).")

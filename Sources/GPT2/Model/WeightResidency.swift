@@ -5,14 +5,13 @@ public enum WeightResidency: String, Sendable, CaseIterable {
     /// The default.
     case mapped
     /// Copied into the process's own memory, in 2 MB-aligned buffers that Linux backs with
-    /// transparent huge pages. Loading reads the whole file (0.1–1 s for GPT-2 124M on the
-    /// development VM); decoding, which streams every weight once per token, then runs a few
-    /// percent faster (fewer TLB misses; see `Benchmarks/README.md`). For long-running processes.
-    ///
-    /// Float32 blocks' matrices are copied transposed, so that decoding reads them as the LM head
-    /// is read (one dot product per output); float16 ones keep the checkpoint's layout. The sums
-    /// then run in another order than with `.mapped`, so logits can differ from mapped weights'
-    /// in the last bits (each is the same in every run).
+    /// transparent huge pages. Loading reads the whole file (0.3–1 s for GPT-2 124M on the
+    /// development VM). The blocks' float32 matrices are copied transposed, so that decoding
+    /// reads them as the LM head is read, one dot product per output; float16 ones keep the
+    /// checkpoint's layout. Decoding, which streams every weight once per token, then runs a few
+    /// percent faster (fewer TLB misses, no partial sums to add; see `Benchmarks/README.md`).
+    /// For long-running processes. The sums run in another order than with `.mapped`, so logits
+    /// can differ from mapped weights' in the last bits (each is the same in every run).
     case resident
 }
 
