@@ -11,8 +11,8 @@ struct DecodeReadBench: ParsableCommand {
             Each round times two things back to back, in alternating order: the blocks' four \
             products for one token row with the kernel a decode step uses (row dots on the \
             transposed copies of resident float32 weights, the accumulate kernel otherwise; no \
-            attention or LayerNorm between them), and a bare sum of the same bytes in the same chunks, threads \
-            and four streams per chunk. Each reads all the blocks' matrices --passes times. The \
+            attention or LayerNorm between them), and a bare sum of the same bytes in the same \
+            chunks, threads and four streams per chunk. Each reads all the blocks' matrices --passes times. The \
             table gives both rates (GB/s of weights) and the product's share of the bare rate: \
             the mean over rounds of each round's share, ± its standard error. Pairing within a \
             round is what lets a few percent show through a machine whose bandwidth drifts. \
