@@ -61,7 +61,9 @@ public final class GPT2Model: Sendable {
     public var convertedWeightBytes: Int { weights.storage.ownedBytes }
 
     /// A fresh, empty cache for one sequence of up to `capacity` positions
-    /// (default and maximum: the model's context length).
+    /// (default and maximum: the model's context length). It takes 2 · n_layer · capacity ·
+    /// n_embd floats, most of them from the first position on (see ``KVCache``): ask for the
+    /// positions the sequence needs, as ``TextGenerator`` does.
     public func makeCache(capacity: Int? = nil) -> KVCache {
         let capacity = min(max(capacity ?? config.contextLength, 1), config.contextLength)
         return KVCache(layerCount: config.layerCount, width: config.embeddingSize, capacity: capacity)

@@ -88,7 +88,8 @@ final class WeightStorage: @unchecked Sendable {  // mutated only while loading,
 /// none: from 1 MB up aligned to 2 MB, rounded up to whole 2 MB pages and, on Linux, backed by
 /// transparent huge pages (decoding streams every weight once per token, and with 4 KB pages a
 /// quarter of the TLB misses of that stream cost measurable bandwidth). Release it with `free`.
-/// `gpt2-bench`'s bandwidth probe reads memory from here, so that its bound is for the same pages.
+/// KV caches are allocated here too, and `gpt2-bench`'s bandwidth probe reads memory from here, so
+/// that its bound is for the same pages.
 @_spi(Profiling) public func allocateWeightMemory(bytes: Int) -> UnsafeMutableRawPointer? {
     let hugePage = 1 << 21
     let large = bytes >= hugePage / 2
