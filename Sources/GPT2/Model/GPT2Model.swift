@@ -62,8 +62,8 @@ public final class GPT2Model: Sendable {
 
     /// A fresh, empty cache for one sequence of up to `capacity` positions
     /// (default and maximum: the model's context length). It takes 2 · n_layer · capacity ·
-    /// n_embd floats, most of them from the first position on (see ``KVCache``): ask for the
-    /// positions the sequence needs, as ``TextGenerator`` does.
+    /// n_embd floats, up to 4 MB per block of them from the first position on (see ``KVCache``):
+    /// ask for the positions the sequence needs, as ``TextGenerator`` does.
     public func makeCache(capacity: Int? = nil) -> KVCache {
         let capacity = min(max(capacity ?? config.contextLength, 1), config.contextLength)
         return KVCache(layerCount: config.layerCount, width: config.embeddingSize, capacity: capacity)

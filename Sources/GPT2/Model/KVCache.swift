@@ -13,9 +13,10 @@ public final class KVCache {
     let width: Int
     /// [n_layer, capacity, n_embd] each. From 1 MB up in 2 MB pages, as resident weights are: a
     /// decode step reads every cached row once, from a cold cache (the weights streamed since have
-    /// evicted it), and in 4 KB pages the TLB misses cost attention a quarter of its time. Memory
-    /// is taken as pages are first touched, and a block's first row touches a 2 MB page of its own,
-    /// so a cache holds up to 4 MB per block from its first position on.
+    /// evicted it), and in 4 KB pages the TLB misses cost attention about a quarter of its time
+    /// (`Benchmarks/README.md`). Memory is taken as pages are first touched, and a block's first
+    /// row touches a 2 MB page of its own, so a cache holds up to 4 MB per block from its first
+    /// position on.
     let keys: UnsafeMutablePointer<Float>
     let values: UnsafeMutablePointer<Float>
 
