@@ -177,6 +177,20 @@ func smallBatchRowDots<F: WeightFormat>(_ x: UnsafePointer<Float>, rows M: Int, 
     }
 }
 
+/// `y[M, wRows] = x[M, n] · Wᵀ`, or `y += x · Wᵀ` when `adding`, for float32 W stored [wRows, n]
+/// (the LM head against `wte`, the blocks' products on transposed resident weights): up to 16
+/// rows by the row dots above (a single row by OpenBLAS's sgemv in debug builds), more by sgemm.
+func multiplyByTransposed(_ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafePointer<Float>, wRows: Int, n: Int,
+                          into y: UnsafeMutablePointer<Float>, adding: Bool) {
+    if M == 1 && singleRowThroughBLAS {
+        BLAS.gemv(m: wRows, n: n, a: w, lda: n, x: x, beta: adding ? 1 : 0, y: y)
+    } else if M <= smallBatchLimit {
+        smallBatchRowDots(x, rows: M, w, wRows: wRows, n: n, into: y, adding: adding)
+    } else {
+        BLAS.gemm(transB: true, m: M, n: wRows, k: n, a: x, lda: n, b: w, ldb: n, beta: adding ? 1 : 0, c: y, ldc: wRows)
+    }
+}
+
 /// How ``smallBatchRowDots(_:rows:_:_:wRows:n:into:adding:)`` shares out W's rows: shrinking chunks
 /// of at least 64 KB (each row is a whole dot product, so no chunk needs a partial sum).
 func rowDotChunks(wRows: Int, n: Int, elementSize: Int) -> [Range<Int>] {

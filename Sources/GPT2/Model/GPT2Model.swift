@@ -201,13 +201,7 @@ public final class GPT2Model: Sendable {
             let out = buffer.baseAddress!
             switch weights.lm_head {
             case .float32(let head):
-                if S == 1 && singleRowThroughBLAS {
-                    BLAS.gemv(m: V, n: C, a: head, lda: C, x: h, y: out)
-                } else if S <= smallBatchLimit {
-                    smallBatchRowDots(h, rows: S, head, wRows: V, n: C, into: out)
-                } else {
-                    BLAS.gemm(transB: true, m: S, n: V, k: C, a: h, lda: C, b: head, ldb: C, c: out, ldc: V)
-                }
+                multiplyByTransposed(h, rows: S, head, wRows: V, n: C, into: out, adding: false)
             case .float16(let head):
                 if S <= smallBatchLimit {
                     smallBatchRowDots(h, rows: S, UnsafeRawPointer(head), Float16Format.self, wRows: V, n: C, into: out)

@@ -13,14 +13,7 @@ extension Linear {
         }
         switch weight {
         case .float32(let weight) where transposed:  // W stored [out, in]
-            if rows == 1 && singleRowThroughBLAS {
-                BLAS.gemv(m: outputSize, n: inputSize, a: weight, lda: inputSize, x: x, beta: 1, y: out)
-            } else if rows <= smallBatchLimit {
-                smallBatchRowDots(x, rows: rows, weight, wRows: outputSize, n: inputSize, into: out, adding: true)
-            } else {
-                BLAS.gemm(transB: true, m: rows, n: outputSize, k: inputSize, a: x, lda: inputSize,
-                          b: weight, ldb: inputSize, beta: 1, c: out, ldc: outputSize)
-            }
+            multiplyByTransposed(x, rows: rows, weight, wRows: outputSize, n: inputSize, into: out, adding: true)
         case .float32(let weight):
             if rows == 1 && singleRowThroughBLAS {
                 // y[out] += Wᵀ x, with W stored [in, out]
