@@ -53,7 +53,8 @@ func activate(_ x: UnsafeMutablePointer<Float>, count: Int, _ activation: Activa
     }
 }
 
-private func activateSerially(_ x: UnsafeMutablePointer<Float>, count: Int, _ activation: Activation) {
+/// The same on the calling thread alone.
+func activateSerially(_ x: UnsafeMutablePointer<Float>, count: Int, _ activation: Activation) {
     switch activation {
     case .geluNew:
         // 0.5·x·(1 + tanh(u)) with u = √(2/π)·(x + 0.044715·x³), rewritten as x / (1 + e^(-2u))

@@ -141,16 +141,20 @@ private func accumulateRows<F: WeightFormat>(_ x: UnsafePointer<Float>, M: Int, 
 }
 
 /// `y[M, rows] = x[M, n] · Wᵀ` for W stored [rows, n] row-major (the LM head against `wte`, and the
-/// blocks' products on transposed resident weights), or `y += x · Wᵀ` when `adding`.
+/// blocks' products on transposed resident weights), or `y += x · Wᵀ` when `adding`; then
+/// `activation`, if given, on each finished element of `y`.
 /// The threads share out W's rows in shrinking chunks (``rowDotChunks(wRows:n:elementSize:)``);
-/// each row is read once and dotted with every x.
+/// each row is read once and dotted with every x. A chunk's outputs are activated by the thread
+/// that wrote them, right away: still in its L1, and while the other thread streams weights.
 func smallBatchRowDots(_ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafePointer<Float>, wRows: Int, n: Int,
-                       into y: UnsafeMutablePointer<Float>, adding: Bool = false) {
-    smallBatchRowDots(x, rows: M, UnsafeRawPointer(w), Float32Format.self, wRows: wRows, n: n, into: y, adding: adding)
+                       into y: UnsafeMutablePointer<Float>, adding: Bool = false, then activation: Activation? = nil) {
+    smallBatchRowDots(x, rows: M, UnsafeRawPointer(w), Float32Format.self, wRows: wRows, n: n, into: y,
+                      adding: adding, then: activation)
 }
 
 func smallBatchRowDots<F: WeightFormat>(_ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafeRawPointer, _ format: F.Type,
-                                        wRows: Int, n: Int, into y: UnsafeMutablePointer<Float>, adding: Bool = false) {
+                                        wRows: Int, n: Int, into y: UnsafeMutablePointer<Float>, adding: Bool = false,
+                                        then activation: Activation? = nil) {
     let chunks = rowDotChunks(wRows: wRows, n: n, elementSize: F.size)
     parallelChunks(chunks) { _, range in
         // four rows at a time, one from each quarter of the range: four long streams, as in
@@ -174,21 +178,26 @@ func smallBatchRowDots<F: WeightFormat>(_ x: UnsafePointer<Float>, rows M: Int, 
                 y[m * wRows + r] = adding ? y[m * wRows + r] + product : product
             }
         }
+        if let activation {
+            for m in 0..<M { activateSerially(y + m * wRows + range.lowerBound, count: range.count, activation) }
+        }
     }
 }
 
 /// `y[M, wRows] = x[M, n] · Wᵀ`, or `y += x · Wᵀ` when `adding`, for float32 W stored [wRows, n]
-/// (the LM head against `wte`, the blocks' products on transposed resident weights): up to 16
-/// rows by the row dots above (a single row by OpenBLAS's sgemv in debug builds), more by sgemm.
+/// (the LM head against `wte`, the blocks' products on transposed resident weights), then
+/// `activation` if given: up to 16 rows by the row dots above (a single row by OpenBLAS's sgemv in
+/// debug builds), more by sgemm.
 func multiplyByTransposed(_ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafePointer<Float>, wRows: Int, n: Int,
-                          into y: UnsafeMutablePointer<Float>, adding: Bool) {
+                          into y: UnsafeMutablePointer<Float>, adding: Bool, then activation: Activation? = nil) {
     if M == 1 && singleRowThroughBLAS {
         BLAS.gemv(m: wRows, n: n, a: w, lda: n, x: x, beta: adding ? 1 : 0, y: y)
     } else if M <= smallBatchLimit {
-        smallBatchRowDots(x, rows: M, w, wRows: wRows, n: n, into: y, adding: adding)
+        return smallBatchRowDots(x, rows: M, w, wRows: wRows, n: n, into: y, adding: adding, then: activation)
     } else {
         BLAS.gemm(transB: true, m: M, n: wRows, k: n, a: x, lda: n, b: w, ldb: n, beta: adding ? 1 : 0, c: y, ldc: wRows)
     }
+    if let activation { activate(y, count: M * wRows, activation) }
 }
 
 /// How ``smallBatchRowDots(_:rows:_:_:wRows:n:into:adding:)`` shares out W's rows: shrinking chunks

@@ -15,9 +15,9 @@ import Synchronization
         case attention
         case attn_c_proj = "attn.c_proj"
         case ln_2
+        /// `c_fc` and the activation (GELU or the configured one) on its output, which the
+        /// decode kernels apply as they go.
         case c_fc
-        /// GELU (or the configured activation) on the `c_fc` output.
-        case activation = "act"
         case mlp_c_proj = "mlp.c_proj"
         case ln_f
         case lm_head

@@ -150,10 +150,8 @@ public final class GPT2Model: Sendable {
             // x = x + c_proj(act(c_fc(ln_2(x))))
             block.ln_2.apply(x, rows: n, n: C, epsilon: config.layerNormEpsilon, into: h)
             laps.mark(.ln_2)
-            block.c_fc.apply(h, rows: n, into: fc)                       // [n, F]
+            block.c_fc.apply(h, rows: n, into: fc, then: config.activation)  // [n, F]
             laps.mark(.c_fc)
-            activate(fc, count: n * F, config.activation)
-            laps.mark(.activation)
             block.mlp_c_proj.apply(fc, rows: n, into: x, accumulate: true)
             laps.mark(.mlp_c_proj)
         }

@@ -1,11 +1,13 @@
 extension Linear {
     /// `out[rows, out] = x[rows, in] · weight + bias`, or `out += …` when `accumulate` is set
-    /// (how the residual additions after `c_proj` avoid a temporary).
+    /// (how the residual additions after `c_proj` avoid a temporary); then `activation`, if given,
+    /// on every element of `out` (`c_fc`'s, fused into the product where the kernel allows).
     /// Up to 16 rows (decode: one new token per sequence) go through the small-batch kernels, which
     /// stream the weights once at close to memory bandwidth (faster than OpenBLAS's sgemv, and
     /// much faster than its sgemm for so few rows): row dots on transposed weights, else
     /// accumulated rows. More rows go through sgemm.
-    func apply(_ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
+    func apply(_ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>, accumulate: Bool = false,
+               then activation: Activation? = nil) {
         if accumulate {
             addRows(bias, to: out, rows: rows, n: outputSize)
         } else {
@@ -13,7 +15,8 @@ extension Linear {
         }
         switch weight {
         case .float32(let weight) where transposed:  // W stored [out, in]
-            multiplyByTransposed(x, rows: rows, weight, wRows: outputSize, n: inputSize, into: out, adding: true)
+            return multiplyByTransposed(x, rows: rows, weight, wRows: outputSize, n: inputSize, into: out,
+                                        adding: true, then: activation)
         case .float32(let weight):
             if rows == 1 && singleRowThroughBLAS {
                 // y[out] += Wᵀ x, with W stored [in, out]
@@ -35,6 +38,7 @@ extension Linear {
                 }
             }
         }
+        if let activation { activate(out, count: rows * outputSize, activation) }
     }
 }
 
