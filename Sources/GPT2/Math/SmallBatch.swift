@@ -200,7 +200,7 @@ func multiplyByTransposed(_ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafePoi
     if let activation { activate(y, count: M * wRows, activation) }
 }
 
-/// How ``smallBatchRowDots(_:rows:_:_:wRows:n:into:adding:)`` shares out W's rows: shrinking chunks
+/// How ``smallBatchRowDots(_:rows:_:_:wRows:n:into:adding:then:)`` shares out W's rows: shrinking chunks
 /// of at least 64 KB (each row is a whole dot product, so no chunk needs a partial sum).
 func rowDotChunks(wRows: Int, n: Int, elementSize: Int) -> [Range<Int>] {
     shrinkingChunks(wRows, parts: min(parallelism, wRows / 64), minimum: max(16, 65_536 / (n * elementSize)))
