@@ -15,6 +15,7 @@ extension Linear {
         }
         switch weight {
         case .float32(let weight) where transposed:  // W stored [out, in]
+            // returns here: it applies the activation itself, fused into the row dots where it can
             return multiplyByTransposed(x, rows: rows, weight, wRows: outputSize, n: inputSize, into: out,
                                         adding: true, then: activation)
         case .float32(let weight):
