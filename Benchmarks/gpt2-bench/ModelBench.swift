@@ -22,9 +22,10 @@ struct ModelBench: ParsableCommand {
             its share as one stream and as four streams at once. Single-sequence \
             tg rows are compared with the memory of their own moment (this machine's bandwidth moves \
             by a third within minutes): each timed repetition is bracketed by one pass of each \
-            pattern, its bandwidth bound is the fastest of those four passes ÷ the bytes of weights \
-            one decode step reads, and bound_pct is the mean of the repetitions' shares of their \
-            bounds. The notes give the best and mean of 5 passes of each pattern, taken after all \
+            pattern, its bandwidth bound is the fastest of those four passes ÷ the bytes one \
+            decode step reads (the weights, and the cached keys and values it attends to: on \
+            average over tg N, (N + 1) / 2 positions of them), and bound_pct is the mean of the \
+            repetitions' shares of their bounds. The notes give the best and mean of 5 passes of each pattern, taken after all \
             tests.
 
             --breakdown runs each test once more after its timed repetitions, with a stopwatch \
@@ -112,9 +113,9 @@ struct ModelBench: ParsableCommand {
                 }
                 return false
             }
-            notes.append(String(format: "%@: %.1f M parameters, load %.3f s (weights %@, %@), %.1f MB of weights read per decoded token",
+            notes.append(String(format: "%@: %.1f M parameters, load %.3f s (weights %@, %@), %.1f MB of weights read per decoded token, and %.3f MB of cached keys and values per position it attends to",
                                 name, Double(model.parameterCount) / 1e6, loadSeconds, weights.rawValue, precision.rawValue,
-                                Double(model.decodeBytesPerToken) / 1e6))
+                                Double(model.decodeBytesPerToken) / 1e6, Double(model.cacheBytesPerPosition) / 1e6))
 
             for threadCount in threads.values {
                 BLASBackend.setThreadCount(threadCount)
@@ -165,7 +166,12 @@ struct ModelBench: ParsableCommand {
                             "load_s": loadSeconds, "params": model.parameterCount,
                         ]
                         if paired {
-                            let bounds = bandwidths.map { $0 * 1e9 / Double(model.decodeBytesPerToken) }
+                            // a step at position t reads the weights and the t + 1 cached rows
+                            // it attends to: (n + 1) / 2 rows on average over tg n from empty
+                            let bytesPerToken = Double(model.decodeBytesPerToken)
+                                + Double(model.cacheBytesPerPosition) * Double(test.gen + 1) / 2
+                            let bounds = bandwidths.map { $0 * 1e9 / bytesPerToken }
+                            row["bound_mb_per_token"] = bytesPerToken / 1e6
                             let shares = zip(rates, bounds).map { $0 / $1 }
                             row["paired_bandwidth_gbs"] = Statistics(bandwidths).mean
                             row["bandwidth_bound_tps"] = Statistics(bounds).mean

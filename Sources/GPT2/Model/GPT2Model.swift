@@ -48,12 +48,20 @@ public final class GPT2Model: Sendable {
     }
 
     /// Bytes of weights one decode step streams from memory: every block's matrices and the LM
-    /// head, in the loaded precision. Divided into the machine's read bandwidth, it bounds decode
+    /// head, in the loaded precision. With the cached keys and values a step attends to
+    /// (``cacheBytesPerPosition``), divided into the machine's read bandwidth, it bounds decode
     /// tokens/s.
     public var decodeBytesPerToken: Int {
         let (C, F, V) = (config.embeddingSize, config.innerSize, config.vocabularySize)
         let blockMatrices = C * 3 * C + C * C + C * F + F * C
         return precision.bytes * (config.layerCount * blockMatrices + V * C)
+    }
+
+    /// Bytes of cached keys and values one decode step reads per position it attends to: a key
+    /// and a value row of every block, in float32. A step whose new token goes to position `t`
+    /// reads `(t + 1)` times this on top of ``decodeBytesPerToken``.
+    public var cacheBytesPerPosition: Int {
+        2 * config.layerCount * config.embeddingSize * MemoryLayout<Float>.size
     }
 
     /// Bytes of weights held in the process's own buffers (copied with ``WeightResidency/resident``,
