@@ -148,13 +148,45 @@ private func accumulateRows<F: WeightFormat>(_ x: UnsafePointer<Float>, M: Int, 
 /// that wrote them, right away: still in its L1, and while the other thread streams weights.
 func smallBatchRowDots(_ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafePointer<Float>, wRows: Int, n: Int,
                        into y: UnsafeMutablePointer<Float>, adding: Bool = false, then activation: Activation? = nil) {
-    smallBatchRowDots(x, rows: M, UnsafeRawPointer(w), Float32Format.self, wRows: wRows, n: n, into: y,
+    smallBatchRowDots(x, rows: M, UnsafeRawPointer(w), Float32Format.self, wRows: wRows, n: n, into: DenseRows(y: y, wRows: wRows),
                       adding: adding, then: activation)
 }
 
 func smallBatchRowDots<F: WeightFormat>(_ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafeRawPointer, _ format: F.Type,
                                         wRows: Int, n: Int, into y: UnsafeMutablePointer<Float>, adding: Bool = false,
                                         then activation: Activation? = nil) {
+    smallBatchRowDots(x, rows: M, w, F.self, wRows: wRows, n: n, into: DenseRows(y: y, wRows: wRows),
+                      adding: adding, then: activation)
+}
+
+/// Where the row dots put output `r` of input row `m`: generic, so that `c_attn` can write a
+/// decode step's keys and values straight into the cache (``QKVRows``).
+protocol RowDotDestination {
+    func element(_ m: Int, _ r: Int) -> UnsafeMutablePointer<Float>
+    /// Applies `activation` to outputs `range` of input row `m`.
+    func activate(_ m: Int, _ range: Range<Int>, _ activation: Activation)
+}
+
+/// `y[M, wRows]`, row-major.
+struct DenseRows: RowDotDestination {
+    let y: UnsafeMutablePointer<Float>
+    let wRows: Int
+    @inline(__always) func element(_ m: Int, _ r: Int) -> UnsafeMutablePointer<Float> { y + (m &* wRows &+ r) }
+    func activate(_ m: Int, _ range: Range<Int>, _ activation: Activation) {
+        activateSerially(element(m, range.lowerBound), count: range.count, activation)
+    }
+}
+
+/// The same kernel for any destination; `bias`, if given, is added to each dot as it is stored.
+func smallBatchRowDots<F: WeightFormat, D: RowDotDestination>(
+    _ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafeRawPointer, _ format: F.Type, wRows: Int, n: Int,
+    into y: D, bias: UnsafePointer<Float>? = nil, adding: Bool = false, then activation: Activation? = nil
+) {
+    @inline(__always) func store(_ value: Float, _ m: Int, _ r: Int) {
+        let e = y.element(m, r)
+        let base = adding ? e.pointee : 0
+        e.pointee = base + (bias.map { $0[r] } ?? 0) + value
+    }
     let chunks = rowDotChunks(wRows: wRows, n: n, elementSize: F.size)
     parallelChunks(chunks) { _, range in
         // four rows at a time, one from each quarter of the range: four long streams, as in
@@ -164,22 +196,14 @@ func smallBatchRowDots<F: WeightFormat>(_ x: UnsafePointer<Float>, rows M: Int, 
             let row = w + r * n * F.size, q = quarter * n * F.size
             for m in 0..<M {
                 let (a, b, c, d) = dot4(row, row + q, row + 2 * q, row + 3 * q, F.self, x + m * n, n)
-                let out = y + m * wRows + r
-                if adding {
-                    out[0] += a; out[quarter] += b; out[2 * quarter] += c; out[3 * quarter] += d
-                } else {
-                    out[0] = a; out[quarter] = b; out[2 * quarter] = c; out[3 * quarter] = d
-                }
+                store(a, m, r); store(b, m, r + quarter); store(c, m, r + 2 * quarter); store(d, m, r + 3 * quarter)
             }
         }
         for r in (range.lowerBound + 4 * quarter)..<range.upperBound {
-            for m in 0..<M {
-                let product = dot(w + r * n * F.size, F.self, x + m * n, n)
-                y[m * wRows + r] = adding ? y[m * wRows + r] + product : product
-            }
+            for m in 0..<M { store(dot(w + r * n * F.size, F.self, x + m * n, n), m, r) }
         }
         if let activation {
-            for m in 0..<M { activateSerially(y + m * wRows + range.lowerBound, count: range.count, activation) }
+            for m in 0..<M { y.activate(m, range, activation) }
         }
     }
 }

@@ -131,17 +131,21 @@ public final class GPT2Model: Sendable {
         }
         let S = selected.reduce(0) { $0 + $1.count }
 
+        // one new token per sequence: c_attn may write the keys and values into the caches itself
+        let decoding = N == batch.count
+        let caches = batch.map(\.cache)
         for (l, block) in weights.h.enumerated() {
             // x = x + c_proj(attention(c_attn(ln_1(x))))
             block.ln_1.apply(x, rows: N, n: C, epsilon: config.layerNormEpsilon, into: h)
             laps.mark(.ln_1)
-            block.c_attn.apply(h, rows: N, into: qkv)                    // [N, 3C]
+            let cached = decoding && block.c_attn.applyWritingKeysAndValues(h, rows: N, into: qkv, caches: caches, layer: l)
+            if !cached { block.c_attn.apply(h, rows: N, into: qkv) }     // [N, 3C]
             laps.mark(.c_attn)
             var start = 0
             for (tokens, cache) in batch {
                 causalSelfAttention(qkv: qkv + start * 3 * C, rows: tokens.count, cache: cache, layer: l,
                                     headCount: config.headCount, scale: attentionScale(layer: l),
-                                    out: h + start * C)  // [T, C]
+                                    keysAndValuesCached: cached, out: h + start * C)  // [T, C]
                 start += tokens.count
             }
             laps.mark(.attention)

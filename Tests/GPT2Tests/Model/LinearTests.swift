@@ -82,4 +82,55 @@ import Testing
             #expect(worst < 1e-4, "transposed: \(transposed), off by \(worst)")
         }
     }
+
+    @Test("c_attn of a decode step writes queries into qkv and keys and values into each cache's next row",
+          arguments: [1, 2, 5])
+    func applyWritingKeysAndValues(rows M: Int) throws {
+        let C = 40, layer = 1
+        var rng = SeededGenerator(seed: UInt64(200 + M))
+        let problem = Problem(rows: M, inputSize: C, outputSize: 3 * C, rng: &rng)
+        let expected = problem.exact
+        let caches = (0..<M).map { _ in KVCache(layerCount: 2, width: C, capacity: 8) }
+        for (m, cache) in caches.enumerated() {  // different positions, sentinels everywhere
+            cache.count = m + 1
+            cache.keys.update(repeating: -7, count: 2 * 8 * C)
+            cache.values.update(repeating: -7, count: 2 * 8 * C)
+        }
+        var qkv = [Float](repeating: .nan, count: M * 3 * C)
+        for transposed in [false, true] {
+            let wrote = (transposed ? problem.wT : problem.w).withUnsafeBufferPointer { wp in
+                problem.bias.withUnsafeBufferPointer { bp in
+                    let linear = Linear(weight: .float32(wp.baseAddress!), transposed: transposed, bias: bp.baseAddress!,
+                                        inputSize: C, outputSize: 3 * C)
+                    return problem.x.withUnsafeBufferPointer { xp in qkv.withUnsafeMutableBufferPointer { yp in
+                        linear.applyWritingKeysAndValues(xp.baseAddress!, rows: M, into: yp.baseAddress!, caches: caches, layer: layer)
+                    } }
+                }
+            }
+            // only the row dots on transposed weights write this way; single rows go to sgemv in debug builds
+            #expect(wrote == (transposed && !(M == 1 && singleRowThroughBLAS)))
+            guard wrote else {
+                let untouched = qkv.allSatisfy { $0.isNaN } && caches.allSatisfy { $0.keys[0] == -7 && $0.values[0] == -7 }
+                #expect(untouched)
+                continue
+            }
+            for (m, cache) in caches.enumerated() {
+                for (part, base) in [(1, cache.keys), (2, cache.values)] {
+                    for position in 0..<(2 * 8) {
+                        let row = base + position * C
+                        if position == 8 + cache.count {  // block `layer`, the next position
+                            let worst = (0..<C).map { abs(Double(row[$0]) - expected[m * 3 * C + part * C + $0]) }.max()!
+                            #expect(worst < 1e-4, "sequence \(m), part \(part): off by \(worst)")
+                        } else {
+                            #expect((0..<C).allSatisfy { row[$0] == -7 }, "sequence \(m): position \(position) written")
+                        }
+                    }
+                }
+                let queries = (0..<C).map { abs(Double(qkv[m * 3 * C + $0]) - expected[m * 3 * C + $0]) }.max()!
+                #expect(queries < 1e-4)
+                let untouched = qkv[(m * 3 * C + C)..<((m + 1) * 3 * C)].allSatisfy { $0.isNaN }
+                #expect(untouched, "keys or values written into qkv")
+            }
+        }
+    }
 }
