@@ -208,18 +208,25 @@ func smallBatchRowDots<F: WeightFormat, D: RowDotDestination>(
     }
 }
 
-/// `y[M, wRows] = x[M, n] · Wᵀ`, or `y += x · Wᵀ` when `adding`, for float32 W stored [wRows, n]
+/// `y[M, wRows] = x[M, n] · Wᵀ + bias`, or `y += …` when `adding`, for float32 W stored [wRows, n]
 /// (the LM head against `wte`, the blocks' products on transposed resident weights), then
-/// `activation` if given: up to 16 rows by the row dots above (a single row by OpenBLAS's sgemv in
-/// debug builds), more by sgemm.
+/// `activation` if given: up to 16 rows by the row dots above, which add the bias as they store
+/// each dot (a single row by OpenBLAS's sgemv in debug builds), more by sgemm.
 func multiplyByTransposed(_ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafePointer<Float>, wRows: Int, n: Int,
-                          into y: UnsafeMutablePointer<Float>, adding: Bool, then activation: Activation? = nil) {
-    if M == 1 && singleRowThroughBLAS {
-        BLAS.gemv(m: wRows, n: n, a: w, lda: n, x: x, beta: adding ? 1 : 0, y: y)
-    } else if M <= smallBatchLimit {
-        return smallBatchRowDots(x, rows: M, w, wRows: wRows, n: n, into: y, adding: adding, then: activation)
+                          into y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>? = nil, adding: Bool,
+                          then activation: Activation? = nil) {
+    if M <= smallBatchLimit && !(M == 1 && singleRowThroughBLAS) {
+        return smallBatchRowDots(x, rows: M, UnsafeRawPointer(w), Float32Format.self, wRows: wRows, n: n,
+                                 into: DenseRows(y: y, wRows: wRows), bias: bias, adding: adding, then: activation)
+    }
+    if let bias {
+        if adding { addRows(bias, to: y, rows: M, n: wRows) } else { broadcastRows(bias, into: y, rows: M, n: wRows) }
+    }
+    let beta: Float = adding || bias != nil ? 1 : 0
+    if M == 1 {
+        BLAS.gemv(m: wRows, n: n, a: w, lda: n, x: x, beta: beta, y: y)
     } else {
-        BLAS.gemm(transB: true, m: M, n: wRows, k: n, a: x, lda: n, b: w, ldb: n, beta: adding ? 1 : 0, c: y, ldc: wRows)
+        BLAS.gemm(transB: true, m: M, n: wRows, k: n, a: x, lda: n, b: w, ldb: n, beta: beta, c: y, ldc: wRows)
     }
     if let activation { activate(y, count: M * wRows, activation) }
 }

@@ -8,16 +8,17 @@ extension Linear {
     /// accumulated rows. More rows go through sgemm.
     func apply(_ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>, accumulate: Bool = false,
                then activation: Activation? = nil) {
+        if case .float32(let weight) = weight, transposed {  // W stored [out, in]
+            // the row dots add the bias and apply the activation as they go
+            return multiplyByTransposed(x, rows: rows, weight, wRows: outputSize, n: inputSize, into: out,
+                                        bias: bias, adding: accumulate, then: activation)
+        }
         if accumulate {
             addRows(bias, to: out, rows: rows, n: outputSize)
         } else {
             broadcastRows(bias, into: out, rows: rows, n: outputSize)
         }
         switch weight {
-        case .float32(let weight) where transposed:  // W stored [out, in]
-            // returns here: it applies the activation itself, fused into the row dots where it can
-            return multiplyByTransposed(x, rows: rows, weight, wRows: outputSize, n: inputSize, into: out,
-                                        adding: true, then: activation)
         case .float32(let weight):
             if rows == 1 && singleRowThroughBLAS {
                 // y[out] += Wᵀ x, with W stored [in, out]
