@@ -140,27 +140,9 @@ private func accumulateRows<F: WeightFormat>(_ x: UnsafePointer<Float>, M: Int, 
     }
 }
 
-/// `y[M, rows] = x[M, n] · Wᵀ` for W stored [rows, n] row-major (the LM head against `wte`, and the
-/// blocks' products on transposed resident weights), or `y += x · Wᵀ` when `adding`; then
-/// `activation`, if given, on each finished element of `y`.
-/// The threads share out W's rows in shrinking chunks (``rowDotChunks(wRows:n:elementSize:)``);
-/// each row is read once and dotted with every x. A chunk's outputs are activated by the thread
-/// that wrote them, right away: still in its L1, and while the other thread streams weights.
-func smallBatchRowDots(_ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafePointer<Float>, wRows: Int, n: Int,
-                       into y: UnsafeMutablePointer<Float>, adding: Bool = false, then activation: Activation? = nil) {
-    smallBatchRowDots(x, rows: M, UnsafeRawPointer(w), Float32Format.self, wRows: wRows, n: n, into: DenseRows(y: y, wRows: wRows),
-                      adding: adding, then: activation)
-}
-
-func smallBatchRowDots<F: WeightFormat>(_ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafeRawPointer, _ format: F.Type,
-                                        wRows: Int, n: Int, into y: UnsafeMutablePointer<Float>, adding: Bool = false,
-                                        then activation: Activation? = nil) {
-    smallBatchRowDots(x, rows: M, w, F.self, wRows: wRows, n: n, into: DenseRows(y: y, wRows: wRows),
-                      adding: adding, then: activation)
-}
-
-/// Where the row dots put output `r` of input row `m`: generic, so that `c_attn` can write a
-/// decode step's keys and values straight into the cache (``QKVRows``).
+/// Where the row dots put output `r` of input row `m`: a dense matrix (``DenseRows``), or for
+/// `c_attn` in a decode step, the queries in one place and the keys and values in the caches
+/// (`applyWritingKeysAndValues`).
 protocol RowDotDestination {
     func element(_ m: Int, _ r: Int) -> UnsafeMutablePointer<Float>
     /// Applies `activation` to outputs `range` of input row `m`.
@@ -177,7 +159,20 @@ struct DenseRows: RowDotDestination {
     }
 }
 
-/// The same kernel for any destination; `bias`, if given, is added to each dot as it is stored.
+/// `y[M, wRows] = x[M, n] · Wᵀ` for float32 W stored [wRows, n] row-major, into a dense `y`.
+func smallBatchRowDots(_ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafePointer<Float>, wRows: Int, n: Int,
+                       into y: UnsafeMutablePointer<Float>, adding: Bool = false) {
+    smallBatchRowDots(x, rows: M, UnsafeRawPointer(w), Float32Format.self, wRows: wRows, n: n,
+                      into: DenseRows(y: y, wRows: wRows), adding: adding)
+}
+
+/// `y[M, wRows] = x[M, n] · Wᵀ + bias` for W stored [wRows, n] row-major (the LM head against
+/// `wte`, and the blocks' products on transposed resident weights), or `y += …` when `adding`;
+/// then `activation`, if given, on each finished element of `y`.
+/// The threads share out W's rows in shrinking chunks (``rowDotChunks(wRows:n:elementSize:)``);
+/// each row is read once and dotted with every x, and the bias added as the dot is stored (no
+/// pass over `y` before). A chunk's outputs are activated by the thread that wrote them, right
+/// away: still in its L1, and while the other thread streams weights.
 func smallBatchRowDots<F: WeightFormat, D: RowDotDestination>(
     _ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafeRawPointer, _ format: F.Type, wRows: Int, n: Int,
     into y: D, bias: UnsafePointer<Float>? = nil, adding: Bool = false, then activation: Activation? = nil
@@ -231,7 +226,7 @@ func multiplyByTransposed(_ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafePoi
     if let activation { activate(y, count: M * wRows, activation) }
 }
 
-/// How ``smallBatchRowDots(_:rows:_:_:wRows:n:into:adding:then:)`` shares out W's rows: shrinking chunks
+/// How ``smallBatchRowDots(_:rows:_:_:wRows:n:into:bias:adding:then:)`` shares out W's rows: shrinking chunks
 /// of at least 64 KB (each row is a whole dot product, so no chunk needs a partial sum).
 func rowDotChunks(wRows: Int, n: Int, elementSize: Int) -> [Range<Int>] {
     shrinkingChunks(wRows, parts: min(parallelism, wRows / 64), minimum: max(16, 65_536 / (n * elementSize)))

@@ -214,7 +214,8 @@ public final class GPT2Model: Sendable {
                 multiplyByTransposed(h, rows: S, head, wRows: V, n: C, into: out, adding: false)
             case .float16(let head):
                 if S <= smallBatchLimit {
-                    smallBatchRowDots(h, rows: S, UnsafeRawPointer(head), Float16Format.self, wRows: V, n: C, into: out)
+                    smallBatchRowDots(h, rows: S, UnsafeRawPointer(head), Float16Format.self, wRows: V, n: C,
+                                      into: DenseRows(y: out, wRows: V))
                 } else {
                     let block = 4096  // vocabulary rows widened at a time
                     for first in stride(from: 0, to: V, by: block) {
