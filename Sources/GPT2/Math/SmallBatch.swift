@@ -17,6 +17,9 @@ let singleRowThroughBLAS = true
 let singleRowThroughBLAS = false
 #endif
 
+/// Whether a product of `rows` rows against transposed weights goes through the row dots.
+func rowDotsTake(rows: Int) -> Bool { rows <= smallBatchLimit && !(rows == 1 && singleRowThroughBLAS) }
+
 /// How the elements of a weight matrix are stored: the kernels below are generic over it and
 /// specialized for each, so float32 weights cost nothing extra.
 protocol WeightFormat {
@@ -210,7 +213,7 @@ func smallBatchRowDots<F: WeightFormat, D: RowDotDestination>(
 func multiplyByTransposed(_ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafePointer<Float>, wRows: Int, n: Int,
                           into y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>? = nil, adding: Bool,
                           then activation: Activation? = nil) {
-    if M <= smallBatchLimit && !(M == 1 && singleRowThroughBLAS) {
+    if rowDotsTake(rows: M) {
         return smallBatchRowDots(x, rows: M, UnsafeRawPointer(w), Float32Format.self, wRows: wRows, n: n,
                                  into: DenseRows(y: y, wRows: wRows), bias: bias, adding: adding, then: activation)
     }

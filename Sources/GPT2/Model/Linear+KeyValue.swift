@@ -9,8 +9,7 @@ extension Linear {
     /// the row dots on float32 transposed weights write this way).
     func applyWritingKeysAndValues(_ x: UnsafePointer<Float>, rows M: Int, into qkv: UnsafeMutablePointer<Float>,
                                    caches: [KVCache], layer: Int) -> Bool {
-        guard case .float32(let w) = weight, transposed, M == caches.count, M <= smallBatchLimit,
-              !(M == 1 && singleRowThroughBLAS) else { return false }
+        guard case .float32(let w) = weight, transposed, M == caches.count, rowDotsTake(rows: M) else { return false }
         let C = inputSize
         return withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: 2 * M) { rows in
             for (m, cache) in caches.enumerated() {
