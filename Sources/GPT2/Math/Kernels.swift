@@ -122,8 +122,10 @@ func sumElements(_ x: UnsafePointer<Float>, count n: Int) -> Float {
     return result
 }
 
-/// Copies `bias[0..<n]` into each of `rows` rows of `out`.
-func broadcastRows(_ bias: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, rows: Int, n: Int) {
+/// Copies `bias[0..<n]` into each of `rows` rows of `out`, or adds it when `adding` (`out` then
+/// holds a residual sum the product is added to): where a product on BLAS starts its output.
+func startRows(_ out: UnsafeMutablePointer<Float>, from bias: UnsafePointer<Float>, rows: Int, n: Int, adding: Bool) {
+    if adding { return addRows(bias, to: out, rows: rows, n: n) }
     for r in 0..<rows { (out + r * n).update(from: bias, count: n) }
 }
 

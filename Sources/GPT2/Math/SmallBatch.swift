@@ -217,9 +217,7 @@ func multiplyByTransposed(_ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafePoi
         return smallBatchRowDots(x, rows: M, UnsafeRawPointer(w), Float32Format.self, wRows: wRows, n: n,
                                  into: DenseRows(y: y, wRows: wRows), bias: bias, adding: adding, then: activation)
     }
-    if let bias {
-        if adding { addRows(bias, to: y, rows: M, n: wRows) } else { broadcastRows(bias, into: y, rows: M, n: wRows) }
-    }
+    if let bias { startRows(y, from: bias, rows: M, n: wRows, adding: adding) }
     let beta: Float = adding || bias != nil ? 1 : 0
     if M == 1 {
         BLAS.gemv(m: wRows, n: n, a: w, lda: n, x: x, beta: beta, y: y)

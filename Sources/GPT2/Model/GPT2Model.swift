@@ -131,14 +131,13 @@ public final class GPT2Model: Sendable {
         }
         let S = selected.reduce(0) { $0 + $1.count }
 
-        // one new token per sequence: c_attn may write the keys and values into the caches itself
-        let decoding = N == batch.count
         let caches = batch.map(\.cache)
         for (l, block) in weights.h.enumerated() {
             // x = x + c_proj(attention(c_attn(ln_1(x))))
             block.ln_1.apply(x, rows: N, n: C, epsilon: config.layerNormEpsilon, into: h)
             laps.mark(.ln_1)
-            let cached = decoding && block.c_attn.applyWritingKeysAndValues(h, rows: N, into: qkv, caches: caches, layer: l)
+            // a decode step (one new token per sequence) may write its keys and values into the caches
+            let cached = block.c_attn.applyWritingKeysAndValues(h, rows: N, into: qkv, caches: caches, layer: l)
             if !cached { block.c_attn.apply(h, rows: N, into: qkv) }     // [N, 3C]
             laps.mark(.c_attn)
             var start = 0

@@ -13,11 +13,7 @@ extension Linear {
             return multiplyByTransposed(x, rows: rows, weight, wRows: outputSize, n: inputSize, into: out,
                                         bias: bias, adding: accumulate, then: activation)
         }
-        if accumulate {
-            addRows(bias, to: out, rows: rows, n: outputSize)
-        } else {
-            broadcastRows(bias, into: out, rows: rows, n: outputSize)
-        }
+        startRows(out, from: bias, rows: rows, n: outputSize, adding: accumulate)
         switch weight {
         case .float32(let weight):
             if rows == 1 && singleRowThroughBLAS {

@@ -5,8 +5,9 @@ extension Linear {
     /// Copied there afterwards, on one thread, the two rows cost about a fifth of decode attention
     /// (their cache lines are cold); written by the row dots, they load while the weights stream.
     ///
-    /// Returns false, having written nothing, where the weights go through another kernel (only
-    /// the row dots on float32 transposed weights write this way).
+    /// Returns false, having written nothing, where `x` is not one row per cache (not a decode
+    /// step) or the weights go through another kernel (only the row dots on float32 transposed
+    /// weights write this way).
     func applyWritingKeysAndValues(_ x: UnsafePointer<Float>, rows M: Int, into qkv: UnsafeMutablePointer<Float>,
                                    caches: [KVCache], layer: Int) -> Bool {
         guard case .float32(let w) = weight, transposed, M == caches.count, rowDotsTake(rows: M) else { return false }
