@@ -63,16 +63,35 @@ struct AttentionLab: ParsableCommand {
     enum Mode: String, ExpressibleByArgument, CaseIterable { case prefill, decode, both }
 
     func validate() throws {
-        for (flag, list) in [("-T", lengths), ("-H", heads), ("-D", headSizes)] where list.values.contains(0) {
-            throw ValidationError("\(flag) values must be at least 1, got \(list)")
+        // bounds that keep every buffer's size (and the arithmetic on it) far from overflowing
+        for (flag, list, most) in [("-T", lengths, 65_536), ("-H", heads, 1_024), ("-D", headSizes, 1_024)]
+        where list.values.contains(where: { !(1...most).contains($0) }) {
+            throw ValidationError("\(flag) values must be 1 to \(most), got \(list)")
         }
-        guard past >= 0 else { throw ValidationError("--past must not be negative") }
+        guard (0...65_536).contains(past) else { throw ValidationError("--past must be 0 to 65536") }
         guard threads >= 1 else { throw ValidationError("-t must be at least 1") }
-        guard minSeconds > 0 else { throw ValidationError("--min-seconds must be positive") }
+        guard minSeconds > 0, minSeconds <= 3600 else { throw ValidationError("--min-seconds must be above 0 and at most 3600") }
+        // queries [T, 3W], output [T, W], keys and values [past + T, W] of the largest shape
+        let width = heads.values.max()! * headSizes.values.max()!, T = lengths.values.max()!
+        let bytes = 4 * width * (4 * T + 2 * (past + T))
+        guard bytes <= 1 << 32 else {
+            throw ValidationError(String(format: "-T, -H, -D and --past: the largest shape needs %.1f GB of buffers; at most 4.3 GB", Double(bytes) / 1e9))
+        }
+        guard reference == nil || plot != nil else { throw ValidationError("--reference is drawn in the plot: give --plot too") }
     }
 
     func run() throws {
-        BLASBackend.setThreadCount(threads)
+        // the plot's inputs and destination are checked before the sweep, which can take minutes
+        let referenceRows = try reference.map(Self.readReference) ?? []
+        if let plot {
+            let directory = URL(fileURLWithPath: plot).deletingLastPathComponent().path
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue,
+                  FileManager.default.isWritableFile(atPath: directory) else {
+                throw BenchError("--plot \(plot): \(directory) is not a writable directory")
+            }
+        }
+        BLASBackend.setThreadCount(effectiveThreads(threads))
         let kernels = AttentionKernels.all.filter { includeNaive || $0.name != "naive" }
         var rows: [[String: Any]] = []
         var failures: [String] = []
@@ -92,7 +111,7 @@ struct AttentionLab: ParsableCommand {
                                           "engine": kernel.name == chosen ? "*" : ""]
                 if passed {
                     let seconds = m == .decode && !warmDecode
-                        ? buffers.timeCold(kernel)
+                        ? try buffers.timeCold(kernel)
                         : buffers.time(kernel, minSeconds: minSeconds)
                     row["us_mean"] = seconds.mean * 1e6
                     row["us_sd"] = seconds.sd * 1e6
@@ -113,16 +132,32 @@ struct AttentionLab: ParsableCommand {
         try printTable(rows, columns: ["mode", "T", "past", "heads", "head_size", "kernel", "gflops", "us_mean", "us_sd", "max_abs_diff", "check", "fastest", "engine"],
                        format: format)
         if let plot {
-            let referenceRows = try reference.map { path -> [[String: Any]] in
-                try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [[String: Any]] ?? []
-            } ?? []
-            try AttentionPlot(rows: rows, reference: referenceRows, warmDecode: warmDecode).svg().write(toFile: plot, atomically: true, encoding: .utf8)
+            do {
+                try AttentionPlot(rows: rows, reference: referenceRows, warmDecode: warmDecode).svg()
+                    .write(toFile: plot, atomically: true, encoding: .utf8)
+            } catch {
+                throw BenchError("--plot \(plot): could not write the plot (\(error.localizedDescription))")
+            }
             FileHandle.standardError.write(Data("plot written to \(plot)\n".utf8))
         }
         guard failures.isEmpty else {
             for failure in failures { FileHandle.standardError.write(Data("attention: FAILED CHECK: \(failure)\n".utf8)) }
             throw ExitCode.failure
         }
+    }
+}
+
+extension AttentionLab {
+    /// The rows of a `--reference` file: a JSON array of objects, as
+    /// `scripts/bench_attention_torch.py` writes them.
+    static func readReference(_ path: String) throws -> [[String: Any]] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw BenchError("--reference \(path): no such file, or not readable")
+        }
+        guard let rows = (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]] else {
+            throw BenchError("--reference \(path): not a JSON array of objects (rows of scripts/bench_attention_torch.py)")
+        }
+        return rows
     }
 }
 
@@ -212,11 +247,11 @@ private final class LabBuffers {
     /// Seconds per call, each of 200 calls after reading 64 MB of other memory (twice the
     /// development VM's L3) and then running the kernel once on other, small buffers: in the engine
     /// the decode step's products keep the worker threads spinning, and this wakes them likewise.
-    func timeCold(_ kernel: any AttentionKernel) -> Statistics {
+    func timeCold(_ kernel: any AttentionKernel) throws -> Statistics {
         let arguments = arguments(shape)
         let waker = LabBuffers(shape: AttentionShape(queryCount: 1, keyCount: 256, headCount: shape.headCount, headSize: shape.headSize))
         let wakerArguments = waker.arguments(waker.shape)
-        let eviction = ReadProbe(megabytes: 64)  // reading it is what evicts
+        let eviction = try ReadProbe(megabytes: 64)  // reading it is what evicts
         var samples: [Double] = []
         for _ in 0..<200 {
             _ = eviction.pass(threads: 1, streams: 1)

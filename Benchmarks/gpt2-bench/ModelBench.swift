@@ -72,9 +72,20 @@ struct ModelBench: ParsableCommand {
     @Option(help: "Precision of the weight matrices: f32, or f16 (half the bytes per decoded token; float32 checkpoints are rounded).")
     var precision: WeightPrecision = .float32
 
+    /// The model directories `-m` lists.
+    private var modelPaths: [String] {
+        models.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
     func validate() throws {
+        guard !modelPaths.isEmpty else { throw ValidationError("-m: no model directory given") }
+        guard prompts.values.contains(where: { $0 > 0 }) || generations.values.contains(where: { $0 > 0 }) else {
+            throw ValidationError("nothing to run: every -p and -n value is 0")
+        }
         guard repetitions >= 1 else { throw ValidationError("-r must be at least 1") }
-        guard probeMB >= 1 else { throw ValidationError("--probe-mb must be at least 1") }
+        guard (1...ReadProbe.largestMegabytes).contains(probeMB) else {
+            throw ValidationError("--probe-mb must be 1 to \(ReadProbe.largestMegabytes)")
+        }
         guard threads.values.allSatisfy({ $0 >= 1 }), batches.values.allSatisfy({ $0 >= 1 }) else {
             throw ValidationError("-t and -b values must be at least 1")
         }
@@ -82,21 +93,19 @@ struct ModelBench: ParsableCommand {
     }
 
     func run() throws {
-        // allocated before the first tg test that is compared with it; resident from then on, so
-        // the peak memory of the tests leaves its bytes out
-        var probe: ReadProbe?
-        var peakBeforeProbe = 0
-        func readProbe() -> ReadProbe {
-            if let probe { return probe }
-            peakBeforeProbe = peakResidentBytes()
-            probe = ReadProbe(megabytes: probeMB)
-            return probe!
-        }
+        // allocated before anything is timed, so that a size the machine cannot give fails first;
+        // resident from then on, so the peak memory of each model's tests leaves its bytes out
+        let probe = noBandwidth ? nil : try ReadProbe(megabytes: probeMB)
+        // what runs: at most one thread per physical core, each count once
+        var threadCounts: [Int] = []
+        for count in threads.values.map(effectiveThreads) where !threadCounts.contains(count) { threadCounts.append(count) }
         var rows: [[String: Any]] = []
         var breakdownRows: [[String: Any]] = []
         var notes: [String] = ["backend: \(BLASBackend.description)"]
         var generator = SystemRandomNumberGenerator()
-        for path in models.split(separator: ",").map(String.init) {
+        for path in modelPaths {
+            let perModelPeak = resetPeakResident()
+            let firstRow = rows.count
             var model: GPT2Model!
             let loadSeconds = try measure { model = try GPT2Model(directory: URL(fileURLWithPath: path), residency: weights,
                                                                       precision: precision) }
@@ -117,7 +126,7 @@ struct ModelBench: ParsableCommand {
                                 name, Double(model.parameterCount) / 1e6, loadSeconds, weights.rawValue, precision.rawValue,
                                 Double(model.decodeBytesPerToken) / 1e6, Double(model.cacheBytesPerPosition) / 1e6))
 
-            for threadCount in threads.values {
+            for threadCount in threadCounts {
                 BLASBackend.setThreadCount(threadCount)
                 for batch in batches.values {
                     // each test's token ids and caches are made before it is timed (and only then, so
@@ -153,9 +162,9 @@ struct ModelBench: ParsableCommand {
                         let paired = test.gen > 0 && batch == 1 && !noBandwidth
                         var rates: [Double] = [], bandwidths: [Double] = []
                         for _ in 0..<repetitions {
-                            let before = paired ? readProbe().now(threads: threadCount) : 0
+                            let before = paired ? probe!.now(threads: threadCount) : 0
                             rates.append(tokenCount / (try measure(body)))
-                            if paired { bandwidths.append(max(before, readProbe().now(threads: threadCount))) }
+                            if paired { bandwidths.append(max(before, probe!.now(threads: threadCount))) }
                         }
                         let stats = Statistics(rates)
                         var row: [String: Any] = [
@@ -190,15 +199,17 @@ struct ModelBench: ParsableCommand {
                     }
                 }
             }
+            // this model's own peak where the system can restart the count, else the process's so far
+            let peak = Double(peakResidentBytes() - (probe?.bytes ?? 0)) / 1e6
+            notes.append(String(format: "%@: peak resident memory of its tests: %.0f MB%@", name, peak,
+                                perModelPeak ? "" : " (the process's peak so far)"))
+            for i in firstRow..<rows.count { rows[i]["peak_rss_mb"] = peak }
         }
-        let peak = Double(max(peakBeforeProbe, peakResidentBytes() - (probe?.bytes ?? 0))) / 1e6
-        notes.append(String(format: "peak resident memory of the model tests: %.0f MB", peak))
-        for i in rows.indices { rows[i]["peak_rss_mb"] = peak }
 
-        if !noBandwidth {
-            let bandwidthThreads = threads.values.max()!
+        if let probe {
+            let bandwidthThreads = threadCounts.max()!
             let best = [1, 4].map { streams in
-                let bandwidth = readProbe().statistics(threads: bandwidthThreads, streams: streams)
+                let bandwidth = probe.statistics(threads: bandwidthThreads, streams: streams)
                 notes.append(String(format: "read bandwidth after the tests (%d threads, %d stream%@ each): best %.1f GB/s, mean %.1f ± %.1f",
                                     bandwidthThreads, streams, streams == 1 ? "" : "s", bandwidth.best, bandwidth.mean, bandwidth.sd))
                 return bandwidth.best

@@ -26,11 +26,12 @@ struct SoakBench: AsyncParsableCommand {
     @Flag(help: "Cancel every other generation after its first token instead of letting it finish.")
     var cancel = false
 
-    @Option(name: [.customShort("o"), .customLong("output"), .customLong("format")], help: "Output: md or json.")
+    @Option(name: [.customShort("o"), .customLong("output"), .customLong("format")], help: "Output: md, csv or json.")
     var format: OutputFormat = .md
 
     func validate() throws {
         guard generations > warmup, warmup >= 1 else { throw ValidationError("--generations must exceed --warmup, which must be at least 1") }
+        guard maxTokens >= 0 else { throw ValidationError("--max-tokens must not be negative") }
     }
 
     func run() async throws {
@@ -61,7 +62,7 @@ struct SoakBench: AsyncParsableCommand {
                                   "rss_baseline_mb": Double(baseline) / 1e6, "rss_max_after_mb": Double(peakAfterBaseline) / 1e6,
                                   "growth_mb": growth]
         try printTable([row], columns: ["generations", "max_tokens", "cancel_every_other", "rss_baseline_mb", "rss_max_after_mb", "growth_mb"],
-                       format: format == .json ? .json : .md)
+                       format: format)
     }
 }
 

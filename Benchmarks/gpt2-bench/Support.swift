@@ -30,6 +30,34 @@ func measure(_ body: () throws -> Void) rethrows -> Double {
     return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
 }
 
+/// An error a subcommand reports in one line (`Error: …`, exit status 1).
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// `requested` threads, or this machine's physical cores where that is fewer (the engine runs at
+/// most one thread per core), saying so on standard error.
+func effectiveThreads(_ requested: Int) -> Int {
+    let cores = BLASBackend.physicalCoreCount
+    guard requested > cores else { return requested }
+    FileHandle.standardError.write(Data("gpt2-bench: -t \(requested): this machine has \(cores) physical cores, the engine's most threads; running \(cores)\n".utf8))
+    return cores
+}
+
+/// Starts the peak resident set size (``peakResidentBytes()``) afresh from the current one, where
+/// the system allows it (Linux: `/proc/self/clear_refs`); returns whether it did.
+@discardableResult
+func resetPeakResident() -> Bool {
+    #if os(Linux)
+    guard let file = FileHandle(forWritingAtPath: "/proc/self/clear_refs") else { return false }
+    defer { try? file.close() }
+    return (try? file.write(contentsOf: Data("5".utf8))) != nil
+    #else
+    return false
+    #endif
+}
+
 /// Peak resident set size of this process so far, in bytes.
 func peakResidentBytes() -> Int {
     #if canImport(Darwin)
@@ -79,7 +107,7 @@ func printTable(_ rows: [[String: Any]], columns: [String], format: OutputFormat
     case .csv:
         print(columns.joined(separator: ","))
         for row in rows {
-            print(columns.map { cell(row[$0]) }.map { $0.contains(",") ? "\"\($0)\"" : $0 }.joined(separator: ","))
+            print(columns.map { cell(row[$0], full: true) }.map { $0.contains(",") ? "\"\($0)\"" : $0 }.joined(separator: ","))
         }
     case .md:
         let cells = rows.map { row in columns.map { cell(row[$0]) } }
@@ -93,8 +121,10 @@ func printTable(_ rows: [[String: Any]], columns: [String], format: OutputFormat
     }
 }
 
-private func cell(_ value: Any?) -> String {
+/// A table cell: numbers rounded for reading in a markdown table, or at full precision (`full`, CSV).
+private func cell(_ value: Any?, full: Bool = false) -> String {
     switch value {
+    case let double as Double where full: "\(double)"
     case let double as Double: String(format: double >= 100 ? "%.1f" : "%.3g", double)
     case let value?: "\(value)"
     case nil: ""
@@ -111,10 +141,17 @@ final class ReadProbe {
     let bytes: Int
     private let buffer: UnsafeMutablePointer<Float>
 
-    init(megabytes: Int) {
+    /// Most megabytes a probe may take (`--probe-mb`): 64 GB.
+    static let largestMegabytes = 65_536
+
+    /// Throws where `megabytes` is out of 1...``largestMegabytes`` or cannot be allocated.
+    init(megabytes: Int) throws {
+        guard (1...Self.largestMegabytes).contains(megabytes) else {
+            throw BenchError("--probe-mb \(megabytes): must be 1 to \(Self.largestMegabytes)")
+        }
         bytes = megabytes << 20
         guard let raw = allocateWeightMemory(bytes: bytes) else {
-            fatalError("gpt2-bench: out of memory allocating the \(megabytes) MB bandwidth probe")
+            throw BenchError("--probe-mb \(megabytes): could not allocate \(megabytes) MB for the bandwidth probe")
         }
         buffer = raw.bindMemory(to: Float.self, capacity: bytes / 4)
         buffer.initialize(repeating: 1, count: bytes / 4)

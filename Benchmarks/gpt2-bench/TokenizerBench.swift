@@ -43,6 +43,7 @@ struct TokenizerBench: ParsableCommand {
     func validate() throws {
         guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1") }
         guard warmup >= 0 else { throw ValidationError("--warmup must not be negative") }
+        guard chunk.map({ $0 >= 1 }) ?? true else { throw ValidationError("--chunk must be at least 1 byte") }
     }
 
     func run() throws {
@@ -60,10 +61,10 @@ struct TokenizerBench: ParsableCommand {
 
         let text = text ?? Self.packageRoot.appendingPathComponent("Benchmarks/mixed_en_zh.txt").path
         guard let data = FileManager.default.contents(atPath: text) else {
-            throw ValidationError("--text \(text): no such file, or not readable")
+            throw BenchError("--text \(text): no such file, or not readable")
         }
         guard let content = String(data: data, encoding: .utf8) else {
-            throw ValidationError("\(text) is not valid UTF-8")
+            throw BenchError("--text \(text): not valid UTF-8")
         }
         let megabytes = Double(data.count) / 1e6
 
@@ -108,7 +109,10 @@ struct TokenizerBench: ParsableCommand {
         for _ in 0..<max(1, repetitions / 2) {
             var decoded = ""
             let seconds = measure { decoded = tokenizer.decode(ids) }
-            precondition(decoded.utf8.count == data.count, "decode(encode(text)) lost bytes")
+            // against the text as read (a byte-order mark at the start is not part of it)
+            guard decoded.utf8.count == content.utf8.count else {
+                throw BenchError("--text \(text): decode(encode(text)) gave \(decoded.utf8.count) bytes, not \(content.utf8.count)")
+            }
             decodeRates.append(megabytes / seconds)
         }
         let decodeStats = Statistics(decodeRates)

@@ -36,9 +36,9 @@ public struct GPT2Tokenizer: Sendable {
             var isDirectory: ObjCBool = false
             let exists = fm.fileExists(atPath: directory.path, isDirectory: &isDirectory)
             throw TokenizerError(.fileNotFound, file: directory.path,
-                                 exists && isDirectory.boolValue
-                                    ? "no tokenizer files: expected tokenizer.json, or vocab.json and merges.txt"
-                                    : "directory not found")
+                                 !exists ? "directory not found"
+                                    : isDirectory.boolValue ? "no tokenizer files: expected tokenizer.json, or vocab.json and merges.txt"
+                                    : "not a directory (expected a model directory with tokenizer.json, or vocab.json and merges.txt)")
         }
     }
 

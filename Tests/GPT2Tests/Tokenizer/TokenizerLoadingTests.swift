@@ -150,8 +150,17 @@ import Testing
             #expect(error.file.hasSuffix("merges.txt"))
             #expect(error.description.hasSuffix("merges.txt: file not found"))
         }
-        #expect(throws: TokenizerError.self) {
-            try GPT2Tokenizer(directory: dir.url.appendingPathComponent("nope"))
+        do {
+            _ = try GPT2Tokenizer(directory: dir.url.appendingPathComponent("nope"))
+            Issue.record("expected an error")
+        } catch let error as TokenizerError {
+            #expect(error.description.hasSuffix("nope: directory not found"))
+        }
+        do {
+            _ = try GPT2Tokenizer(directory: dir.url.appendingPathComponent("vocab.json"))  // a file
+            Issue.record("expected an error")
+        } catch let error as TokenizerError {
+            #expect(error.description.contains("vocab.json: not a directory"))
         }
         #expect(throws: TokenizerError.self) {
             try GPT2Tokenizer(tokenizerJSONURL: dir.url)  // a directory
