@@ -42,9 +42,30 @@ def scratch_directory(prefix):
     return Path(path)
 
 
+class Failure(Exception):
+    """Why the comparison cannot go on, in words: main prints it (no traceback) and exits 1."""
+
+
+def fail(message):
+    print(f"compare.py: error: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def shown(cmd):
+    return " ".join(str(c) for c in cmd)
+
+
 def run(cmd, **kwargs):
-    print("+ " + " ".join(str(c) for c in cmd), file=sys.stderr)
-    return subprocess.run(cmd, check=True, text=True, capture_output=True, **kwargs).stdout
+    """The command's stdout; a Failure that names the command and ends with its stderr if it fails."""
+    print("+ " + shown(cmd), file=sys.stderr)
+    try:
+        return subprocess.run(cmd, check=True, text=True, capture_output=True, **kwargs).stdout
+    except OSError as e:
+        raise Failure(f"could not run {cmd[0]}: {e.strerror or e}") from None
+    except subprocess.CalledProcessError as e:
+        lines = [line for line in (e.stderr or "").splitlines() if line.strip()]
+        said = ("; its stderr ends:\n" + "\n".join("  " + line for line in lines[-10:])) if lines else " (nothing on stderr)"
+        raise Failure(f"{Path(str(cmd[0])).name} exited with status {e.returncode}: {shown(cmd)}{said}") from None
 
 
 def stats(values):
@@ -241,6 +262,10 @@ def main():
         parser.error(f"--gguf {args.gguf}: no such file")
     if args.bench_binary is not None and not (args.bench_binary.is_file() and os.access(args.bench_binary, os.X_OK)):
         parser.error(f"--bench-binary {args.bench_binary}: not an executable file")
+    if args.text and not Path(args.text).is_file():
+        parser.error(f"--text {args.text}: no such file (--text '' leaves the tokenizers out)")
+    if args.text and not os.access(args.text, os.R_OK):
+        parser.error(f"--text {args.text}: not readable")
 
     model = args.model
     if model is None:
@@ -313,4 +338,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except Failure as failure:
+        fail(failure)

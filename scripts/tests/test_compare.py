@@ -148,6 +148,34 @@ class CompareTests(unittest.TestCase):
             self.assertEqual(result.returncode, 2, arguments)
             self.assertIn(message, result.stderr)
 
+    def assertFailedInOneMessage(self, result, *parts, returncode=1):
+        """compare.py stopped with the given status and an error that says what went wrong, no traceback."""
+        self.assertEqual(result.returncode, returncode, result.stderr)
+        self.assertNotIn("Traceback", result.stderr)
+        error = result.stderr[result.stderr.index("compare.py: error: "):]
+        for part in parts:
+            self.assertIn(str(part), error)
+
+    def test_failing_gpt2_bench_says_what_it_said(self):
+        # a model directory that passes compare.py's own checks, with weights gpt2-bench refuses to
+        # load (the PyTorch stand-in reads config.json only)
+        model = Path(self.enterContext(tempfile.TemporaryDirectory(prefix="compare-model-")))
+        for name in ["config.json", "vocab.json", "merges.txt"]:
+            (model / name).write_bytes((MODEL / name).read_bytes())
+        (model / "model.safetensors").write_bytes(b"not safetensors")
+        arguments = self.workload_arguments()
+        arguments[arguments.index("--model") + 1] = model
+        result = self.run_compare(*arguments, with_llama=False)
+        self.assertFailedInOneMessage(result, "gpt2-bench exited with status 1", f"{BENCH} model -m {model}",
+                                      f"{model / 'model.safetensors'}: header length")
+        self.assertEqual(result.stdout, "")
+
+    def test_missing_text_is_refused_before_anything_runs(self):
+        for text in ["/nonexistent.txt", ROOT / "scripts"]:
+            result = self.run_compare("--model", MODEL, "--bench-binary", BENCH, "--text", text)
+            self.assertFailedInOneMessage(result, f"--text {text}: no such file", returncode=2)
+            self.assertNotIn("+ ", result.stderr)  # nothing was run
+
 
 if __name__ == "__main__":
     unittest.main()
