@@ -262,6 +262,13 @@ def main():
         parser.error(f"--gguf {args.gguf}: no such file")
     if args.bench_binary is not None and not (args.bench_binary.is_file() and os.access(args.bench_binary, os.X_OK)):
         parser.error(f"--bench-binary {args.bench_binary}: not an executable file")
+    if args.json_out is not None:
+        if args.json_out.is_dir():
+            parser.error(f"--json-out {args.json_out}: is a directory")
+        if not args.json_out.parent.is_dir():
+            parser.error(f"--json-out {args.json_out}: no directory {args.json_out.parent}")
+        if not os.access(args.json_out if args.json_out.exists() else args.json_out.parent, os.W_OK):
+            parser.error(f"--json-out {args.json_out}: not writable")
     if args.text and not Path(args.text).is_file():
         parser.error(f"--text {args.text}: no such file (--text '' leaves the tokenizers out)")
     if args.text and not os.access(args.text, os.R_OK):
@@ -334,7 +341,23 @@ def main():
         result = {"machine": cpu_name(), "threads": args.threads, "rounds": args.rounds, "reps": args.reps,
                   "samples_ts": samples, "round_means": per_round, "tokenizer_mb_s": tokenizer,
                   "versions": {e.name: e.version for e in engines}, "extras": {e.name: e.extras for e in engines}}
-        args.json_out.write_text(json.dumps(result, indent=1) + "\n")
+        write_results(args.json_out, json.dumps(result, indent=1) + "\n")
+
+
+def write_results(path, text):
+    """Writes the JSON to --json-out; if that fails, to a file of its own, and says so."""
+    try:
+        path.write_text(text)
+        return
+    except OSError as e:
+        problem = f"--json-out {path}: could not write it ({e.strerror or e})"
+    try:
+        descriptor, kept = tempfile.mkstemp(prefix="compare-", suffix=".json")
+        with os.fdopen(descriptor, "w") as f:
+            f.write(text)
+    except OSError as e:
+        raise Failure(f"{problem}, nor a file in {tempfile.gettempdir()} ({e.strerror or e})") from None
+    raise Failure(f"{problem}; the results are in {kept}")
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ class CompareTests(unittest.TestCase):
         if not BENCH.is_file():
             raise RuntimeError(f"{BENCH}: no such file (build it first: swift build, or run scripts/test)")
 
-    def run_compare(self, *arguments, with_llama=True):
+    def run_compare(self, *arguments, with_llama=True, **environment):
         self.work = Path(self.enterContext(tempfile.TemporaryDirectory(prefix="compare-test-")))
         self.log = self.work / "llama.log"
         fakes = self.work / "bin"
@@ -63,7 +63,8 @@ class CompareTests(unittest.TestCase):
         path = [p for p in os.environ["PATH"].split(os.pathsep)
                 if not (Path(p) / "llama-bench").exists() and not (Path(p) / "llama-batched-bench").exists()]
         env = dict(os.environ, PATH=os.pathsep.join(([str(fakes)] if with_llama else []) + path),
-                   PYTHONPATH=str(Path(__file__).parent / "stubs"), FAKE_LLAMA_LOG=str(self.log))
+                   PYTHONPATH=str(Path(__file__).parent / "stubs"), FAKE_LLAMA_LOG=str(self.log),
+                   **{name: str(value) for name, value in environment.items()})
         return subprocess.run([sys.executable, str(ROOT / "scripts" / "compare.py"), *map(str, arguments)],
                               env=env, text=True, capture_output=True, timeout=900)
 
@@ -175,6 +176,27 @@ class CompareTests(unittest.TestCase):
             result = self.run_compare("--model", MODEL, "--bench-binary", BENCH, "--text", text)
             self.assertFailedInOneMessage(result, f"--text {text}: no such file", returncode=2)
             self.assertNotIn("+ ", result.stderr)  # nothing was run
+
+    def test_json_out_in_no_directory_is_refused_before_anything_runs(self):
+        result = self.run_compare(*self.workload_arguments(), "--json-out", "/nonexistent/dir/out.json")
+        self.assertFailedInOneMessage(result, "--json-out /nonexistent/dir/out.json: no directory /nonexistent/dir",
+                                      returncode=2)
+        self.assertNotIn("+ ", result.stderr)
+        result = self.run_compare(*self.workload_arguments(), "--json-out", ROOT / "scripts")
+        self.assertFailedInOneMessage(result, f"--json-out {ROOT / 'scripts'}: is a directory", returncode=2)
+
+    @unittest.skipUnless(Path("/dev/full").exists(), "needs /dev/full, where every write fails")
+    def test_json_out_that_cannot_be_written_keeps_the_results(self):
+        # /dev/full passes the checks made before the run (it exists and is writable), and the write fails
+        tmp = Path(self.enterContext(tempfile.TemporaryDirectory(prefix="compare-tmp-")))
+        result = self.run_compare(*self.workload_arguments(), "--rounds", 1, "--json-out", "/dev/full",
+                                  with_llama=False, TMPDIR=tmp)
+        self.assertFailedInOneMessage(result, "--json-out /dev/full: could not write it (No space left on device)")
+        self.assertIn("| tg8 (tok/s) |", result.stdout)  # the table came first
+        kept = result.stderr.split("the results are in ")[1].strip()
+        self.assertEqual(Path(kept).parent, tmp)
+        report = json.loads(Path(kept).read_text())
+        self.assertEqual(len(report["samples_ts"]["swift-gpt2"]["tg8"]), 2)
 
 
 if __name__ == "__main__":
