@@ -220,6 +220,24 @@ def tiktoken_round(args, reps):
     return json.loads(out)["encode_mb_s_mean"]
 
 
+def model_context(directory):
+    """The model's context (n_positions, or n_ctx as in old configs, as swift-gpt2 reads it), or why
+    the directory is not a local GPT-2 model: a ValueError saying so."""
+    if not directory.is_dir():
+        raise ValueError("no such directory (a local GPT-2 model directory with config.json and model.safetensors)")
+    for name in ["config.json", "model.safetensors"]:
+        if not (directory / name).is_file():
+            raise ValueError(f"no {name} in it (a local GPT-2 model directory with config.json and model.safetensors)")
+    try:
+        config = json.loads((directory / "config.json").read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"config.json: {e}") from None
+    context = config.get("n_positions", config.get("n_ctx")) if isinstance(config, dict) else None
+    if not isinstance(context, int) or isinstance(context, bool) or context < 1:
+        raise ValueError("config.json: no n_positions (nor n_ctx), the model's context")
+    return context
+
+
 def llama_or_reason(args, model):
     binary = shutil.which("llama-bench")
     if not binary:
@@ -274,10 +292,22 @@ def main():
     if args.text and not os.access(args.text, os.R_OK):
         parser.error(f"--text {args.text}: not readable")
 
+    if args.model is not None:
+        try:
+            context = model_context(args.model)
+        except ValueError as e:
+            parser.error(f"--model {args.model}: {e}")
+
     model = args.model
     if model is None:
         model = scratch_directory("gpt2-124m-")
         run([sys.executable, str(ROOT / "scripts" / "make_random_gpt2.py"), str(model)])
+        context = model_context(model)
+    # longer than the context, gpt2-bench would leave the workload out and PyTorch would fail in it
+    where = model / "config.json" if args.model is not None else "the config.json of the random GPT-2 124M made for this run"
+    for flag, value in [("--prompt", args.prompt), ("--gen", args.gen), ("--batch-gen", args.batch_gen)]:
+        if value > context:
+            parser.error(f"{flag} {value}: longer than the model's context ({context} positions, n_positions in {where})")
 
     ours, theirs = SwiftGPT2(args, model), PyTorch(args, model)
     llama, llama_skipped = llama_or_reason(args, model)

@@ -198,6 +198,43 @@ class CompareTests(unittest.TestCase):
         report = json.loads(Path(kept).read_text())
         self.assertEqual(len(report["samples_ts"]["swift-gpt2"]["tg8"]), 2)
 
+    def test_model_that_is_not_a_local_model_directory_is_refused_by_name(self):
+        work = Path(self.enterContext(tempfile.TemporaryDirectory(prefix="compare-model-")))
+        (work / "no-weights").mkdir()
+        (work / "no-weights" / "config.json").write_text('{"n_positions": 64}')
+        (work / "bad-config").mkdir()
+        (work / "bad-config" / "config.json").write_text("{not json")
+        (work / "bad-config" / "model.safetensors").write_bytes(b"")
+        (work / "no-context").mkdir()
+        (work / "no-context" / "config.json").write_text('{"n_embd": 8}')
+        (work / "no-context" / "model.safetensors").write_bytes(b"")
+        for model, message in [("/nonexistent", "--model /nonexistent: no such directory"),
+                               ("gpt2", "--model gpt2: no such directory"),  # not taken for a Hub id
+                               (MODEL / "config.json", f"--model {MODEL / 'config.json'}: no such directory"),
+                               (work, f"--model {work}: no config.json in it"),
+                               (work / "no-weights", f"--model {work / 'no-weights'}: no model.safetensors in it"),
+                               (work / "bad-config", f"--model {work / 'bad-config'}: config.json: Expecting property name"),
+                               (work / "no-context", f"--model {work / 'no-context'}: config.json: no n_positions")]:
+            arguments = self.workload_arguments()
+            arguments[arguments.index("--model") + 1] = model
+            result = self.run_compare(*arguments)
+            self.assertFailedInOneMessage(result, message, returncode=2)
+            self.assertNotIn("+ ", result.stderr)
+
+    def test_workloads_longer_than_the_context_are_refused_by_name(self):
+        # Models/sales-demo has 512 positions
+        self.assertEqual(json.loads((MODEL / "config.json").read_text())["n_positions"], 512)
+        for flag in ["--prompt", "--gen", "--batch-gen"]:
+            result = self.run_compare(*self.workload_arguments(), flag, 513)
+            self.assertFailedInOneMessage(result, f"{flag} 513: longer than the model's context (512 positions",
+                                          returncode=2)
+            self.assertNotIn("+ ", result.stderr)
+        # the context itself is fine
+        result = self.run_compare(*self.workload_arguments(), "--rounds", 1, "--reps", 1, "--prompt", 512,
+                                  with_llama=False)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("| pp512 (tok/s) |", result.stdout)
+
 
 if __name__ == "__main__":
     unittest.main()
