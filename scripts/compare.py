@@ -80,6 +80,14 @@ def cpu_name():
         return "unknown CPU"
 
 
+def peak_rss_mb():
+    """This process's peak resident memory in MB (10^6 bytes, as gpt2-bench reports it): ru_maxrss
+    is in KiB on Linux, in bytes on macOS."""
+    import resource
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return maxrss * (1 if sys.platform == "darwin" else 1024) / 1e6
+
+
 class SwiftGPT2:
     """gpt2-bench, built once; each round loads the model afresh (as each llama-bench run does)."""
     name = "swift-gpt2"
@@ -173,8 +181,7 @@ class PyTorch:
             samples[f"tg{a.gen}"] = timed(lambda: [self.random_ids(1, 1) for _ in range(a.gen)], decode, a.gen)
             samples[f"b{a.batch} x tg{a.batch_gen}"] = timed(lambda: [self.random_ids(a.batch, 1) for _ in range(a.batch_gen)],
                                                               decode, a.batch * a.batch_gen)
-        import resource
-        self.extras["peak_rss_mb"] = [resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1000]
+        self.extras["peak_rss_mb"] = [peak_rss_mb()]
         return samples
 
 

@@ -236,5 +236,23 @@ class CompareTests(unittest.TestCase):
         self.assertIn("| pp512 (tok/s) |", result.stdout)
 
 
+class PeakMemoryTests(unittest.TestCase):
+    @unittest.skipUnless(Path("/proc/self/status").exists(), "needs Linux's /proc/self/status")
+    def test_peak_rss_is_in_megabytes_of_a_million_bytes(self):
+        sys.path.insert(0, str(ROOT / "scripts"))
+        try:
+            import compare
+        finally:
+            sys.path.remove(str(ROOT / "scripts"))
+        ballast = bytearray(64 << 20)  # the peak well above what the interpreter holds
+        ballast[::4096] = b"x" * len(ballast[::4096])
+        reported = compare.peak_rss_mb()
+        status = Path("/proc/self/status").read_text()
+        kib = int(next(line for line in status.splitlines() if line.startswith("VmHWM:")).split()[1])
+        # KiB / 1000 would be 2.4 % short
+        self.assertAlmostEqual(reported, kib * 1024 / 1e6, delta=kib * 1024 / 1e6 * 0.002)
+        del ballast
+
+
 if __name__ == "__main__":
     unittest.main()
