@@ -21,6 +21,8 @@ ratios (each round's engines ran within a minute or two of each other).
 """
 import argparse
 import atexit
+import copy
+import importlib.util
 import json
 import os
 import re
@@ -68,6 +70,22 @@ def run(cmd, **kwargs):
         raise Failure(f"{Path(str(cmd[0])).name} exited with status {e.returncode}: {shown(cmd)}{said}") from None
 
 
+def run_json(cmd):
+    """The JSON the command prints; a Failure naming the command if it printed something else."""
+    out = run(cmd)
+    try:
+        return json.loads(out)
+    except json.JSONDecodeError as e:
+        start = out.strip()[:200] or "nothing"
+        raise Failure(f"{Path(str(cmd[0])).name} printed no JSON ({e}): {shown(cmd)}; it printed: {start}") from None
+
+
+def described(error):
+    """An exception in one line: its type and the first line of its message."""
+    lines = str(error).strip().splitlines()
+    return type(error).__name__ + (f": {lines[0]}" if lines else "")
+
+
 def stats(values):
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
@@ -104,15 +122,18 @@ class SwiftGPT2:
                 build += ["--scratch-path", str(scratch), "-Xswiftc", "-target-cpu", "-Xswiftc", "native"]
             run(build)
             self.binary = scratch / "release" / "gpt2-bench"
-        self.version = "swift-gpt2 " + run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]).strip()
+        try:
+            self.version = "swift-gpt2 " + run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]).strip()
+        except Failure:  # not a git checkout, or no git
+            self.version = "swift-gpt2 (commit unknown)"
         self.extras = {"load_s": [], "peak_rss_mb": [], "paired_bandwidth_gbs": [], "bound_tps": [], "bound_pct": []}
 
     def round(self):
         a = self.args
         common = [str(self.binary), "model", "-m", str(self.model), "-t", str(a.threads), "-r", str(a.reps), "-o", "json",
                   "--weights", a.weights, "--probe-mb", str(a.probe_mb)]
-        rows = json.loads(run(common + ["-p", str(a.prompt), "-n", str(a.gen)]))
-        rows += json.loads(run(common + ["-p", "0", "-n", str(a.batch_gen), "-b", str(a.batch), "--no-bandwidth"]))
+        rows = run_json(common + ["-p", str(a.prompt), "-n", str(a.gen)])
+        rows += run_json(common + ["-p", "0", "-n", str(a.batch_gen), "-b", str(a.batch), "--no-bandwidth"])
         samples = {}
         for row in rows:
             key = row["test"] if row["batch"] == 1 else f"b{row['batch']} x {row['test']}"
@@ -120,16 +141,17 @@ class SwiftGPT2:
         self.extras["load_s"].append(rows[0]["load_s"])
         self.extras["peak_rss_mb"].append(max(r["peak_rss_mb"] for r in rows))
         # the single-sequence tg row's bound: bandwidth passes right before and after each repetition
-        paired = next(r for r in rows if r.get("bandwidth_bound_tps"))
+        paired = next((r for r in rows if r.get("bandwidth_bound_tps")), None)
+        if paired is None:
+            raise Failure(f"gpt2-bench reported no bandwidth bound for tg{a.gen}")
         self.extras["paired_bandwidth_gbs"].append(paired["paired_bandwidth_gbs"])
         self.extras["bound_tps"].append(paired["bandwidth_bound_tps"])
         self.extras["bound_pct"].append(paired["bound_pct"])
         return samples
 
     def tokenizer_round(self, reps):
-        out = run([str(self.binary), "tokenizer", "--text", self.args.text, "--model", str(ROOT / "Models" / "sales-demo"),
-                   "-r", str(reps), "--format", "json"])
-        return json.loads(out)["encode_mb_s_mean"]
+        return run_json([str(self.binary), "tokenizer", "--text", self.args.text, "--model", str(ROOT / "Models" / "sales-demo"),
+                         "-r", str(reps), "--format", "json"])["encode_mb_s_mean"]
 
 
 class PyTorch:
@@ -143,7 +165,10 @@ class PyTorch:
         self.torch, self.args = torch, args
         torch.set_num_threads(args.threads)
         start = time.perf_counter()
-        self.model = GPT2LMHeadModel.from_pretrained(model, torch_dtype=torch.float32).eval()
+        try:
+            self.model = GPT2LMHeadModel.from_pretrained(model, torch_dtype=torch.float32).eval()
+        except Exception as e:
+            raise Failure(f"transformers could not load {model}: {described(e)}") from None
         self.extras = {"load_s": [time.perf_counter() - start]}
         self.version = f"PyTorch {torch.__version__}"
         self.generator = torch.Generator().manual_seed(0)
@@ -202,8 +227,11 @@ class LlamaCpp:
 
     def round(self):
         a = self.args
-        rows = json.loads(run([self.binary, "-m", str(self.gguf), "-p", str(a.prompt), "-n", str(a.gen), "-t", str(a.threads),
-                               "-r", str(a.reps), "-o", "json"]))
+        cmd = [self.binary, "-m", str(self.gguf), "-p", str(a.prompt), "-n", str(a.gen), "-t", str(a.threads),
+               "-r", str(a.reps), "-o", "json"]
+        rows = run_json(cmd)
+        if not rows:
+            raise Failure(f"llama-bench printed no results: {shown(cmd)}")
         self.version = f"llama.cpp {rows[0].get('build_commit', '?')} ({rows[0].get('backends', '?')}, {rows[0].get('model_type', '?')})"
         samples = {}
         for row in rows:
@@ -213,18 +241,20 @@ class LlamaCpp:
             # it runs each configuration once, after its own warm-up: --reps runs
             rates = []
             for _ in range(a.reps):
-                out = run([self.batched, "-m", str(self.gguf), "-c", str(max(2048, a.batch * (a.batch_gen + 1))), "-npp", "0",
-                           "-ntg", str(a.batch_gen), "-npl", str(a.batch), "-t", str(a.threads), "--output-format", "jsonl"])
+                cmd = [self.batched, "-m", str(self.gguf), "-c", str(max(2048, a.batch * (a.batch_gen + 1))), "-npp", "0",
+                       "-ntg", str(a.batch_gen), "-npl", str(a.batch), "-t", str(a.threads), "--output-format", "jsonl"]
                 # its JSONL writes "-nan" for the empty prompt phase, which JSON parsers refuse
-                rates.append(float(re.findall(r'"speed_tg": ([0-9.eE+-]+)', out)[-1]))
+                speeds = re.findall(r'"speed_tg": ([0-9.eE+-]+)', run(cmd))
+                if not speeds:
+                    raise Failure(f"llama-batched-bench printed no speed_tg: {shown(cmd)}")
+                rates.append(float(speeds[-1]))
             samples[f"b{a.batch} x tg{a.batch_gen}"] = rates
         return samples
 
 
 def tiktoken_round(args, reps):
-    out = run([sys.executable, str(ROOT / "scripts" / "bench_tokenizer_tiktoken.py"), "--text", args.text, "-r", str(reps),
-               "--format", "json"])
-    return json.loads(out)["encode_mb_s_mean"]
+    return run_json([sys.executable, str(ROOT / "scripts" / "bench_tokenizer_tiktoken.py"), "--text", args.text, "-r", str(reps),
+                     "--format", "json"])["encode_mb_s_mean"]
 
 
 def model_context(directory):
@@ -299,6 +329,12 @@ def main():
     if args.text and not os.access(args.text, os.R_OK):
         parser.error(f"--text {args.text}: not readable")
 
+    missing = [name for name in ["torch", "transformers"] + (["tiktoken"] if args.text else [])
+               if importlib.util.find_spec(name) is None]
+    if missing:
+        fail(f"Python packages missing: {', '.join(missing)} (pip install {' '.join(missing)})"
+             + ("; --text '' leaves the tokenizers out" if "tiktoken" in missing else ""))
+
     if args.model is not None:
         try:
             context = model_context(args.model)
@@ -323,31 +359,56 @@ def main():
     samples = {e.name: {} for e in engines}
     per_round = {e.name: {} for e in engines}
     tokenizer = {"swift-gpt2": [], "tiktoken": []}
+    # what the complete rounds measured, kept as it was at the end of each: a failure in a later
+    # round does not lose them
+    rounds, failure = 0, None
+    complete = copy.deepcopy((samples, per_round, tokenizer, {e.name: e.extras for e in engines}))
     for r in range(args.rounds):
         order = engines[r % len(engines):] + engines[:r % len(engines)]
         print(f"round {r + 1}/{args.rounds}: " + ", ".join(e.name for e in order), file=sys.stderr)
-        for engine in order:
-            for key, values in engine.round().items():
-                samples[engine.name].setdefault(key, []).extend(values)
-                per_round[engine.name].setdefault(key, []).append(statistics.fmean(values))
+        steps = [(engine.name, engine) for engine in order]
         if args.text:
-            pair = [("swift-gpt2", lambda: ours.tokenizer_round(5)), ("tiktoken", lambda: tiktoken_round(args, 5))]
-            for name, body in pair[r % 2:] + pair[:r % 2]:
-                tokenizer[name].append(body())
+            pair = [("swift-gpt2 tokenizer", lambda: ours.tokenizer_round(5)), ("tiktoken", lambda: tiktoken_round(args, 5))]
+            steps += pair[r % 2:] + pair[:r % 2]
+        for name, step in steps:
+            try:
+                if isinstance(step, (SwiftGPT2, PyTorch, LlamaCpp)):
+                    for key, values in step.round().items():
+                        samples[name].setdefault(key, []).extend(values)
+                        per_round[name].setdefault(key, []).append(statistics.fmean(values))
+                else:
+                    tokenizer[name.split()[0]].append(step())
+            except (Exception, KeyboardInterrupt) as e:
+                failure = f"round {r + 1}, {name}: " + (str(e) if isinstance(e, Failure) else described(e) if isinstance(e, Exception) else "interrupted")
+                break
+        if failure:
+            break
+        rounds += 1
+        complete = copy.deepcopy((samples, per_round, tokenizer, {e.name: e.extras for e in engines}))
+    if failure:
+        if not rounds:
+            raise Failure(failure)
+        samples, per_round, tokenizer, extras = complete
+        for engine in engines:
+            engine.extras = extras[engine.name]
+        print(f"compare.py: stopping after {rounds} complete round{'s' if rounds > 1 else ''} of {args.rounds}: "
+              "the table and the JSON have what they measured", file=sys.stderr)
 
     workloads = [f"pp{args.prompt}", f"tg{args.gen}", f"b{args.batch} x tg{args.batch_gen}"]
 
     def ratio(a, b, key):
+        if not (samples[a].get(key) and samples[b].get(key)):
+            return "–"
         mean = statistics.fmean(samples[a][key]) / statistics.fmean(samples[b][key])
-        rounds = [x / y for x, y in zip(per_round[a][key], per_round[b][key])]
-        return f"{mean:.2f}× ({min(rounds):.2f}–{max(rounds):.2f})" if len(rounds) > 1 else f"{mean:.2f}×"
+        each = [x / y for x, y in zip(per_round[a][key], per_round[b][key])]
+        return f"{mean:.2f}× ({min(each):.2f}–{max(each):.2f})" if len(each) > 1 else f"{mean:.2f}×"
 
     def cell(name, key):
         values = samples[name].get(key)
         return "%.1f ± %.1f" % stats(values) if values else "–"
 
     bound_pct = ours.extras["bound_pct"]
-    print(f"\nmodel: {model}, {args.threads} threads, {args.rounds} rounds × {args.reps} repetitions; "
+    print(f"\nmodel: {model}, {args.threads} threads, {rounds} round{'s' if rounds != 1 else ''} × {args.reps} repetitions; "
           f"{ours.version} " + (f"as {args.bench_binary}" if args.bench_binary else f"built {'with' if args.native else 'without'} -target-cpu native")
           + f", weights {args.weights}; "
           f"{theirs.version}" + (f"; {llama.version}" if llama else ""))
@@ -375,10 +436,17 @@ def main():
     else:
         print(f"\nllama.cpp: skipped ({llama_skipped})")
     if args.json_out:
-        result = {"machine": cpu_name(), "threads": args.threads, "rounds": args.rounds, "reps": args.reps,
+        result = {"machine": cpu_name(), "threads": args.threads, "rounds": rounds, "reps": args.reps,
                   "samples_ts": samples, "round_means": per_round, "tokenizer_mb_s": tokenizer,
                   "versions": {e.name: e.version for e in engines}, "extras": {e.name: e.extras for e in engines}}
-        write_results(args.json_out, json.dumps(result, indent=1) + "\n")
+        try:
+            write_results(args.json_out, json.dumps(result, indent=1) + "\n")
+        except Failure as e:
+            if not failure:
+                raise
+            print(f"compare.py: error: {e}", file=sys.stderr)
+    if failure:
+        raise Failure(failure)
 
 
 def write_results(path, text):

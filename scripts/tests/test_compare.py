@@ -27,6 +27,13 @@ argv = sys.argv[1:]
 value = lambda flag: argv[argv.index(flag) + 1]
 with open(value("-m"), "rb") as model, open(os.environ["FAKE_LLAMA_LOG"], "a") as log:
     log.write(json.dumps(["llama-bench", model.read(4).decode("latin-1")] + argv) + "\\n")
+# asked to: fail, or print what is not JSON, in its Nth run
+with open(os.environ["FAKE_LLAMA_LOG"]) as log:
+    call = sum(1 for line in log if line.startswith('["llama-bench"'))
+if os.environ.get("FAKE_LLAMA_BENCH_FAILS") == str(call):
+    sys.exit(print("main: error: failed to load model", file=sys.stderr) or 1)
+if os.environ.get("FAKE_LLAMA_BENCH_GARBLES") == str(call):
+    sys.exit(print("| model | size | params |"))
 common = {{"build_commit": "fake123", "backends": "CPU", "model_type": "gpt2 ?B all F32"}}
 rows = [dict(common, n_prompt=int(value("-p")), n_gen=0, samples_ts={LLAMA_SAMPLES["pp"]}),
         dict(common, n_prompt=0, n_gen=int(value("-n")), samples_ts={LLAMA_SAMPLES["tg"]})]
@@ -40,6 +47,8 @@ import json, os, sys
 with open(os.environ["FAKE_LLAMA_LOG"], "a") as log:
     log.write(json.dumps(["llama-batched-bench"] + sys.argv[1:]) + "\\n")
 print("main: n_kv_max = 2048")
+if os.environ.get("FAKE_LLAMA_BATCHED_SILENT"):
+    sys.exit()
 print('{{"n_kv_max": 2048, "pp": 0, "tg": 4, "pl": 2, "n_kv": 8, "t_pp": 0.000000, "speed_pp": -nan, '
       '"t_tg": 0.064777, "speed_tg": {LLAMA_BATCHED_TG}, "t": 0.064777, "speed": 123.500000}}')
 """
@@ -234,6 +243,41 @@ class CompareTests(unittest.TestCase):
                                   with_llama=False)
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn("| pp512 (tok/s) |", result.stdout)
+
+    def test_a_failure_in_a_later_round_keeps_the_complete_rounds(self):
+        json_path = Path(self.enterContext(tempfile.TemporaryDirectory(prefix="compare-json-"))) / "result.json"
+        # round 2 runs PyTorch, then llama.cpp, whose llama-bench fails
+        result = self.run_compare(*self.workload_arguments(), "--json-out", json_path, FAKE_LLAMA_BENCH_FAILS=2)
+        self.assertFailedInOneMessage(result, "round 2, llama.cpp: llama-bench exited with status 1",
+                                      "main: error: failed to load model")
+        self.assertIn("stopping after 1 complete round of 2", result.stderr)
+        # the table and the JSON have round 1, all of it, and nothing of round 2
+        self.assertIn("1 round × 2 repetitions", result.stdout)
+        self.assertIn("| tg8 (tok/s) |", result.stdout)
+        report = json.loads(json_path.read_text())
+        self.assertEqual(report["rounds"], 1)
+        for engine in ["swift-gpt2", "PyTorch", "llama.cpp"]:
+            for workload in ["pp16", "tg8", "b2 x tg4"]:
+                self.assertEqual(len(report["samples_ts"][engine][workload]), 2, (engine, workload))
+                self.assertEqual(len(report["round_means"][engine][workload]), 1, (engine, workload))
+        self.assertEqual(len(report["extras"]["swift-gpt2"]["bound_pct"]), 1)
+
+    def test_llama_tools_printing_something_else_are_named(self):
+        result = self.run_compare(*self.workload_arguments(), FAKE_LLAMA_BENCH_GARBLES=1)
+        self.assertFailedInOneMessage(result, "round 1, llama.cpp: llama-bench printed no JSON", "| model | size | params |")
+        self.assertEqual(result.stdout, "")  # no round was complete: no table
+        result = self.run_compare(*self.workload_arguments(), FAKE_LLAMA_BATCHED_SILENT=1)
+        self.assertFailedInOneMessage(result, "round 1, llama.cpp: llama-batched-bench printed no speed_tg")
+
+    def test_missing_python_packages_are_named_before_anything_runs(self):
+        # -S: no site-packages, so only the stand-ins on PYTHONPATH (or nothing) can be imported
+        for pythonpath, text, missing in [(Path(__file__).parent / "stubs", [], "tiktoken (pip install tiktoken)"),
+                                          ("", ["--text", ""], "torch, transformers (pip install torch transformers)")]:
+            result = subprocess.run([sys.executable, "-S", ROOT / "scripts" / "compare.py", "--model", MODEL,
+                                     "--bench-binary", BENCH, *text], env=dict(os.environ, PYTHONPATH=str(pythonpath)),
+                                    text=True, capture_output=True, timeout=60)
+            self.assertFailedInOneMessage(result, f"Python packages missing: {missing}")
+            self.assertNotIn("+ ", result.stderr)
 
 
 class PeakMemoryTests(unittest.TestCase):
