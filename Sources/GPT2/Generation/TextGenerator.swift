@@ -109,7 +109,9 @@ public final class TextGenerator: Sendable {
         var stopReason = StopReason.maxTokens
 
         if parameters.maxNewTokens > 0 && prompt.count < contextLength {
-            let cache = model.makeCache(capacity: min(contextLength, prompt.count + parameters.maxNewTokens))
+            // room for the prompt and the tokens that can still come; written so that no
+            // maxNewTokens (up to Int.max) overflows
+            let cache = model.makeCache(capacity: prompt.count + min(parameters.maxNewTokens, contextLength - prompt.count))
             var sampler = Sampler(parameters: parameters)
             var decoder = StreamingDecoder(tokenizer: tokenizer)
             var filter = StopSequenceFilter(stopSequences: parameters.stopSequences)

@@ -14,7 +14,9 @@ import Foundation
 public struct GenerationParameters: Sendable, Equatable {
     /// The maximum number of tokens to generate after the prompt.
     ///
-    /// Default `256`. Range: `0...` (`0` generates nothing).
+    /// Default `256`. Range: `0...` (`0` generates nothing). Generation also ends when the
+    /// sequence fills the model's context, so any larger value, up to `Int.max`, is allowed and
+    /// leaves the context as the only limit.
     public var maxNewTokens: Int
 
     /// The softmax temperature: logits are divided by it before the distribution is formed.

@@ -99,6 +99,16 @@ import Testing
         #expect(object["stop_reason"] as? String == "stop")
     }
 
+    @Test("--max-tokens Int.max generates until <|endoftext|>, like any large limit")
+    func hugeMaxTokens() throws {
+        let example = try SalesDemoCase.loadAll()[0]
+        let output = try Self.generate(["--max-tokens", String(Int.max), "--temperature", "0", "--format", "json", "-q", example.prompt])
+        #expect(output.status == 0, "\(output.stderr)")
+        let object = try Self.json(output)
+        #expect(object["ids"] as? [Int] == example.greedy_ids + [50256])
+        #expect(object["stop_reason"] as? String == "eos")
+    }
+
     @Test("--model and GPT2_MODEL_DIR choose the model")
     func modelSelection() throws {
         let fixture = TestPaths.reference.appendingPathComponent("tiny-gpt2-f32")

@@ -137,6 +137,23 @@ import Testing
         #expect(result.tokenIDs.isEmpty && result.summary.stopReason == .maxTokens)
     }
 
+    @Test("maxNewTokens up to Int.max is allowed: generation ends at <|endoftext|> or the full context")
+    func hugeMaxNewTokens() async throws {
+        let generator = try Self.demo
+        let example = try SalesDemoCase.loadAll()[0]
+        var parameters = GenerationParameters.greedy
+        parameters.maxNewTokens = .max
+        var result = try await generator.generate(prompt: example.prompt, parameters: parameters)
+        #expect(result.tokenIDs == example.greedy_ids + [50256])
+        #expect(result.summary.stopReason == .endOfText)
+
+        parameters.stopAtEndOfText = false
+        let context = generator.model.config.contextLength
+        result = try await generator.generate(promptTokenIDs: Array(repeating: 13, count: context - 4), parameters: parameters)
+        #expect(result.tokenIDs.count == 4)
+        #expect(result.summary.stopReason == .contextFull)
+    }
+
     @Test("a prompt longer than the context is an error, not a silent truncation")
     func promptTooLong() async throws {
         let generator = try Self.demo
