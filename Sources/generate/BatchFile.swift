@@ -62,8 +62,8 @@ enum BatchFile {
             finished += 1
         }
         if !quiet {
-            FileHandle.standardError.write(Data(String(format: "load %.2f s | %d of %d prompts finished | %d tokens generated, %.1f tok/s overall\n",
-                                                       loadSeconds, finished, jobs.count, generated, seconds > 0 ? Double(generated) / seconds : 0).utf8))
+            Console.err(String(format: "load %.2f s | %d of %d prompts finished | %d tokens generated, %.1f tok/s overall\n",
+                                                       loadSeconds, finished, jobs.count, generated, seconds > 0 ? Double(generated) / seconds : 0))
         }
         if finished < jobs.count { throw ExitCode(130) }
     }

@@ -12,6 +12,8 @@ struct CLIError: Error {
     static func data(_ message: String) -> CLIError { CLIError(message: message, code: 65) }
     /// A file or directory that does not exist (EX_NOINPUT).
     static func noInput(_ message: String) -> CLIError { CLIError(message: message, code: 66) }
+    /// A failed write, e.g. standard output on a full disk (EX_IOERR).
+    static func io(_ message: String) -> CLIError { CLIError(message: message, code: 74) }
 
     /// Runs a loader, mapping its typed errors to exit codes.
     static func loading<T>(_ body: () throws -> T) throws -> T {

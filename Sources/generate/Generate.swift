@@ -13,7 +13,8 @@ struct Generate: AsyncParsableCommand {
 
             Exit codes: 0 success; 64 bad usage or option value; 65 bad data (prompt too long, \
             token id outside the vocabulary, malformed model files); 66 a file or directory that \
-            does not exist; 130 interrupted (Ctrl-C), after writing what was generated.
+            does not exist; 74 a failed write to standard output (e.g. a full disk); 130 \
+            interrupted (Ctrl-C), after writing what was generated.
             """
     )
 
@@ -141,7 +142,7 @@ struct Generate: AsyncParsableCommand {
         }
         let promptIDs = try readPromptIDs(tokenizer: tokenizer)
         if tokenize {
-            print("[" + promptIDs.map(String.init).joined(separator: ", ") + "]")
+            try Console.out("[" + promptIDs.map(String.init).joined(separator: ", ") + "]\n")
             return
         }
         let model = try CLIError.loading { try GPT2Model(directory: directory, residency: weights, precision: precision) }
@@ -159,15 +160,15 @@ struct Generate: AsyncParsableCommand {
             try JSONReport(promptIDs: promptIDs, result: output.result, promptLogprobs: promptLogprobs,
                            loadSeconds: loadSeconds).write()
         } else if !output.result.text.hasSuffix("\n") {
-            print()
+            try Console.out("\n")
         }
         if !quiet {
             let timings = output.result.summary.timings
-            FileHandle.standardError.write(Data(String(
+            Console.err(String(
                 format: "load %.2f s | prompt %d tokens, %.1f tok/s | generated %d tokens, %.1f tok/s | stop: %@\n",
                 loadSeconds, promptIDs.count, timings.promptTokensPerSecond,
                 output.result.summary.generatedTokenCount, timings.generationTokensPerSecond,
-                output.result.summary.stopReason.rawValue).utf8))
+                output.result.summary.stopReason.rawValue))
         }
         if output.interrupted { throw ExitCode(130) }
     }
@@ -210,7 +211,7 @@ struct Generate: AsyncParsableCommand {
             }
             terminate(0)
         } catch let error as CLIError {
-            FileHandle.standardError.write(Data("generate: error: \(error.message)\n".utf8))
+            Console.err("generate: error: \(error.message)\n")
             terminate(error.code)
         } catch let error as ExitCode {
             terminate(error.rawValue)
@@ -219,7 +220,7 @@ struct Generate: AsyncParsableCommand {
             if code == .success { exit(withError: error) }  // --help, --version
             let message = fullMessage(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
             let line = message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message
-            FileHandle.standardError.write(Data("generate: error: \(line)\n".utf8))
+            Console.err("generate: error: \(line)\n")
             terminate(code == .validationFailure ? 64 : code.rawValue)
         }
     }

@@ -24,7 +24,7 @@ final class Interruption: @unchecked Sendable {  // `task` and `requested` are g
             if running != nil { requested = true }
             lock.unlock()
             guard let running else {
-                FileHandle.standardError.write(Data("generate: interrupted\n".utf8))
+                Console.err("generate: interrupted\n")
                 terminate(130)
             }
             running.cancel()
@@ -65,7 +65,7 @@ enum GenerationRun {
             for try await event in generator.stream(promptTokenIDs: promptIDs, parameters: parameters) {
                 result.append(event)
                 if printText, case .token(let token) = event, !token.text.isEmpty {
-                    FileHandle.standardOutput.write(Data(token.text.utf8))
+                    try Console.out(token.text)
                 }
             }
             return result
@@ -107,6 +107,6 @@ struct JSONReport {
         object.merge(extra) { _, new in new }
         var data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         data.append(0x0a)
-        FileHandle.standardOutput.write(data)
+        try Console.out(data)
     }
 }

@@ -5,8 +5,9 @@ import Testing
 /// The built `generate` executable, run as a user runs it.
 @Suite struct GenerateCLITests {
     static func generate(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
-                         currentDirectory: URL? = nil) throws -> CommandRunner.Output {
-        try CommandRunner.run("generate", arguments, stdin: stdin, environment: environment, currentDirectory: currentDirectory)
+                         currentDirectory: URL? = nil, stdoutFile: FileHandle? = nil) throws -> CommandRunner.Output {
+        try CommandRunner.run("generate", arguments, stdin: stdin, environment: environment, currentDirectory: currentDirectory,
+                              stdoutFile: stdoutFile)
     }
 
     static func json(_ output: CommandRunner.Output) throws -> [String: Any] {
@@ -156,6 +157,24 @@ import Testing
         #expect(lines.count == 1, "stderr: \(output.stderr)")
         #expect(output.stderr.contains(mention), "stderr: \(output.stderr)")
         #expect(output.stdout.isEmpty)
+    }
+
+    @Test("a failed write to standard output (a full disk) exits 74 with one line, in every output mode",
+          .enabled(if: FileManager.default.fileExists(atPath: "/dev/full")), arguments: [
+        ["--max-tokens", "5", "hi"],
+        ["--max-tokens", "5", "--format", "json", "hi"],
+        ["--tokenize", "hi"],
+        ["--max-tokens", "2", "--batch", "BATCH"],
+    ])
+    func fullDisk(arguments: [String]) throws {
+        let directory = try TestPaths.temporaryDirectory()
+        let batch = directory.appendingPathComponent("customers.jsonl")
+        try "\"hi\"\n\"ho\"\n".write(to: batch, atomically: true, encoding: .utf8)
+        let full = try FileHandle(forWritingTo: URL(fileURLWithPath: "/dev/full"))
+        defer { try? full.close() }
+        let output = try Self.generate(arguments.map { $0 == "BATCH" ? batch.path : $0 }, stdoutFile: full)
+        #expect(output.status == 74, "stderr: \(output.stderr)")
+        #expect(output.stderr == "generate: error: standard output: No space left on device\n")
     }
 
     @Test("a prompt longer than the context exits 65 with a message")

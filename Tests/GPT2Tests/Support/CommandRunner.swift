@@ -21,8 +21,11 @@ struct CommandRunner {
         return directory
     }()
 
+    /// Runs `executable` to its end. Its standard output is captured, or goes to `stdoutFile`
+    /// (then `stdout` of the result is empty).
     static func run(_ executable: String, _ arguments: [String], stdin: String? = nil,
-                    environment: [String: String] = [:], currentDirectory: URL? = nil) throws -> Output {
+                    environment: [String: String] = [:], currentDirectory: URL? = nil,
+                    stdoutFile: FileHandle? = nil) throws -> Output {
         let process = Process()
         process.executableURL = productsDirectory.appendingPathComponent(executable)
         process.arguments = arguments
@@ -32,7 +35,7 @@ struct CommandRunner {
         process.environment = env
         if let currentDirectory { process.currentDirectoryURL = currentDirectory }
         let out = Pipe(), err = Pipe(), input = Pipe()
-        process.standardOutput = out
+        process.standardOutput = stdoutFile ?? out
         process.standardError = err
         process.standardInput = input
         try process.run()
@@ -44,7 +47,7 @@ struct CommandRunner {
         let group = DispatchGroup()
         nonisolated(unsafe) var errData = Data()
         DispatchQueue.global().async(group: group) { errData = err.fileHandleForReading.readDataToEndOfFile() }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let outData = stdoutFile == nil ? out.fileHandleForReading.readDataToEndOfFile() : Data()
         group.wait()
         process.waitUntilExit()
         return Output(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),

@@ -1,0 +1,42 @@
+import Foundation
+
+/// Every byte the command writes to standard output or standard error goes through here.
+///
+/// A failed write to standard output (a full disk, a device error) becomes a `CLIError` with exit
+/// code 74 instead of a trap, or text silently lost. A closed pipe is not such a failure: as for
+/// any Unix filter, SIGPIPE (left at its default action) ends the process, with status 141.
+enum Console {
+    /// Writes `text` to standard output, all of it or an error.
+    static func out(_ text: String) throws {
+        try out(Data(text.utf8))
+    }
+
+    /// Writes `data` to standard output, all of it or an error.
+    static func out(_ data: Data) throws {
+        if let failure = writeAll(data, to: STDOUT_FILENO) {
+            throw CLIError.io("standard output: \(failure)")
+        }
+    }
+
+    /// Writes `text` to standard error. A failure there has nowhere to be reported and is ignored;
+    /// the exit code still tells the outcome.
+    static func err(_ text: String) {
+        _ = writeAll(Data(text.utf8), to: STDERR_FILENO)
+    }
+
+    /// Writes every byte, resuming after partial writes and signals; the reason it failed, or nil.
+    private static func writeAll(_ data: Data, to descriptor: Int32) -> String? {
+        data.withUnsafeBytes { buffer -> String? in
+            var offset = 0
+            while offset < buffer.count {
+                let written = write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    return String(cString: strerror(errno))
+                }
+                offset += written
+            }
+            return nil
+        }
+    }
+}
