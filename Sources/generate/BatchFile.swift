@@ -16,8 +16,15 @@ enum BatchFile {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CLIError.noInput("--batch \(path): no such readable file")
         }
+        let contents: String
+        do {
+            contents = try InputText.decode(data)
+        } catch {
+            let line = data.prefix(error.offset).count(where: { $0 == 0x0A }) + 1
+            throw CLIError.data("--batch \(path), line \(line): not valid UTF-8")
+        }
         var jobs: [Job] = []
-        for (index, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, line) in contents.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let text = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if text.isEmpty { continue }
             let value = try? JSONSerialization.jsonObject(with: Data(text.utf8), options: .fragmentsAllowed)

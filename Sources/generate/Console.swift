@@ -1,6 +1,7 @@
 import Foundation
 
-/// Every byte the command writes to standard output or standard error goes through here.
+/// Every byte the command writes to standard output or standard error, or reads from standard
+/// input, goes through here.
 ///
 /// A failed write to standard output (a full disk, a device error) becomes a `CLIError` with exit
 /// code 74 instead of a trap, or text silently lost. A closed pipe is not such a failure: as for
@@ -22,6 +23,22 @@ enum Console {
     /// the exit code still tells the outcome.
     static func err(_ text: String) {
         _ = writeAll(Data(text.utf8), to: STDERR_FILENO)
+    }
+
+    /// Reads standard input to its end; a failed read (standard input a directory, a device
+    /// error) is an error with exit code 74.
+    static func readInput() throws -> Data {
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress!, $0.count) }
+            if count == 0 { return data }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw CLIError.io("standard input: \(String(cString: strerror(errno)))")
+            }
+            data.append(contentsOf: buffer[..<count])
+        }
     }
 
     /// Writes every byte, resuming after partial writes and signals; the reason it failed, or nil.

@@ -12,8 +12,9 @@ struct Generate: AsyncParsableCommand {
             Text streams to standard output; a one-line summary goes to standard error.
 
             Exit codes: 0 success; 64 bad usage or option value; 65 bad data (prompt too long, \
-            token id outside the vocabulary, malformed model files); 66 a file or directory that \
-            does not exist; 74 a failed write to standard output (e.g. a full disk); 130 \
+            token id outside the vocabulary, input that is not UTF-8, malformed model files); 66 a \
+            file or directory that does not exist; 74 a failed write to standard output (e.g. a \
+            full disk) or read from standard input; 130 \
             interrupted (Ctrl-C), after writing what was generated.
             """
     )
@@ -189,9 +190,18 @@ struct Generate: AsyncParsableCommand {
             guard let data = FileManager.default.contents(atPath: promptFile) else {
                 throw CLIError.noInput("--prompt-file \(promptFile): no such readable file")
             }
-            text = String(decoding: data, as: UTF8.self)
+            do {
+                text = try InputText.decode(data)
+            } catch {
+                throw CLIError.data("--prompt-file \(promptFile): not valid UTF-8 (byte offset \(error.offset))")
+            }
         } else if isatty(STDIN_FILENO) == 0 {
-            text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+            let data = try Console.readInput()
+            do {
+                text = try InputText.decode(data)
+            } catch {
+                throw CLIError.data("standard input: not valid UTF-8 (byte offset \(error.offset))")
+            }
         } else {
             throw CLIError.usage("no prompt: give PROMPT, --prompt-file, --prompt-ids, or pipe it on standard input")
         }

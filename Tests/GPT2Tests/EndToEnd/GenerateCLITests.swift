@@ -4,10 +4,10 @@ import Testing
 
 /// The built `generate` executable, run as a user runs it.
 @Suite struct GenerateCLITests {
-    static func generate(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
+    static func generate(_ arguments: [String], stdin: String? = nil, stdinBytes: Data? = nil, environment: [String: String] = [:],
                          currentDirectory: URL? = nil, stdoutFile: FileHandle? = nil) throws -> CommandRunner.Output {
-        try CommandRunner.run("generate", arguments, stdin: stdin, environment: environment, currentDirectory: currentDirectory,
-                              stdoutFile: stdoutFile)
+        try CommandRunner.run("generate", arguments, stdin: stdin, stdinBytes: stdinBytes, environment: environment,
+                              currentDirectory: currentDirectory, stdoutFile: stdoutFile)
     }
 
     static func json(_ output: CommandRunner.Output) throws -> [String: Any] {
@@ -89,6 +89,59 @@ import Testing
         try example.prompt.write(to: file, atomically: true, encoding: .utf8)
         let fromFile = try Self.generate(["--tokenize", "--prompt-file", file.path])
         #expect(try JSONSerialization.jsonObject(with: fromFile.stdoutData) as? [Int] == example.prompt_ids)
+    }
+
+    @Test("a UTF-8 byte-order mark starting a prompt file or standard input is not part of the prompt")
+    func byteOrderMark() throws {
+        let bom = Data([0xEF, 0xBB, 0xBF])
+        let fromStdin = try Self.generate(["--tokenize"], stdinBytes: bom + Data("Hello, world!".utf8))
+        #expect(fromStdin.status == 0, "\(fromStdin.stderr)")
+        #expect(try JSONSerialization.jsonObject(with: fromStdin.stdoutData) as? [Int] == [15496, 11, 995, 0])
+        let directory = try TestPaths.temporaryDirectory()
+        let file = directory.appendingPathComponent("prompt.txt")
+        try (bom + Data("Hello, world!".utf8)).write(to: file)
+        let fromFile = try Self.generate(["--tokenize", "--prompt-file", file.path])
+        #expect(fromFile.status == 0, "\(fromFile.stderr)")
+        #expect(try JSONSerialization.jsonObject(with: fromFile.stdoutData) as? [Int] == [15496, 11, 995, 0])
+        let batch = directory.appendingPathComponent("customers.jsonl")
+        try (bom + Data("\"Hello, world!\"\n".utf8)).write(to: batch)
+        let fromBatch = try Self.generate(["--batch", batch.path, "--max-tokens", "0", "-q"])
+        #expect(fromBatch.status == 0, "\(fromBatch.stderr)")
+        #expect(try Self.json(fromBatch)["prompt_ids"] as? [Int] == [15496, 11, 995, 0])
+        // only a leading one: elsewhere U+FEFF is text like any other
+        let inside = try Self.generate(["--tokenize"], stdinBytes: Data("Hello".utf8) + bom)
+        #expect(try JSONSerialization.jsonObject(with: inside.stdoutData) as? [Int] == [15496, 171, 119, 123])
+    }
+
+    @Test("a prompt that is not valid UTF-8 is rejected with exit 65, naming where, not replaced by U+FFFD")
+    func invalidUTF8() throws {
+        let bad = Data("Customer: ".utf8) + Data([0xFF, 0xFE]) + Data(" Olivia\nPitch:".utf8)
+        let directory = try TestPaths.temporaryDirectory()
+        let file = directory.appendingPathComponent("bad.txt")
+        try bad.write(to: file)
+        var output = try Self.generate(["--prompt-file", file.path, "--max-tokens", "5"])
+        #expect(output.status == 65)
+        #expect(output.stderr == "generate: error: --prompt-file \(file.path): not valid UTF-8 (byte offset 10)\n")
+        #expect(output.stdout.isEmpty)
+
+        // after a byte-order mark, offsets still count from the start of the input
+        output = try Self.generate(["--max-tokens", "5"], stdinBytes: Data([0xEF, 0xBB, 0xBF]) + bad)
+        #expect(output.status == 65)
+        #expect(output.stderr == "generate: error: standard input: not valid UTF-8 (byte offset 13)\n")
+        #expect(output.stdout.isEmpty)
+
+        // a sequence cut short at the end, and an encoded surrogate, are invalid too
+        for bytes in [Data("caf".utf8) + Data([0xC3]), Data([0xED, 0xA0, 0x80])] {
+            output = try Self.generate(["--tokenize"], stdinBytes: bytes)
+            #expect(output.status == 65 && output.stderr.contains("not valid UTF-8"), "\(output.stderr)")
+        }
+
+        let batch = directory.appendingPathComponent("customers.jsonl")
+        try (Data("\"Customer: Olivia\"\n\"caf".utf8) + Data([0xC3, 0x22, 0x0A])).write(to: batch)
+        output = try Self.generate(["--batch", batch.path, "--max-tokens", "2"])
+        #expect(output.status == 65)
+        #expect(output.stderr == "generate: error: --batch \(batch.path), line 2: not valid UTF-8\n")
+        #expect(output.stdout.isEmpty)
     }
 
     @Test("--stop ends the text before the stop string")

@@ -21,9 +21,9 @@ struct CommandRunner {
         return directory
     }()
 
-    /// Runs `executable` to its end. Its standard output is captured, or goes to `stdoutFile`
-    /// (then `stdout` of the result is empty).
-    static func run(_ executable: String, _ arguments: [String], stdin: String? = nil,
+    /// Runs `executable` to its end, with `stdin` (text, or any bytes) on its standard input. Its
+    /// standard output is captured, or goes to `stdoutFile` (then `stdout` of the result is empty).
+    static func run(_ executable: String, _ arguments: [String], stdin: String? = nil, stdinBytes: Data? = nil,
                     environment: [String: String] = [:], currentDirectory: URL? = nil,
                     stdoutFile: FileHandle? = nil) throws -> Output {
         let process = Process()
@@ -41,7 +41,7 @@ struct CommandRunner {
         try process.run()
         let watchdog = killAfter(process, seconds: 600)
         defer { watchdog.cancel() }
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        if let bytes = stdinBytes ?? stdin.map({ Data($0.utf8) }) { input.fileHandleForWriting.write(bytes) }
         try input.fileHandleForWriting.close()
         // Read both pipes to the end before waiting, so a chatty child cannot block on a full pipe.
         let group = DispatchGroup()

@@ -1,0 +1,30 @@
+import Foundation
+
+/// Text the command reads (a prompt file, standard input, a `--batch` file): it must be valid
+/// UTF-8, and a UTF-8 byte-order mark at its start is not part of the text.
+enum InputText {
+    /// Bytes that are not valid UTF-8, at `offset` from the start of the input (a byte-order
+    /// mark included).
+    struct InvalidUTF8: Error {
+        let offset: Int
+    }
+
+    /// The text of `data`, without a leading byte-order mark; an error at the first byte that does
+    /// not belong to a valid UTF-8 sequence (a stray continuation byte, an overlong form, a
+    /// surrogate, a sequence cut short).
+    static func decode(_ data: Data) throws(InvalidUTF8) -> String {
+        let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
+        let start = data.starts(with: bom) ? data.index(data.startIndex, offsetBy: bom.count) : data.startIndex
+        let bytes = data[start...]
+        var offset = data.distance(from: data.startIndex, to: start)
+        var iterator = bytes.makeIterator()
+        var parser = Unicode.UTF8.ForwardParser()
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid(let scalar): offset += scalar.count
+            case .error: throw InvalidUTF8(offset: offset)
+            case .emptyInput: return String(decoding: bytes, as: UTF8.self)
+            }
+        }
+    }
+}
