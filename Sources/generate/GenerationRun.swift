@@ -62,17 +62,55 @@ enum GenerationRun {
                        printText: Bool) async throws -> Output {
         let task = Task { () async throws -> GenerationResult in
             var result = GenerationResult(promptTokenIDs: promptIDs)
+            var clock = EventClock()
             for try await event in generator.stream(promptTokenIDs: promptIDs, parameters: parameters) {
+                clock.record(event)
                 result.append(event)
                 if printText, case .token(let token) = event, !token.text.isEmpty {
                     try Console.out(token.text)
                 }
             }
+            // Ctrl-C cancels this task, and a cancelled stream ends without `.finished` and its timings
+            if !clock.finished { clock.measure(&result.summary.timings, promptTokens: promptIDs.count) }
             return result
         }
         Interruption.shared.watch(task)
         let result = try await task.value
         return Output(result: result, interrupted: task.isCancelled)
+    }
+}
+
+/// When the events of a stream arrived, for the timings of a stream that ended without
+/// `.finished`: the prompt phase lasts until the first token arrives, the generation phase from
+/// then until the last one, and the generation rate counts the tokens after the first (the first
+/// came out of the prompt's forward pass).
+struct EventClock {
+    private let start = ContinuousClock.now
+    private var firstToken: ContinuousClock.Instant?
+    private var lastToken: ContinuousClock.Instant?
+    private var tokens = 0
+    /// A `.finished` event arrived: the library's own timings are there.
+    private(set) var finished = false
+
+    mutating func record(_ event: GenerationEvent) {
+        switch event {
+        case .token:
+            let now = ContinuousClock.now
+            if firstToken == nil { firstToken = now }
+            lastToken = now
+            tokens += 1
+        case .finished:
+            finished = true
+        }
+    }
+
+    /// Sets `timings` from the events seen; left as they are (zero) if no token arrived.
+    func measure(_ timings: inout GenerationTimings, promptTokens: Int) {
+        guard let firstToken, let lastToken else { return }
+        timings.promptSeconds = (firstToken - start).seconds
+        timings.generationSeconds = (lastToken - firstToken).seconds
+        timings.promptTokensPerSecond = timings.promptSeconds > 0 ? Double(promptTokens) / timings.promptSeconds : 0
+        timings.generationTokensPerSecond = timings.generationSeconds > 0 ? Double(tokens - 1) / timings.generationSeconds : 0
     }
 }
 

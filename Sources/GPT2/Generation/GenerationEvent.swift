@@ -8,7 +8,11 @@ public enum StopReason: String, Sendable, Equatable, Codable {
     case stopSequence = "stop"
     /// The sequence reached the model's context length.
     case contextFull = "context"
-    /// The consuming task was cancelled.
+    /// The task running the generation was cancelled. ``TextGenerator/generate(prompt:parameters:)``
+    /// called from a task that is cancelled returns its result with this reason. A stream is never
+    /// finished with it: a stream whose consuming task is cancelled ends without a
+    /// ``GenerationEvent/finished(_:)`` event, and a ``GenerationResult`` built from it keeps this,
+    /// its initial reason.
     case cancelled
 }
 
@@ -53,7 +57,8 @@ public struct GeneratedToken: Sendable, Equatable {
 public enum GenerationEvent: Sendable, Equatable {
     /// A token was generated.
     case token(GeneratedToken)
-    /// Generation ended; this is the last event.
+    /// Generation ended; this is the last event. A stream whose consuming task is cancelled ends
+    /// without it.
     case finished(GenerationSummary)
 }
 
@@ -71,7 +76,8 @@ public struct GenerationResult: Sendable, Equatable {
     public var summary: GenerationSummary
 
     /// An empty result for a prompt, to be filled by ``append(_:)`` as events arrive. Until a
-    /// ``GenerationEvent/finished(_:)`` event comes, its stop reason is ``StopReason/cancelled``.
+    /// ``GenerationEvent/finished(_:)`` event comes, its stop reason is ``StopReason/cancelled``
+    /// and its timings are zero.
     public init(promptTokenIDs: [Int]) {
         self.promptTokenIDs = promptTokenIDs
         tokenIDs = []

@@ -43,7 +43,9 @@ public final class TextGenerator: Sendable {
         return ids.isEmpty ? [tokenizer.endOfTextID] : ids
     }
 
-    /// Generates a continuation of `prompt` and returns it whole.
+    /// Generates a continuation of `prompt` and returns it whole. If the calling task is
+    /// cancelled, the token loop stops before its next token and the result holds what was
+    /// generated, with stop reason ``StopReason/cancelled`` and the timings so far.
     public func generate(prompt: String, parameters: GenerationParameters = GenerationParameters()) async throws -> GenerationResult {
         try await generate(promptTokenIDs: promptTokens(prompt), parameters: parameters)
     }
@@ -56,13 +58,19 @@ public final class TextGenerator: Sendable {
     }
 
     /// Streams a continuation of `prompt`: one ``GenerationEvent/token(_:)`` per generated token,
-    /// then ``GenerationEvent/finished(_:)``. Cancelling the task that iterates the stream (or
-    /// dropping the stream) stops the token loop.
+    /// then ``GenerationEvent/finished(_:)``.
+    ///
+    /// Cancelling the task that iterates the stream (or dropping the stream) stops the token loop,
+    /// and the stream then ends without ``GenerationEvent/finished(_:)``: tokens already produced
+    /// may still arrive, then iteration ends without an error. A ``GenerationResult`` built from
+    /// such a stream keeps its initial stop reason, ``StopReason/cancelled``, and zero timings;
+    /// a consumer that wants timings for a cancelled stream measures them as the events arrive.
     public func stream(prompt: String, parameters: GenerationParameters = GenerationParameters()) -> AsyncThrowingStream<GenerationEvent, Error> {
         stream(promptTokenIDs: promptTokens(prompt), parameters: parameters)
     }
 
-    /// Streams a continuation of a prompt given as token ids.
+    /// Streams a continuation of a prompt given as token ids; see ``stream(prompt:parameters:)``
+    /// for the events and for what cancellation does.
     public func stream(promptTokenIDs: [Int], parameters: GenerationParameters = GenerationParameters()) -> AsyncThrowingStream<GenerationEvent, Error> {
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: GenerationEvent.self, throwing: Error.self)
         let task = Task {

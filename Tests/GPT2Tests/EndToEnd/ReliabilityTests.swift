@@ -12,6 +12,10 @@ import Testing
         #expect(!output.stdout.isEmpty)
         #expect(output.stdout.hasSuffix("\n"))
         #expect(output.stderr.contains("stop: cancelled"), "stderr: \(output.stderr)")
+        // the timings of what was done, though the cancelled stream brought none: the prompt was
+        // processed before the first token appeared, so its rate is never 0.0
+        #expect(output.stderr.contains("prompt 9 tokens, "), "stderr: \(output.stderr)")
+        #expect(!output.stderr.contains("prompt 9 tokens, 0.0 tok/s"), "stderr: \(output.stderr)")
     }
 
     @Test("Ctrl-C with --format json still prints the result so far, marked cancelled")
@@ -32,6 +36,13 @@ import Testing
         let ids = try #require(object["ids"] as? [Int])
         #expect(ids.count < 480)
         #expect((object["logprobs"] as? [Double])?.count == ids.count)
+        let timings = try #require(object["timings"] as? [String: Double])
+        if !ids.isEmpty {
+            #expect(timings["prompt_s"]! > 0 && timings["prompt_tokens_per_s"]! > 0, "\(timings)")
+        }
+        if ids.count >= 2 {
+            #expect(timings["generation_s"]! > 0 && timings["generation_tokens_per_s"]! > 0, "\(timings)")
+        }
     }
 
     @Test("Ctrl-C during --batch keeps every finished line intact and exits 130")

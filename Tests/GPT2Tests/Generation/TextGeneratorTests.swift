@@ -212,6 +212,43 @@ import Testing
         #expect(tokens >= 3 && tokens < 100)
     }
 
+    @Test("a stream whose consuming task is cancelled ends, without an error and without .finished")
+    func cancelledStreamEndsWithoutFinished() async throws {
+        let generator = try Self.demo
+        var parameters = GenerationParameters(maxNewTokens: 100_000, seed: 5)
+        parameters.stopAtEndOfText = false
+        let consumer = Task { () throws -> (result: GenerationResult, finishedEvents: Int) in
+            var result = GenerationResult(promptTokenIDs: generator.promptTokens("Customer:"))
+            var finishedEvents = 0
+            for try await event in generator.stream(promptTokenIDs: result.promptTokenIDs, parameters: parameters) {
+                if case .finished = event { finishedEvents += 1 }
+                result.append(event)
+                // the task cancels itself after 3 tokens and keeps iterating
+                if result.tokenIDs.count == 3 { withUnsafeCurrentTask { $0?.cancel() } }
+            }
+            return (result, finishedEvents)
+        }
+        let (result, finishedEvents) = try await consumer.value
+        #expect(finishedEvents == 0)
+        #expect(result.tokenIDs.count >= 3 && result.tokenIDs.count < 100)
+        #expect(result.summary.stopReason == .cancelled)
+        #expect(result.summary.generatedTokenCount == result.tokenIDs.count)
+        #expect(result.summary.timings.generationSeconds == 0, "no timings without .finished")
+    }
+
+    @Test("generate from a cancelled task returns what it did, stopped as cancelled, with its timings")
+    func generateInCancelledTask() async throws {
+        let generator = try Self.demo
+        let result = try await Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return try await generator.generate(prompt: "Customer:", parameters: GenerationParameters(maxNewTokens: 50, seed: 1))
+        }.value
+        #expect(result.summary.stopReason == .cancelled)
+        #expect(result.tokenIDs.isEmpty)
+        #expect(result.summary.timings.promptSeconds > 0)
+        #expect(result.summary.timings.promptTokensPerSecond > 0)
+    }
+
     @Test("16 tasks generating at once for several rounds give the texts they give one by one")
     func concurrentEqualsSequential() async throws {
         let generator = try Self.demo
