@@ -70,7 +70,7 @@ enum BatchFile {
         }
         if !quiet {
             Console.err(String(format: "load %.2f s | %d of %d prompts finished | %d tokens generated, %.1f tok/s overall\n",
-                                                       loadSeconds, finished, jobs.count, generated, seconds > 0 ? Double(generated) / seconds : 0))
+                               loadSeconds, finished, jobs.count, generated, seconds > 0 ? Double(generated) / seconds : 0))
         }
         if finished < jobs.count { throw ExitCode(130) }
     }

@@ -14,8 +14,8 @@ struct Generate: AsyncParsableCommand {
             Exit codes: 0 success; 64 bad usage or option value; 65 bad data (prompt too long, \
             token id outside the vocabulary, input that is not UTF-8, malformed model files); 66 a \
             file or directory that does not exist; 74 a failed write to standard output (e.g. a \
-            full disk) or read from standard input; 130 \
-            interrupted (Ctrl-C), after writing what was generated.
+            full disk) or read from standard input; 130 interrupted (Ctrl-C), after writing what \
+            was generated.
             """
     )
 
