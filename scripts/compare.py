@@ -361,23 +361,27 @@ def main():
     tokenizer = {"swift-gpt2": [], "tiktoken": []}
     # what the complete rounds measured, kept as it was at the end of each: a failure in a later
     # round does not lose them
+    def engine_step(engine):
+        """One round of the engine's workloads, its samples recorded."""
+        def step():
+            for key, values in engine.round().items():
+                samples[engine.name].setdefault(key, []).extend(values)
+                per_round[engine.name].setdefault(key, []).append(statistics.fmean(values))
+        return step
+
     rounds, failure = 0, None
     complete = copy.deepcopy((samples, per_round, tokenizer, {e.name: e.extras for e in engines}))
     for r in range(args.rounds):
         order = engines[r % len(engines):] + engines[:r % len(engines)]
         print(f"round {r + 1}/{args.rounds}: " + ", ".join(e.name for e in order), file=sys.stderr)
-        steps = [(engine.name, engine) for engine in order]
+        steps = [(engine.name, engine_step(engine)) for engine in order]
         if args.text:
-            pair = [("swift-gpt2 tokenizer", lambda: ours.tokenizer_round(5)), ("tiktoken", lambda: tiktoken_round(args, 5))]
+            pair = [("swift-gpt2 tokenizer", lambda: tokenizer["swift-gpt2"].append(ours.tokenizer_round(5))),
+                    ("tiktoken", lambda: tokenizer["tiktoken"].append(tiktoken_round(args, 5)))]
             steps += pair[r % 2:] + pair[:r % 2]
         for name, step in steps:
             try:
-                if isinstance(step, (SwiftGPT2, PyTorch, LlamaCpp)):
-                    for key, values in step.round().items():
-                        samples[name].setdefault(key, []).extend(values)
-                        per_round[name].setdefault(key, []).append(statistics.fmean(values))
-                else:
-                    tokenizer[name.split()[0]].append(step())
+                step()
             except (Exception, KeyboardInterrupt) as e:
                 failure = f"round {r + 1}, {name}: " + (str(e) if isinstance(e, Failure) else described(e) if isinstance(e, Exception) else "interrupted")
                 break

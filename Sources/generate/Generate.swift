@@ -190,18 +190,9 @@ struct Generate: AsyncParsableCommand {
             guard let data = FileManager.default.contents(atPath: promptFile) else {
                 throw CLIError.noInput("--prompt-file \(promptFile): no such readable file")
             }
-            do {
-                text = try InputText.decode(data)
-            } catch {
-                throw CLIError.data("--prompt-file \(promptFile): not valid UTF-8 (byte offset \(error.offset))")
-            }
+            text = try InputText.text(of: data, from: "--prompt-file \(promptFile)")
         } else if isatty(STDIN_FILENO) == 0 {
-            let data = try Console.readInput()
-            do {
-                text = try InputText.decode(data)
-            } catch {
-                throw CLIError.data("standard input: not valid UTF-8 (byte offset \(error.offset))")
-            }
+            text = try InputText.text(of: Console.readInput(), from: "standard input")
         } else {
             throw CLIError.usage("no prompt: give PROMPT, --prompt-file, --prompt-ids, or pipe it on standard input")
         }

@@ -9,6 +9,16 @@ enum InputText {
         let offset: Int
     }
 
+    /// The text of `data`, read from `source` (a flag and its file, or standard input); input that
+    /// is not UTF-8 is a data error naming the source and the byte offset.
+    static func text(of data: Data, from source: String) throws -> String {
+        do {
+            return try decode(data)
+        } catch {
+            throw CLIError.data("\(source): not valid UTF-8 (byte offset \(error.offset))")
+        }
+    }
+
     /// The text of `data`, without a leading byte-order mark; an error at the first byte that does
     /// not belong to a valid UTF-8 sequence (a stray continuation byte, an overlong form, a
     /// surrogate, a sequence cut short).
