@@ -119,7 +119,8 @@ class SwiftGPT2:
             scratch = ROOT / ".build"
             if args.native:
                 scratch = ROOT / ".build-native"
-                build += ["--scratch-path", str(scratch), "-Xswiftc", "-target-cpu", "-Xswiftc", "native"]
+                build += ["--scratch-path", str(scratch), "-Xswiftc", "-target-cpu", "-Xswiftc", "native",
+                          "-Xswiftc", "-DGPT2_FMA"]
             run(build)
             self.binary = scratch / "release" / "gpt2-bench"
         try:
@@ -127,6 +128,7 @@ class SwiftGPT2:
         except Failure:  # not a git checkout, or no git
             self.version = "swift-gpt2 (commit unknown)"
         self.extras = {"load_s": [], "peak_rss_mb": [], "paired_bandwidth_gbs": [], "bound_tps": [], "bound_pct": []}
+        self.fma = None  # whether the binary's Swift kernels fuse multiply-adds, as its rows say
 
     def round(self):
         a = self.args
@@ -139,6 +141,7 @@ class SwiftGPT2:
             key = row["test"] if row["batch"] == 1 else f"b{row['batch']} x {row['test']}"
             samples[key] = row["samples_ts"]
         self.extras["load_s"].append(rows[0]["load_s"])
+        self.fma = rows[0].get("fma")
         self.extras["peak_rss_mb"].append(max(r["peak_rss_mb"] for r in rows))
         # the single-sequence tg row's bound: bandwidth passes right before and after each repetition
         paired = next((r for r in rows if r.get("bandwidth_bound_tps")), None)
@@ -302,7 +305,7 @@ def main():
     parser.add_argument("--gguf", type=Path, default=None,
                         help="GGUF file of the same model for llama.cpp (default: converted from --model when llama-bench is on PATH)")
     parser.add_argument("--no-native", dest="native", action="store_false",
-                        help="build swift-gpt2 without -target-cpu native (what a dependent package gets)")
+                        help="build swift-gpt2 without -target-cpu native and -DGPT2_FMA (what a dependent package gets)")
     parser.add_argument("--bench-binary", type=Path, default=None,
                         help="a gpt2-bench to run instead of building one (a build with other flags, or the tests' debug build)")
     parser.add_argument("--weights", choices=["resident", "mapped"], default="resident",
@@ -413,7 +416,9 @@ def main():
 
     bound_pct = ours.extras["bound_pct"]
     print(f"\nmodel: {model}, {args.threads} threads, {rounds} round{'s' if rounds != 1 else ''} × {args.reps} repetitions; "
-          f"{ours.version} " + (f"as {args.bench_binary}" if args.bench_binary else f"built {'with' if args.native else 'without'} -target-cpu native")
+          f"{ours.version} " + (f"as {args.bench_binary}" if args.bench_binary
+                                else f"built {'with -target-cpu native -DGPT2_FMA' if args.native else 'without -target-cpu native'}")
+          + {True: " (multiply-adds fused)", False: " (multiplies and adds separate)"}.get(ours.fma, "")
           + f", weights {args.weights}; "
           f"{theirs.version}" + (f"; {llama.version}" if llama else ""))
     print(f"machine: {cpu_name()}, {os.uname().machine}, {os.cpu_count()} CPUs, Linux {os.uname().release}")

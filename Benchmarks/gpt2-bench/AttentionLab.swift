@@ -15,7 +15,8 @@ struct AttentionLab: ParsableCommand {
             reference (every row up to 256 queries, 32 rows spread over longer prompts; max abs \
             difference ≤ 1e-4). A kernel that fails is not timed, is named on standard error, and \
             makes the command exit with status 1 after the table. The engine's choice for each shape \
-            (AttentionKernels.engineChoice) is marked.
+            (AttentionKernels.engineChoice) is marked. JSON rows say whether the Swift kernels fuse \
+            their multiply-adds (`fma`: a build with -Xswiftc -DGPT2_FMA).
 
             Decode calls start from a cold cache, as in the engine, where a decode step streams the \
             model's weights (hundreds of MB) between two calls of a layer's attention: each call is \
@@ -108,7 +109,7 @@ struct AttentionLab: ParsableCommand {
                 let passed = difference <= 1e-4  // false for NaN too
                 var row: [String: Any] = ["mode": m.rawValue, "T": T, "past": shape.pastCount, "heads": H, "head_size": D, "kernel": kernel.name,
                                           "max_abs_diff": Double(difference), "check": passed ? "ok" : "FAILED",
-                                          "engine": kernel.name == chosen ? "*" : ""]
+                                          "engine": kernel.name == chosen ? "*" : "", "fma": KernelBuild.fusedMultiplyAdd]
                 if passed {
                     let seconds = m == .decode && !warmDecode
                         ? try buffers.timeCold(kernel)

@@ -15,7 +15,9 @@ struct ModelBench: ParsableCommand {
             forward passes: token ids are random, nothing is tokenized or sampled, and the caches are \
             allocated once per test and cleared before each run (llama-bench clears its context). Each \
             test runs once untimed, then -r times; the table gives mean ± sample standard deviation. \
-            Sizes beyond a model's context are skipped with a note.
+            Sizes beyond a model's context are skipped with a note. Whether the engine's Swift \
+            kernels fuse their multiply-adds (a build with -Xswiftc -DGPT2_FMA) is in the notes and \
+            in each JSON row (`fma`).
 
             The read bandwidth of the machine is measured in the same run: threads summing 256 MB \
             (--probe-mb, in 2 MB pages where the system gives them, as resident weights are), each \
@@ -101,7 +103,7 @@ struct ModelBench: ParsableCommand {
         for count in threads.values.map(effectiveThreads) where !threadCounts.contains(count) { threadCounts.append(count) }
         var rows: [[String: Any]] = []
         var breakdownRows: [[String: Any]] = []
-        var notes: [String] = ["backend: \(BLASBackend.description)"]
+        var notes: [String] = ["backend: \(BLASBackend.description); Swift kernels: \(kernelBuildNote)"]
         var generator = SystemRandomNumberGenerator()
         for path in modelPaths {
             let perModelPeak = resetPeakResident()
@@ -172,7 +174,7 @@ struct ModelBench: ParsableCommand {
                             "n_prompt": test.prompt, "n_gen": test.gen,
                             "tokens_per_s_mean": stats.mean, "tokens_per_s_sd": stats.sd,
                             "t/s": stats.formatted, "samples_ts": rates,
-                            "load_s": loadSeconds, "params": model.parameterCount,
+                            "load_s": loadSeconds, "params": model.parameterCount, "fma": KernelBuild.fusedMultiplyAdd,
                         ]
                         if paired {
                             // a step at position t reads the weights and the t + 1 cached rows

@@ -36,6 +36,11 @@ struct BenchError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
+/// How the engine's Swift kernels were built, for the notes under a table.
+var kernelBuildNote: String {
+    KernelBuild.fusedMultiplyAdd ? "multiply-adds fused (-DGPT2_FMA)" : "multiplies and adds separate (built without -DGPT2_FMA)"
+}
+
 /// `requested` threads, or this machine's physical cores where that is fewer (the engine runs at
 /// most one thread per core), saying so on standard error.
 func effectiveThreads(_ requested: Int) -> Int {

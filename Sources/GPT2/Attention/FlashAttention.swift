@@ -84,8 +84,10 @@ func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int) -> Floa
     var i = 0
     let rx = UnsafeRawPointer(x), ry = UnsafeRawPointer(y)
     while i + 16 <= n {
-        sum0 += rx.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * ry.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-        sum1 += rx.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<Float>.self) * ry.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<Float>.self)
+        sum0 = multiplyAdd(sum0, rx.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self),
+                           ry.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self))
+        sum1 = multiplyAdd(sum1, rx.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<Float>.self),
+                           ry.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<Float>.self))
         i += 16
     }
     var sum = horizontalSum(sum0 + sum1)
@@ -103,7 +105,8 @@ func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<F
     let rx = UnsafeRawPointer(x), ry = UnsafeMutableRawPointer(y)
     let a = SIMD8<Float>(repeating: alpha)
     while i + 8 <= n {
-        let sum = ry.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) + a * rx.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+        let sum = multiplyAdd(ry.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self), a,
+                              rx.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self))
         ry.storeBytes(of: sum, toByteOffset: i * 4, as: SIMD8<Float>.self)
         i += 8
     }

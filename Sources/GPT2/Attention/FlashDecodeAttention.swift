@@ -132,14 +132,14 @@ private func eightDots(_ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, key
     var offset = 0
     while offset < 4 * n {
         let lane = rq.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self)
-        s0 += lane * rk.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self)
-        s1 += lane * rk.loadUnaligned(fromByteOffset: offset + row, as: SIMD8<Float>.self)
-        s2 += lane * rk.loadUnaligned(fromByteOffset: offset + 2 * row, as: SIMD8<Float>.self)
-        s3 += lane * rk.loadUnaligned(fromByteOffset: offset + 3 * row, as: SIMD8<Float>.self)
-        s4 += lane * rk.loadUnaligned(fromByteOffset: offset + 4 * row, as: SIMD8<Float>.self)
-        s5 += lane * rk.loadUnaligned(fromByteOffset: offset + 5 * row, as: SIMD8<Float>.self)
-        s6 += lane * rk.loadUnaligned(fromByteOffset: offset + 6 * row, as: SIMD8<Float>.self)
-        s7 += lane * rk.loadUnaligned(fromByteOffset: offset + 7 * row, as: SIMD8<Float>.self)
+        s0 = multiplyAdd(s0, lane, rk.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self))
+        s1 = multiplyAdd(s1, lane, rk.loadUnaligned(fromByteOffset: offset + row, as: SIMD8<Float>.self))
+        s2 = multiplyAdd(s2, lane, rk.loadUnaligned(fromByteOffset: offset + 2 * row, as: SIMD8<Float>.self))
+        s3 = multiplyAdd(s3, lane, rk.loadUnaligned(fromByteOffset: offset + 3 * row, as: SIMD8<Float>.self))
+        s4 = multiplyAdd(s4, lane, rk.loadUnaligned(fromByteOffset: offset + 4 * row, as: SIMD8<Float>.self))
+        s5 = multiplyAdd(s5, lane, rk.loadUnaligned(fromByteOffset: offset + 5 * row, as: SIMD8<Float>.self))
+        s6 = multiplyAdd(s6, lane, rk.loadUnaligned(fromByteOffset: offset + 6 * row, as: SIMD8<Float>.self))
+        s7 = multiplyAdd(s7, lane, rk.loadUnaligned(fromByteOffset: offset + 7 * row, as: SIMD8<Float>.self))
         offset += 32
     }
     return horizontalSums(s0, s1, s2, s3, s4, s5, s6, s7)
@@ -176,13 +176,13 @@ private func addEightRows(_ p: SIMD8<Float>, _ v: UnsafePointer<Float>, rowStrid
         // two chains of multiply-adds
         var a = ro.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self)
         var b = p1 * rv.loadUnaligned(fromByteOffset: offset + row, as: SIMD8<Float>.self)
-        a += p0 * rv.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self)
-        b += p3 * rv.loadUnaligned(fromByteOffset: offset + 3 * row, as: SIMD8<Float>.self)
-        a += p2 * rv.loadUnaligned(fromByteOffset: offset + 2 * row, as: SIMD8<Float>.self)
-        b += p5 * rv.loadUnaligned(fromByteOffset: offset + 5 * row, as: SIMD8<Float>.self)
-        a += p4 * rv.loadUnaligned(fromByteOffset: offset + 4 * row, as: SIMD8<Float>.self)
-        b += p7 * rv.loadUnaligned(fromByteOffset: offset + 7 * row, as: SIMD8<Float>.self)
-        a += p6 * rv.loadUnaligned(fromByteOffset: offset + 6 * row, as: SIMD8<Float>.self)
+        a = multiplyAdd(a, p0, rv.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self))
+        b = multiplyAdd(b, p3, rv.loadUnaligned(fromByteOffset: offset + 3 * row, as: SIMD8<Float>.self))
+        a = multiplyAdd(a, p2, rv.loadUnaligned(fromByteOffset: offset + 2 * row, as: SIMD8<Float>.self))
+        b = multiplyAdd(b, p5, rv.loadUnaligned(fromByteOffset: offset + 5 * row, as: SIMD8<Float>.self))
+        a = multiplyAdd(a, p4, rv.loadUnaligned(fromByteOffset: offset + 4 * row, as: SIMD8<Float>.self))
+        b = multiplyAdd(b, p7, rv.loadUnaligned(fromByteOffset: offset + 7 * row, as: SIMD8<Float>.self))
+        a = multiplyAdd(a, p6, rv.loadUnaligned(fromByteOffset: offset + 6 * row, as: SIMD8<Float>.self))
         ro.storeBytes(of: a + b, toByteOffset: offset, as: SIMD8<Float>.self)
         offset += 32
     }

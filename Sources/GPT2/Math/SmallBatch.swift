@@ -122,9 +122,9 @@ private func accumulateRows<F: WeightFormat>(_ x: UnsafePointer<Float>, M: Int, 
                     // two chains of multiply-adds, so a pass waits on two FMA latencies, not four
                     var a = out.loadUnaligned(fromByteOffset: outOffset, as: SIMD8<Float>.self)
                     var b = s0 * F.load8(w0, byteOffset: offset)
-                    a += s1 * F.load8(w1, byteOffset: offset)
-                    b += s2 * F.load8(w2, byteOffset: offset)
-                    a += s3 * F.load8(w3, byteOffset: offset)
+                    a = multiplyAdd(a, s1, F.load8(w1, byteOffset: offset))
+                    b = multiplyAdd(b, s2, F.load8(w2, byteOffset: offset))
+                    a = multiplyAdd(a, s3, F.load8(w3, byteOffset: offset))
                     out.storeBytes(of: a + b, toByteOffset: outOffset, as: SIMD8<Float>.self)
                     c &+= 8
                 }
@@ -243,10 +243,10 @@ private func dot4<F: WeightFormat>(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer,
     while i < n / 8 * 8 {  // wrapping arithmetic below: i < n, so nothing can overflow
         let lane = rx.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
         let offset = i &* F.size
-        sa += F.load8(a, byteOffset: offset) * lane
-        sb += F.load8(b, byteOffset: offset) * lane
-        sc += F.load8(c, byteOffset: offset) * lane
-        sd += F.load8(d, byteOffset: offset) * lane
+        sa = multiplyAdd(sa, F.load8(a, byteOffset: offset), lane)
+        sb = multiplyAdd(sb, F.load8(b, byteOffset: offset), lane)
+        sc = multiplyAdd(sc, F.load8(c, byteOffset: offset), lane)
+        sd = multiplyAdd(sd, F.load8(d, byteOffset: offset), lane)
         i &+= 8
     }
     var result = (horizontalSum(sa), horizontalSum(sb), horizontalSum(sc), horizontalSum(sd))
@@ -267,8 +267,8 @@ private func dot<F: WeightFormat>(_ w: UnsafeRawPointer, _ format: F.Type, _ x: 
     let rx = UnsafeRawPointer(x)
     var i = 0
     while i < n / 16 * 16 {  // wrapping arithmetic below: i < n, so nothing can overflow
-        sum0 += F.load8(w, byteOffset: i &* F.size) * rx.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
-        sum1 += F.load8(w, byteOffset: (i &+ 8) &* F.size) * rx.loadUnaligned(fromByteOffset: i &* 4 &+ 32, as: SIMD8<Float>.self)
+        sum0 = multiplyAdd(sum0, F.load8(w, byteOffset: i &* F.size), rx.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self))
+        sum1 = multiplyAdd(sum1, F.load8(w, byteOffset: (i &+ 8) &* F.size), rx.loadUnaligned(fromByteOffset: i &* 4 &+ 32, as: SIMD8<Float>.self))
         i &+= 16
     }
     var sum = horizontalSum(sum0 + sum1)

@@ -27,6 +27,8 @@ import Testing
                 #expect(row[key] != nil, "\(key) missing from \(row)")
             }
             #expect(row["model"] as? String == "sales-demo")
+            // the tool and these tests link the same build of the library
+            #expect(row["fma"] as? Bool == KernelBuild.fusedMultiplyAdd)
             #expect((row["tokens_per_s_mean"] as? Double ?? 0) > 0)
             #expect((row["samples_ts"] as? [Double])?.count == 2)
             let single = row["n_gen"] as? Int == 2 && row["batch"] as? Int == 1
@@ -79,6 +81,7 @@ import Testing
         #expect(table.first?.contains("t/s") == true)
         #expect(md.stdout.contains("sales-demo: ") && md.stdout.contains("load "))
         #expect(md.stdout.contains("sales-demo: peak resident memory of its tests: "))
+        #expect(md.stdout.contains(KernelBuild.fusedMultiplyAdd ? "multiply-adds fused" : "multiplies and adds separate"))
         // CSV keeps every digit (the markdown table rounds)
         #expect(cells.allSatisfy { Double($0[6]).map { "\($0)" } == $0[6] })
     }
@@ -210,6 +213,7 @@ import Testing
         #expect(rows.count == 2 * 2 * 2 * kernels.count)  // head sizes × modes × lengths × kernels
         for row in rows {
             #expect(row["check"] as? String == "ok", "\(row)")
+            #expect(row["fma"] as? Bool == KernelBuild.fusedMultiplyAdd)
             #expect((row["max_abs_diff"] as? Double ?? 1) <= 1e-4)
             #expect((row["gflops"] as? Double ?? 0) > 0)
         }
