@@ -25,6 +25,7 @@ import copy
 import importlib.util
 import json
 import os
+import platform
 import re
 import shutil
 import statistics
@@ -98,6 +99,21 @@ def cpu_name():
         return "unknown CPU"
 
 
+def cpu_has_fma():
+    """Whether this CPU has fused multiply-add instructions (every 64-bit ARM; x86-64 by its flags),
+    so that a native build may fuse the Swift kernels' multiply-adds (-DGPT2_FMA)."""
+    if platform.machine() in ("arm64", "aarch64"):
+        return True
+    try:
+        with open("/proc/cpuinfo") as f:
+            return any(line.startswith("flags") and "fma" in line.split() for line in f)
+    except OSError:
+        try:
+            return "FMA" in run(["sysctl", "-n", "machdep.cpu.features"]).split()
+        except Failure:
+            return False
+
+
 def peak_rss_mb():
     """This process's peak resident memory in MB (10^6 bytes, as gpt2-bench reports it): ru_maxrss
     is in KiB on Linux, in bytes on macOS."""
@@ -119,8 +135,8 @@ class SwiftGPT2:
             scratch = ROOT / ".build"
             if args.native:
                 scratch = ROOT / ".build-native"
-                build += ["--scratch-path", str(scratch), "-Xswiftc", "-target-cpu", "-Xswiftc", "native",
-                          "-Xswiftc", "-DGPT2_FMA"]
+                build += ["--scratch-path", str(scratch), "-Xswiftc", "-target-cpu", "-Xswiftc", "native"]
+                build += ["-Xswiftc", "-DGPT2_FMA"] if cpu_has_fma() else []
             run(build)
             self.binary = scratch / "release" / "gpt2-bench"
         try:
@@ -417,7 +433,7 @@ def main():
     bound_pct = ours.extras["bound_pct"]
     print(f"\nmodel: {model}, {args.threads} threads, {rounds} round{'s' if rounds != 1 else ''} × {args.reps} repetitions; "
           f"{ours.version} " + (f"as {args.bench_binary}" if args.bench_binary
-                                else f"built {'with -target-cpu native -DGPT2_FMA' if args.native else 'without -target-cpu native'}")
+                                else f"built {'with' if args.native else 'without'} -target-cpu native")
           + {True: " (multiply-adds fused)", False: " (multiplies and adds separate)"}.get(ours.fma, "")
           + f", weights {args.weights}; "
           f"{theirs.version}" + (f"; {llama.version}" if llama else ""))
