@@ -1,6 +1,8 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+// The import graph runs one way: generate, gpt2-bench → GPT2 → GPT2Tokenizer, GPT2Kernels → CBLAS.
+// GPT2Kernels is the package's performance seam (`package` access only); GPT2 is the public API.
 let package = Package(
     name: "swift-gpt2",
     platforms: [.macOS(.v15)],
@@ -13,16 +15,21 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        // OpenBLAS's CBLAS on Linux. On Apple platforms the library uses Accelerate instead
-        // (see Sources/GPT2/Math/BLAS.swift), so this target is only linked on Linux.
+        // OpenBLAS's CBLAS on Linux. On Apple platforms the kernels use Accelerate instead
+        // (see Sources/GPT2Kernels/BLAS.swift), so this target is only linked on Linux.
         .systemLibrary(
             name: "CBLAS",
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        .target(name: "GPT2Tokenizer"),
+        .target(
+            name: "GPT2Kernels",
+            dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux]))]
+        ),
         .target(
             name: "GPT2",
-            dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux]))]
+            dependencies: ["GPT2Tokenizer", "GPT2Kernels"]
         ),
         .executableTarget(
             name: "generate",
@@ -30,13 +37,16 @@ let package = Package(
         ),
         .executableTarget(
             name: "gpt2-bench",
-            dependencies: ["GPT2", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["GPT2", "GPT2Kernels", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/gpt2-bench"
         ),
-        .testTarget(
-            name: "GPT2Tests",
-            dependencies: ["GPT2"],
-            exclude: ["Fixtures"]
-        ),
+
+        // Tests: one target per library target, and the command-line tools end to end. Fixtures
+        // live in Tests/Fixtures, found through TestSupport's `TestPaths`.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "GPT2KernelsTests", dependencies: ["GPT2Kernels", "TestSupport"]),
+        .testTarget(name: "GPT2TokenizerTests", dependencies: ["GPT2Tokenizer", "TestSupport"]),
+        .testTarget(name: "GPT2Tests", dependencies: ["GPT2", "GPT2Kernels", "TestSupport"]),
+        .testTarget(name: "GPT2CLITests", dependencies: ["GPT2", "GPT2Kernels", "gpt2-bench", "TestSupport"]),
     ]
 )

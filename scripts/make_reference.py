@@ -2,9 +2,9 @@
 """Regenerate parity fixtures with Hugging Face `transformers` (needs torch + transformers).
 
     # reference logits for an existing model directory (writes DIR/reference.json)
-    python3 scripts/make_reference.py Tests/GPT2Tests/Fixtures/reference/tiny-gpt2-f32
+    python3 scripts/make_reference.py Tests/Fixtures/reference/tiny-gpt2-f32
 
-    # a new random-weight fixture model like the ones in Tests/GPT2Tests/Fixtures/reference, then its references
+    # a new random-weight fixture model like the ones in Tests/Fixtures/reference, then its references
     python3 scripts/make_reference.py OUTDIR --new --n-layer 2 --n-embd 64 --n-head 4 --n-positions 128 --dtype float32
 
 reference.json holds, for each prompt (token ids): the first 64 logits of the first and last

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes Tests/GPT2Tests/Fixtures/tokenizer/parity.json: a few hundred random and adversarial
+"""Writes Tests/Fixtures/tokenizer/parity.json: a few hundred random and adversarial
 strings with the ids tiktoken's GPT-2 encoding gives them, for the Swift parity tests.
 
 Each entry is {"text", "ids"} where ids = encode(text, allowed_special="all"); entries whose text

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GPT2
+import GPT2Kernels
 
 /// `gpt2-bench attention`: every attention kernel, checked against the reference, then timed over
 /// a sweep of sequence lengths, for prefill (T queries over T keys) and decode (1 query over T keys).
@@ -41,7 +42,7 @@ struct AttentionLab: ParsableCommand {
     var past = 0
 
     @Option(name: [.customShort("t"), .customLong("threads")], help: "Threads.")
-    var threads = BLASBackend.physicalCoreCount
+    var threads = ComputeThreads.physicalCoreCount
 
     @Option(help: "Minimum seconds of timing per kernel and shape.")
     var minSeconds = 0.3
@@ -92,8 +93,8 @@ struct AttentionLab: ParsableCommand {
                 throw BenchError("--plot \(plot): \(directory) is not a writable directory")
             }
         }
-        BLASBackend.setThreadCount(effectiveThreads(threads))
-        let kernels = AttentionKernels.all.filter { includeNaive || $0.name != "naive" }
+        setThreads(effectiveThreads(threads))
+        let kernels = labKernels.filter { includeNaive || $0.name != "naive" }
         var rows: [[String: Any]] = []
         var failures: [String] = []
         let modes: [Mode] = mode == .both ? [.prefill, .decode] : [mode]

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-@_spi(Profiling) import GPT2
+import GPT2
+import GPT2Kernels
 
 /// `gpt2-bench decode-read`: the decode product kernel against a bare read of the same bytes.
 struct DecodeReadBench: ParsableCommand {
@@ -25,7 +26,7 @@ struct DecodeReadBench: ParsableCommand {
     var model: String
 
     @Option(name: [.customShort("t"), .customLong("threads")], help: "Threads.")
-    var threads = BLASBackend.physicalCoreCount
+    var threads = ComputeThreads.physicalCoreCount
 
     @Option(help: "Rounds, each timing the products and the bare read once.")
     var rounds = 40
@@ -51,7 +52,7 @@ struct DecodeReadBench: ParsableCommand {
     func run() throws {
         let loaded = try GPT2Model(directory: URL(fileURLWithPath: model), residency: weights, precision: precision)
         let threads = effectiveThreads(threads)
-        BLASBackend.setThreadCount(threads)
+        setThreads(threads)
         let bytes = Double(loaded.blockMatrixBytes * passes)
         _ = loaded.timeBlockProducts(passes: 1)  // page in the weights
         _ = loaded.timeBlockBareRead(passes: 1)

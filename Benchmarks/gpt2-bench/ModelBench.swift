@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-@_spi(Profiling) import GPT2
+import GPT2
+import GPT2Kernels
 
 /// `gpt2-bench model`: prompt processing (ppN) and text generation (tgN) tokens/s, llama-bench style.
 struct ModelBench: ParsableCommand {
@@ -48,7 +49,7 @@ struct ModelBench: ParsableCommand {
     var generations = IntList([128])
 
     @Option(name: [.customShort("t"), .customLong("threads")], help: "Thread counts.")
-    var threads = IntList([BLASBackend.physicalCoreCount])
+    var threads = IntList([ComputeThreads.physicalCoreCount])
 
     @Option(name: [.customShort("b"), .customLong("batch")], help: "Sequences run together.")
     var batches = IntList([1])
@@ -103,7 +104,7 @@ struct ModelBench: ParsableCommand {
         for count in threads.values.map(effectiveThreads) where !threadCounts.contains(count) { threadCounts.append(count) }
         var rows: [[String: Any]] = []
         var breakdownRows: [[String: Any]] = []
-        var notes: [String] = ["backend: \(BLASBackend.description); Swift kernels: \(kernelBuildNote)"]
+        var notes: [String] = ["backend: \(BLAS.description); Swift kernels: \(kernelBuildNote)"]
         var generator = SystemRandomNumberGenerator()
         for path in modelPaths {
             let perModelPeak = resetPeakResident()
@@ -129,7 +130,7 @@ struct ModelBench: ParsableCommand {
                                 Double(model.decodeBytesPerToken) / 1e6, Double(model.cacheBytesPerPosition) / 1e6))
 
             for threadCount in threadCounts {
-                BLASBackend.setThreadCount(threadCount)
+                setThreads(threadCount)
                 for batch in batches.values {
                     // each test's token ids and caches are made before it is timed (and only then, so
                     // that the peak memory holds one test's caches): the timed region holds forward
@@ -243,32 +244,32 @@ struct ModelBench: ParsableCommand {
     }
 }
 
-/// One untimed-by-the-table run of `body` with ``ForwardProfile`` on: a row per operation with
+/// One untimed-by-the-table run of `body` with the kernels' profile on: a row per layer name with
 /// microseconds per forward pass, share of the run, and for the weight products the GB/s of
 /// weights read and GFLOP/s. `rows` new positions per pass, `keptRows` of them (the last of each
 /// sequence) going on through the last block's products and the LM head.
 private func profile(_ body: () throws -> Void, model: GPT2Model, precision: WeightPrecision,
                      passes: Int, rows: Int, keptRows: Int) throws -> [[String: Any]] {
-    ForwardProfile.start()
+    KernelProfile.start()
     let seconds = try measure(body)
-    let steps = ForwardProfile.stop()
+    let steps = KernelProfile.stop()
     let (C, F, V, L) = (model.config.embeddingSize, model.config.innerSize, model.config.vocabularySize, model.config.layerCount)
     let bytesPerWeight = precision == .float32 ? 4 : 2
     // weights of each product summed over the blocks, and its multiply-adds ×2: every new row goes
     // through each block but the last, where only the kept rows go on after attention
     let fullRows = (L - 1) * rows + keptRows
-    let products: [ForwardProfile.Operation: (weights: Int, flops: Int)] = [
-        .c_attn: (L * C * 3 * C, 2 * C * 3 * C * L * rows),
-        .attn_c_proj: (L * C * C, 2 * C * C * fullRows),
-        .c_fc: (L * C * F, 2 * C * F * fullRows),
-        .mlp_c_proj: (L * F * C, 2 * F * C * fullRows),
-        .lm_head: (V * C, 2 * V * C * keptRows),
+    let products: [String: (weights: Int, flops: Int)] = [
+        "c_attn": (L * C * 3 * C, 2 * C * 3 * C * L * rows),
+        "attn.c_proj": (L * C * C, 2 * C * C * fullRows),
+        "c_fc": (L * C * F, 2 * C * F * fullRows),
+        "mlp.c_proj": (L * F * C, 2 * F * C * fullRows),
+        "lm_head": (V * C, 2 * V * C * keptRows),
     ]
     return steps.map { step in
         let perPass = step.seconds / Double(passes)
-        var row: [String: Any] = ["op": step.operation.rawValue, "us_per_pass": perPass * 1e6,
+        var row: [String: Any] = ["op": step.name, "us_per_pass": perPass * 1e6,
                                   "share_pct": 100 * step.seconds / seconds]
-        if let product = products[step.operation], perPass > 0 {
+        if let product = products[step.name], perPass > 0 {
             row["weights_gbs"] = Double(product.weights * bytesPerWeight) / perPass / 1e9
             row["gflops"] = Double(product.flops) / perPass / 1e9
         }

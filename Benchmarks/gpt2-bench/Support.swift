@@ -1,7 +1,8 @@
 import ArgumentParser
 import Dispatch
 import Foundation
-@_spi(Profiling) import GPT2
+import GPT2
+import GPT2Kernels
 
 /// Mean, sample standard deviation and best of repeated measurements.
 struct Statistics: Codable {
@@ -43,8 +44,11 @@ var kernelBuildNote: String {
 
 /// `requested` threads, or this machine's physical cores where that is fewer (the engine runs at
 /// most one thread per core), saying so on standard error.
+/// Sets the engine's threads (``ComputeThreads``).
+func setThreads(_ count: Int) { ComputeThreads.count = count }
+
 func effectiveThreads(_ requested: Int) -> Int {
-    let cores = BLASBackend.physicalCoreCount
+    let cores = ComputeThreads.physicalCoreCount
     guard requested > cores else { return requested }
     FileHandle.standardError.write(Data("gpt2-bench: -t \(requested): this machine has \(cores) physical cores, the engine's most threads; running \(cores)\n".utf8))
     return cores
@@ -139,7 +143,7 @@ private func cell(_ value: Any?, full: Bool = false) -> String {
 /// Read bandwidth of this machine: threads summing a buffer much larger than the caches, each its
 /// own share, read front to back as one stream or as four streams at once (its quarters side by
 /// side, as the decode kernels read a weight matrix; a core's prefetchers follow that faster).
-/// The buffer is allocated as the engine's resident weights are (``allocateWeightMemory(bytes:)``:
+/// The buffer is allocated as the engine's resident weights are (``allocateStreamedMemory(bytes:)``:
 /// 2 MB pages): on the development VM a read of 4 KB pages ran 3–10 % slower, which made the bound of
 /// huge-page weights too lenient.
 final class ReadProbe {
@@ -155,7 +159,7 @@ final class ReadProbe {
             throw BenchError("--probe-mb \(megabytes): must be 1 to \(Self.largestMegabytes)")
         }
         bytes = megabytes << 20
-        guard let raw = allocateWeightMemory(bytes: bytes) else {
+        guard let raw = allocateStreamedMemory(bytes: bytes) else {
             throw BenchError("--probe-mb \(megabytes): could not allocate \(megabytes) MB for the bandwidth probe")
         }
         buffer = raw.bindMemory(to: Float.self, capacity: bytes / 4)

@@ -129,7 +129,7 @@ struct Generate: AsyncParsableCommand {
     func run() async throws {
         Interruption.shared.install()
         let directory = try ModelLocator.directory(option: model)
-        BLASBackend.setThreadCount(threads ?? BLASBackend.physicalCoreCount)
+        ComputeThreads.count = threads ?? ComputeThreads.physicalCoreCount
 
         let loadStart = ContinuousClock.now
         let tokenizer = try CLIError.loading { try GPT2Tokenizer(directory: directory) }

@@ -1,4 +1,5 @@
 import Foundation
+import GPT2Kernels
 
 /// A model and its tokenizer: load once, then generate from any number of tasks at once.
 ///

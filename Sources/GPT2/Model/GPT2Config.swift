@@ -1,4 +1,5 @@
 import Foundation
+import GPT2Kernels
 
 /// The activation used between `mlp.c_fc` and `mlp.c_proj`.
 public enum Activation: String, Sendable, Equatable {

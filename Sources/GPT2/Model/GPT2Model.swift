@@ -1,4 +1,5 @@
 import Foundation
+import GPT2Kernels
 
 /// A loaded GPT-2 model: immutable, `Sendable`, and shared by any number of concurrent
 /// generations, each with its own ``KVCache``.
@@ -15,7 +16,7 @@ public final class GPT2Model: Sendable {
     public let directory: URL
     /// The precision the weight matrices are kept in.
     public let precision: WeightPrecision
-    let weights: GPT2Weights
+    package let weights: GPT2Weights
 
     /// Loads `config.json` and `model.safetensors` (or a sharded `model.safetensors.index.json`)
     /// from a Hugging Face GPT-2 model directory. Float16 and bfloat16 weights are converted to
@@ -43,7 +44,7 @@ public final class GPT2Model: Sendable {
     public var parameterCount: Int {
         let (C, F, V, L) = (config.embeddingSize, config.innerSize, config.vocabularySize, config.layerCount)
         let block = 4 * C + (C * 3 * C + 3 * C) + (C * C + C) + (C * F + F) + (F * C + C)
-        let untiedHead = weights.lm_head == weights.wte ? 0 : V * C
+        let untiedHead = weights.lm_head.elements == weights.wte.elements ? 0 : V * C
         return V * C + config.contextLength * C + L * block + 2 * C + untiedHead
     }
 
@@ -91,96 +92,76 @@ public final class GPT2Model: Sendable {
     /// Returns one ``Logits`` per sequence, in order.
     public func forward(batch: [(tokens: [Int], cache: KVCache)], logits rows: LogitRows = .last) throws -> [Logits] {
         try validate(batch)
-        let C = config.embeddingSize, F = config.innerSize, V = config.vocabularySize
+        let C = config.embeddingSize, F = config.innerSize, V = config.vocabularySize, ε = config.layerNormEpsilon
         let N = batch.reduce(0) { $0 + $1.tokens.count }
-        let workspace = UnsafeMutablePointer<Float>.allocate(capacity: N * (5 * C + F))
+        let workspace = UnsafeMutablePointer<Float>.allocate(capacity: N * (3 * C + F))
         defer { workspace.deallocate() }
         let x = workspace               // [N, C]  the residual stream
         let h = x + N * C               // [N, C]  LayerNorm output, then attention output
-        let qkv = h + N * C             // [N, 3C]
-        let fc = qkv + N * 3 * C        // [N, F]
-        var laps = ForwardProfile.Laps()
-        defer { laps.commit() }
+        let q = h + N * C               // [N, C]  queries
+        let fc = q + N * C              // [N, F]  the MLP's hidden layer
 
-        // token + position embeddings: x[r] = wte[token] + wpe[position]
-        var r = 0
-        for (tokens, cache) in batch {
-            for (i, token) in tokens.enumerated() {
-                let pe = weights.wpe + (cache.count + i) * C
-                let row = x + r * C
-                switch weights.wte {
-                case .float32(let wte): for j in 0..<C { row[j] = wte[token * C + j] + pe[j] }
-                case .float16(let wte): for j in 0..<C { row[j] = floatFromHalf(wte[token * C + j]) + pe[j] }
-                }
-                r += 1
-            }
-        }
-        laps.mark(.embedding)
-
-        // the rows whose logits each sequence gets
-        var selected: [Range<Int>] = []
-        var end = 0
-        for (tokens, _) in batch {
-            let first = end
-            end += tokens.count
-            switch rows {
-            case .last: selected.append((end - 1)..<end)
-            case .all: selected.append(first..<end)
-            case .none: selected.append(end..<end)
-            }
-        }
-        let S = selected.reduce(0) { $0 + $1.count }
-
-        let caches = batch.map(\.cache)
+        embed(batch, into: x)           // x = wte[tokens] + wpe[positions]
+        let selected = logitRows(rows, of: batch)
         for (l, block) in weights.h.enumerated() {
-            // x = x + c_proj(attention(c_attn(ln_1(x))))
-            block.ln_1.apply(x, rows: N, n: C, epsilon: config.layerNormEpsilon, into: h)
-            laps.mark(.ln_1)
-            // a decode step (one new token per sequence) may write its keys and values into the caches
-            let cached = block.c_attn.applyWritingKeysAndValues(h, rows: N, into: qkv, caches: caches, layer: l)
-            if !cached { block.c_attn.apply(h, rows: N, into: qkv) }     // [N, 3C]
-            laps.mark(.c_attn)
-            var start = 0
-            for (tokens, cache) in batch {
-                causalSelfAttention(qkv: qkv + start * 3 * C, rows: tokens.count, cache: cache, layer: l,
-                                    headCount: config.headCount, scale: attentionScale(layer: l),
-                                    keysAndValuesCached: cached, out: h + start * C)  // [T, C]
-                start += tokens.count
-            }
-            laps.mark(.attention)
+            // x = x + attn.c_proj(attention(c_attn(ln_1(x))))
+            block.ln_1(x, rows: N, n: C, epsilon: ε, into: h)
+            attention(h, rows: N, c_attn: block.c_attn, batch: batch, layer: l, headCount: config.headCount,
+                      scale: attentionScale(layer: l), q: q, out: h)
             // The last block's output reaches nothing but the logits (its keys and values are
             // cached by now): it goes on with only the rows they are asked for, [S, C] from here.
-            var n = N
-            if l == config.layerCount - 1 {
-                n = gatherRows(selected, of: x, h, width: C)
-                if n == 0 { break }
-            }
-            block.attn_c_proj.apply(h, rows: n, into: x, accumulate: true)
-            laps.mark(.attn_c_proj)
+            let n = l == config.layerCount - 1 ? gatherRows(selected, of: x, h, width: C) : N
+            if n == 0 { break }
+            block.attn_c_proj(h, rows: n, into: x, accumulate: true)
 
-            // x = x + c_proj(act(c_fc(ln_2(x))))
-            block.ln_2.apply(x, rows: n, n: C, epsilon: config.layerNormEpsilon, into: h)
-            laps.mark(.ln_2)
-            block.c_fc.apply(h, rows: n, into: fc, then: config.activation)  // [n, F]
-            laps.mark(.c_fc)
-            block.mlp_c_proj.apply(fc, rows: n, into: x, accumulate: true)
-            laps.mark(.mlp_c_proj)
+            // x = x + mlp.c_proj(act(c_fc(ln_2(x))))
+            block.ln_2(x, rows: n, n: C, epsilon: ε, into: h)
+            block.c_fc(h, rows: n, into: fc, then: config.activation)  // [n, F]
+            block.mlp_c_proj(fc, rows: n, into: x, accumulate: true)
         }
         for (tokens, cache) in batch { cache.count += tokens.count }
 
-        // logits = ln_f(x) · lm_headᵀ for the S rows kept
-        weights.ln_f.apply(x, rows: S, n: C, epsilon: config.layerNormEpsilon, into: h)
-        laps.mark(.ln_f)
-        let all = lmHead(h, rows: S)  // [S, V]
-        laps.mark(.lm_head)
-        if batch.count == 1 {
-            return [Logits(rowCount: S, vocabularySize: V, values: all)]
-        }
+        // logits = ln_f(x) · lm_headᵀ for the S rows kept: [S, V]
+        let S = selected.reduce(0) { $0 + $1.count }
+        weights.ln_f(x, rows: S, n: C, epsilon: ε, into: h)
+        let all = lmHead(h, rows: S)
         var offset = 0
         return selected.map { range in
             defer { offset += range.count }
             return Logits(rowCount: range.count, vocabularySize: V,
-                          values: Array(all[(offset * V)..<((offset + range.count) * V)]))
+                          values: batch.count == 1 ? all : Array(all[(offset * V)..<((offset + range.count) * V)]))
+        }
+    }
+
+    /// x[r] = wte[token] + wpe[position] for every new row of every sequence: [N, C].
+    private func embed(_ batch: [(tokens: [Int], cache: KVCache)], into x: UnsafeMutablePointer<Float>) {
+        let C = config.embeddingSize
+        KernelProfile.measure("wte+wpe") {
+            var r = 0
+            for (tokens, cache) in batch {
+                for (i, token) in tokens.enumerated() {
+                    let pe = weights.wpe + (cache.count + i) * C, row = x + r * C
+                    switch weights.wte.elements {
+                    case .float32(let wte): for j in 0..<C { row[j] = wte[token * C + j] + pe[j] }
+                    case .float16(let wte): for j in 0..<C { row[j] = floatFromHalf(wte[token * C + j]) + pe[j] }
+                    }
+                    r += 1
+                }
+            }
+        }
+    }
+
+    /// The rows of the batch's [N, …] matrices whose logits each sequence gets.
+    private func logitRows(_ rows: LogitRows, of batch: [(tokens: [Int], cache: KVCache)]) -> [Range<Int>] {
+        var end = 0
+        return batch.map { tokens, _ in
+            let first = end
+            end += tokens.count
+            switch rows {
+            case .last: return (end - 1)..<end
+            case .all: return first..<end
+            case .none: return end..<end
+            }
         }
     }
 
@@ -201,29 +182,13 @@ public final class GPT2Model: Sendable {
         return kept
     }
 
-    /// `ln_f` output rows [S, n_embd] times `lm_head`ᵀ: [S, vocab_size]. Up to 16 rows (generation)
-    /// go through the small-batch kernel, more through sgemm (float16 heads widened in blocks).
+    /// `ln_f` output rows [S, n_embd] times `lm_head`ᵀ: [S, vocab_size].
     private func lmHead(_ h: UnsafePointer<Float>, rows S: Int) -> [Float] {
-        let C = config.embeddingSize, V = config.vocabularySize
+        let V = config.vocabularySize
         guard S > 0 else { return [] }
         return [Float](unsafeUninitializedCapacity: S * V) { buffer, initialized in
-            let out = buffer.baseAddress!
-            switch weights.lm_head {
-            case .float32(let head):
-                multiplyByTransposed(h, rows: S, head, wRows: V, n: C, into: out, adding: false)
-            case .float16(let head):
-                if S <= smallBatchLimit {
-                    smallBatchRowDots(h, rows: S, UnsafeRawPointer(head), Float16Format.self, wRows: V, n: C,
-                                      into: DenseRows(y: out, wRows: V))
-                } else {
-                    let block = 4096  // vocabulary rows widened at a time
-                    for first in stride(from: 0, to: V, by: block) {
-                        let rows = min(block, V - first)
-                        withFloats(fromHalves: head + first * C, count: rows * C) { head in
-                            BLAS.gemm(transB: true, m: S, n: rows, k: C, a: h, lda: C, b: head, ldb: C, c: out + first, ldc: V)
-                        }
-                    }
-                }
+            KernelProfile.measure("lm_head") {
+                matmul(h, rows: S, weights.lm_head, into: DenseRows(buffer.baseAddress!, width: V))
             }
             initialized = S * V
         }

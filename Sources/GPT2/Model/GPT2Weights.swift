@@ -1,51 +1,49 @@
 import Foundation
+import GPT2Kernels
 
-/// A weight matrix in the precision the model keeps it in (``WeightPrecision``).
-enum WeightMatrix: Equatable, @unchecked Sendable {  // points into memory owned by `WeightStorage`
-    case float32(UnsafePointer<Float>)
-    case float16(UnsafePointer<UInt16>)  // IEEE binary16 bit patterns
-}
-
-/// `y = x · W + bias` for a Conv1D weight W [in, out], as checkpoints store it. Resident float32
-/// weights are copied at load anyway, and are copied transposed ([out, in], `transposed` set): a
-/// decoded token's products are then one dot product per output over a contiguous row, the LM
-/// head's kernel, with no partial sums to add across threads (see `Benchmarks/README.md`).
-struct Linear: @unchecked Sendable {  // points into immutable weight memory owned by `WeightStorage`
-    let weight: WeightMatrix          // [in, out], or [out, in] when `transposed`
-    let transposed: Bool
-    let bias: UnsafePointer<Float>    // [out]
-    let inputSize: Int
-    let outputSize: Int
+/// `y = x · W + bias`: a Conv1D layer, as checkpoints store it ([in, out]). Resident float32
+/// weights are copied at load anyway, and are copied transposed ([out, in]): a decoded token's
+/// products are then one dot product per output over a contiguous row, the LM head's kernel, with
+/// no partial sums to add across threads.
+package struct Linear: @unchecked Sendable {  // points into immutable weight memory owned by `WeightStorage`
+    /// The layer's name in a profile (`c_attn`, `mlp.c_proj`).
+    package let name: String
+    package let weight: Matrix
+    package let bias: UnsafePointer<Float>  // [out]
+    package var inputSize: Int { weight.inputSize }
+    package var outputSize: Int { weight.outputSize }
 }
 
 /// The gain and shift of a LayerNorm.
-struct LayerNormWeights: @unchecked Sendable {  // see `Linear`
-    let weight: UnsafePointer<Float>  // [n_embd]
-    let bias: UnsafePointer<Float>    // [n_embd]
+package struct LayerNormWeights: @unchecked Sendable {  // see `Linear`
+    /// The layer's name in a profile (`ln_1`, `ln_f`).
+    package let name: String
+    package let weight: UnsafePointer<Float>  // [n_embd]
+    package let bias: UnsafePointer<Float>    // [n_embd]
 }
 
 /// One transformer block `h.N`, with GPT-2's parameter names.
-struct BlockWeights: Sendable {
-    let ln_1: LayerNormWeights
-    let c_attn: Linear       // attn.c_attn: [n_embd, 3·n_embd], q | k | v
-    let attn_c_proj: Linear  // attn.c_proj: [n_embd, n_embd]
-    let ln_2: LayerNormWeights
-    let c_fc: Linear         // mlp.c_fc:    [n_embd, n_inner]
-    let mlp_c_proj: Linear   // mlp.c_proj:  [n_inner, n_embd]
+package struct BlockWeights: Sendable {
+    package let ln_1: LayerNormWeights
+    package let c_attn: Linear       // attn.c_attn: [n_embd, 3·n_embd], q | k | v
+    package let attn_c_proj: Linear  // attn.c_proj: [n_embd, n_embd]
+    package let ln_2: LayerNormWeights
+    package let c_fc: Linear         // mlp.c_fc:    [n_embd, n_inner]
+    package let mlp_c_proj: Linear   // mlp.c_proj:  [n_inner, n_embd]
 
     /// The four Conv1D layers, in the order the block runs them.
-    var linears: [Linear] { [c_attn, attn_c_proj, c_fc, mlp_c_proj] }
+    package var linears: [Linear] { [c_attn, attn_c_proj, c_fc, mlp_c_proj] }
 }
 
 /// All parameters of a GPT-2 model, as pointers that stay valid while `storage` lives. The
 /// matrices (blocks' Conv1D weights, `wte`/`lm_head`) come in the loaded ``WeightPrecision``;
 /// biases, LayerNorms and `wpe` are always float32.
-struct GPT2Weights: @unchecked Sendable {  // immutable after loading
-    let wte: WeightMatrix              // [vocab_size, n_embd]
-    let wpe: UnsafePointer<Float>      // [n_positions, n_embd]
-    let h: [BlockWeights]
-    let ln_f: LayerNormWeights
-    let lm_head: WeightMatrix          // [vocab_size, n_embd]; `wte` itself when tied
+package struct GPT2Weights: @unchecked Sendable {  // immutable after loading
+    package let wte: Matrix                    // [vocab_size, n_embd]: the LM head's layout, outputs = vocab_size
+    package let wpe: UnsafePointer<Float>      // [n_positions, n_embd]
+    package let h: [BlockWeights]
+    package let ln_f: LayerNormWeights
+    package let lm_head: Matrix                // [vocab_size, n_embd]; `wte` itself when tied
     let storage: WeightStorage
 }
 
@@ -59,7 +57,7 @@ final class WeightStorage: @unchecked Sendable {  // mutated only while loading,
 
     func add(_ file: SafeTensorsFile) { files.append(file) }
 
-    /// An uninitialized buffer of `count` floats, from ``allocateWeightMemory(bytes:)``.
+    /// An uninitialized buffer of `count` floats, in huge pages (`allocateStreamedMemory`).
     func allocate(_ count: Int) -> UnsafeMutableBufferPointer<Float> {
         UnsafeMutableBufferPointer(start: allocate(bytes: count * 4).bindMemory(to: Float.self, capacity: count), count: count)
     }
@@ -71,7 +69,7 @@ final class WeightStorage: @unchecked Sendable {  // mutated only while loading,
 
     private func allocate(bytes requested: Int) -> UnsafeMutableRawPointer {
         let bytes = max(1, requested)
-        guard let raw = allocateWeightMemory(bytes: bytes) else {
+        guard let raw = allocateStreamedMemory(bytes: bytes) else {
             fatalError("out of memory allocating \(bytes) bytes of weights")
         }
         buffers.append(raw)
@@ -82,24 +80,6 @@ final class WeightStorage: @unchecked Sendable {  // mutated only while loading,
     deinit {
         for buffer in buffers { free(buffer) }
     }
-}
-
-/// `bytes` (at least 1) of uninitialized memory as resident weights are kept, or nil when there is
-/// none: from 1 MB up aligned to 2 MB, rounded up to whole 2 MB pages and, on Linux, backed by
-/// transparent huge pages (decoding streams every weight once per token, and with 4 KB pages a
-/// quarter of the TLB misses of that stream cost measurable bandwidth). Release it with `free`.
-/// KV caches are allocated here too, and `gpt2-bench`'s bandwidth probe reads memory from here, so
-/// that its bound is for the same pages.
-@_spi(Profiling) public func allocateWeightMemory(bytes: Int) -> UnsafeMutableRawPointer? {
-    let hugePage = 1 << 21
-    let large = bytes >= hugePage / 2
-    let size = large ? (bytes + hugePage - 1) / hugePage * hugePage : bytes
-    var raw: UnsafeMutableRawPointer?
-    guard posix_memalign(&raw, large ? hugePage : 64, size) == 0, let raw else { return nil }
-    #if os(Linux)
-    if large { _ = madvise(raw, size, 14 /* MADV_HUGEPAGE */) }
-    #endif
-    return raw
 }
 
 // MARK: - Loading
@@ -115,34 +95,42 @@ extension GPT2Weights {
         func tensor(_ name: String, _ shape: [Int]) throws -> UnsafePointer<Float> {
             try index.floats(name, shape: shape, residency: residency, storage: storage)
         }
-        func matrix(_ name: String, _ shape: [Int]) throws -> WeightMatrix {
+        func elements(_ name: String, _ shape: [Int]) throws -> Matrix.Elements {
             switch precision {
             case .float32: .float32(try tensor(name, shape))
             case .float16: .float16(try index.halves(name, shape: shape, residency: residency, storage: storage))
             }
         }
-        func linear(_ name: String, _ inputSize: Int, _ outputSize: Int) throws -> Linear {
-            let shape = [inputSize, outputSize], transposed = precision == .float32 && residency == .resident
-            let weight = transposed ? .float32(try index.transposedFloats("\(name).weight", shape: shape, storage: storage))
-                : try matrix("\(name).weight", shape)
-            return Linear(weight: weight, transposed: transposed, bias: try tensor("\(name).bias", [outputSize]),
-                          inputSize: inputSize, outputSize: outputSize)
+        /// `h.N.attn.c_attn` and the like; profiled under the name without `h.N.` (`attn.c_attn`
+        /// as `c_attn`, GPT-2's own short names, and `attn.c_proj`, `mlp.c_proj`).
+        func linear(_ block: Int, _ name: String, _ inputSize: Int, _ outputSize: Int) throws -> Linear {
+            let path = "h.\(block).\(name)", shape = [inputSize, outputSize]
+            let weight = precision == .float32 && residency == .resident
+                ? Matrix(.float32(try index.transposedFloats("\(path).weight", shape: shape, storage: storage)),
+                         layout: .outputMajor, inputSize: inputSize, outputSize: outputSize)
+                : Matrix(try elements("\(path).weight", shape), layout: .inputMajor, inputSize: inputSize, outputSize: outputSize)
+            let profileName = name.hasSuffix("c_proj") ? name : String(name.split(separator: ".").last!)
+            return Linear(name: profileName, weight: weight, bias: try tensor("\(path).bias", [outputSize]))
         }
-        func layerNorm(_ name: String) throws -> LayerNormWeights {
-            LayerNormWeights(weight: try tensor("\(name).weight", [C]), bias: try tensor("\(name).bias", [C]))
+        func layerNorm(_ path: String) throws -> LayerNormWeights {
+            LayerNormWeights(name: String(path.split(separator: ".").last!),
+                             weight: try tensor("\(path).weight", [C]), bias: try tensor("\(path).bias", [C]))
+        }
+        func table(_ name: String) throws -> Matrix {  // [vocab_size, n_embd], read as the LM head reads it
+            Matrix(try elements(name, [V, C]), layout: .outputMajor, inputSize: C, outputSize: V)
         }
 
-        let wte = try matrix("wte.weight", [V, C])
+        let wte = try table("wte.weight")
         let blocks = try (0..<config.layerCount).map { i in
             BlockWeights(ln_1: try layerNorm("h.\(i).ln_1"),
-                         c_attn: try linear("h.\(i).attn.c_attn", C, 3 * C),
-                         attn_c_proj: try linear("h.\(i).attn.c_proj", C, C),
+                         c_attn: try linear(i, "attn.c_attn", C, 3 * C),
+                         attn_c_proj: try linear(i, "attn.c_proj", C, C),
                          ln_2: try layerNorm("h.\(i).ln_2"),
-                         c_fc: try linear("h.\(i).mlp.c_fc", C, F),
-                         mlp_c_proj: try linear("h.\(i).mlp.c_proj", F, C))
+                         c_fc: try linear(i, "mlp.c_fc", C, F),
+                         mlp_c_proj: try linear(i, "mlp.c_proj", F, C))
         }
         // An explicit lm_head (untied fine-tunes) wins; otherwise the head is tied to wte.
-        let lmHead = index.contains("lm_head.weight") ? try matrix("lm_head.weight", [V, C]) : wte
+        let lmHead = index.contains("lm_head.weight") ? try table("lm_head.weight") : wte
         return GPT2Weights(wte: wte, wpe: try tensor("wpe.weight", [config.contextLength, C]),
                            h: blocks, ln_f: try layerNorm("ln_f"), lm_head: lmHead, storage: storage)
     }

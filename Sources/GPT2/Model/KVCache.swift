@@ -1,4 +1,5 @@
 import Foundation
+import GPT2Kernels
 
 /// The keys and values of every position a sequence has seen, for every block: the state of one
 /// generation. Create one per sequence with ``GPT2Model/makeCache(capacity:)``; a cache is used by
@@ -11,12 +12,11 @@ public final class KVCache {
 
     let layerCount: Int
     let width: Int
-    /// [n_layer, capacity, n_embd] each. From 1 MB up in 2 MB pages, as resident weights are: a
-    /// decode step reads every cached row once, from a cold cache (the weights streamed since have
-    /// evicted it), and in 4 KB pages the TLB misses cost attention about a quarter of its time
-    /// (`Benchmarks/README.md`). Memory is taken as pages are first touched, and a block's first
-    /// row touches a 2 MB page of its own, so a cache holds up to 4 MB per block from its first
-    /// position on.
+    /// [n_layer, capacity, n_embd] each, in huge pages as resident weights are: a decode step reads
+    /// every cached row once, from a cold CPU cache (the weights streamed since have evicted it),
+    /// where 4 KB pages would add a TLB miss every few rows. Memory is taken as pages are first
+    /// touched, and a block's first row touches a 2 MB page of its own, so a cache holds up to
+    /// 4 MB per block from its first position on.
     let keys: UnsafeMutablePointer<Float>
     let values: UnsafeMutablePointer<Float>
 
@@ -29,7 +29,7 @@ public final class KVCache {
     }
 
     private static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
-        guard let raw = allocateWeightMemory(bytes: count * MemoryLayout<Float>.stride) else {
+        guard let raw = allocateStreamedMemory(bytes: count * MemoryLayout<Float>.stride) else {
             fatalError("out of memory allocating a KV cache of \(count * MemoryLayout<Float>.stride) bytes")
         }
         return raw.bindMemory(to: Float.self, capacity: count)

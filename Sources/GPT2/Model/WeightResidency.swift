@@ -5,11 +5,10 @@ public enum WeightResidency: String, Sendable, CaseIterable {
     /// The default.
     case mapped
     /// Copied into the process's own memory, in 2 MB-aligned buffers that Linux backs with
-    /// transparent huge pages. Loading reads the whole file (0.3–1 s for GPT-2 124M on the
-    /// development VM). The blocks' float32 matrices are copied transposed, so that decoding
+    /// transparent huge pages. Loading reads the whole file. The blocks' float32 matrices are copied transposed, so that decoding
     /// reads them as the LM head is read, one dot product per output; float16 ones keep the
-    /// checkpoint's layout. Decoding, which streams every weight once per token, then runs a few
-    /// percent faster (fewer TLB misses, no partial sums to add; see `Benchmarks/README.md`).
+    /// checkpoint's layout. Decoding, which streams every weight once per token, then runs faster
+    /// (fewer TLB misses, no partial sums to add).
     /// For long-running processes. The sums run in another order than with `.mapped`, so logits
     /// can differ from mapped weights' in the last bits (each is the same in every run).
     case resident

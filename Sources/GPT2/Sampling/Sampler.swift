@@ -1,3 +1,4 @@
+import GPT2Kernels
 /// A token that can still be drawn after filtering, with its probability.
 public struct SamplingCandidate: Sendable, Equatable {
     /// The token id (an index into the logits).

@@ -5,6 +5,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import GPT2Kernels
 
 // Temperature, top-k, top-p and min-p: from (penalised) logits to the set a token is drawn from.
 //

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import GPT2
 
 /// The generation loop on the trained demo model.

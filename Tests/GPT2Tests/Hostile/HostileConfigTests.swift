@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import GPT2
 
 /// config.json from an untrusted checkpoint.

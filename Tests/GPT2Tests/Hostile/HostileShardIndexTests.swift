@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import GPT2
 
 /// `model.safetensors.index.json` from an untrusted checkpoint: the shard names it gives must be

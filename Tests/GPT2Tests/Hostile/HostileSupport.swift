@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import GPT2
 
 /// Inputs found by fuzzing (Tests/Fuzz, scripts/fuzz.sh) or by auditing the parsers of untrusted

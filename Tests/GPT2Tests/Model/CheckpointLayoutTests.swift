@@ -1,6 +1,8 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import GPT2
+@testable import GPT2Kernels
 
 /// The layouts checkpoints come in: key prefixes, attention buffers, shards, explicit heads, dtypes.
 /// Each rewrites the float32 fixture and checks the logits against the fixture's own.

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import GPT2
+@testable import GPT2Kernels
 
 /// `WeightPrecision.float16`: the half conversions against Swift's own `Float16`, and models kept
 /// in float16 against the same models in float32.
@@ -29,7 +31,7 @@ import Testing
 
     @Test("float → half rounds to nearest, ties to even, like Swift's Float16 (overflow to infinity)")
     func narrowing() {
-        var rng = SeededGenerator(seed: 16)
+        var rng = TestRandom(seed: 16)
         var checked = 0
         while checked < 200_000 {
             let value = Float(bitPattern: UInt32.random(in: 0...UInt32.max, using: &rng))

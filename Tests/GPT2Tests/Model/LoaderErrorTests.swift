@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import GPT2
 
 /// Every kind of bad checkpoint gives a typed error whose message names the file and the problem.

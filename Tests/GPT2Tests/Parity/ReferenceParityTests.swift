@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import GPT2
 
 /// The engine against Hugging Face `transformers` on the fixture checkpoints (random weights):

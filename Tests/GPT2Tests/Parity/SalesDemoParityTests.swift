@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import GPT2
 
 /// The trained demo model in `Models/` against greedy continuations from a float64 reference.

@@ -1,0 +1,45 @@
+import GPT2Kernels
+
+/// `attn` of block `layer` up to its `c_proj`: causal multi-head self-attention of the new rows of
+/// every sequence in `batch`, each attending to the positions its cache holds and to itself.
+///
+/// - h:   [N, n_embd]  the output of `ln_1`, N the new rows of all sequences together
+/// - q:   [N, n_embd]  scratch for the queries
+/// - out: [N, n_embd]  the heads' outputs side by side (the input of `attn.c_proj`)
+///
+/// `c_attn` writes each row's query into `q` and its key and value straight into its sequence's
+/// cache, at the positions after `cache.count`; the caller advances `cache.count` once every
+/// block has run.
+func attention(_ h: UnsafePointer<Float>, rows N: Int, c_attn: Linear, batch: [(tokens: [Int], cache: KVCache)],
+               layer: Int, headCount: Int, scale: Float,
+               q: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
+    let C = c_attn.inputSize
+
+    // q | k | v = c_attn(h): [N, 3·n_embd], split three ways as it is written
+    withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: 3 * N) { rows in
+        var r = 0
+        for (tokens, cache) in batch {
+            for t in 0..<tokens.count {
+                rows[r] = q + r * C
+                rows[N + r] = cache.keys(layer: layer) + (cache.count + t) * C
+                rows[2 * N + r] = cache.values(layer: layer) + (cache.count + t) * C
+                r += 1
+            }
+        }
+        c_attn(h, rows: N, into: SplitRows(rows: rows.baseAddress!, rowCount: N, parts: 3, partWidth: C, rowStride: C))
+    }
+
+    // out = softmax(q · Kᵀ · scale) · V per head and sequence, by the kernel fastest for the shape
+    KernelProfile.measure("attention") {
+        var start = 0
+        for (tokens, cache) in batch {
+            let T = tokens.count, P = cache.count
+            let shape = AttentionShape(queryCount: T, keyCount: P + T, headCount: headCount, headSize: C / headCount)
+            AttentionKernels.engineChoice(for: shape).run(AttentionArguments(
+                shape: shape, queries: q + start * C, queryStride: C,
+                keys: cache.keys(layer: layer), values: cache.values(layer: layer), keyValueStride: C,
+                output: out + start * C, outputStride: C, scale: scale))
+            start += T
+        }
+    }
+}

@@ -1,0 +1,77 @@
+// The one place that names the BLAS implementation: OpenBLAS's CBLAS on Linux,
+// Accelerate's CBLAS on Apple platforms. Everything else calls these row-major wrappers.
+#if canImport(Accelerate)
+import Accelerate
+#else
+import CBLAS
+#endif
+import Foundation
+
+package enum BLAS {
+    /// `c[m, n] = alpha · op(a) · op(b) + beta · c`, all row-major; op transposes when asked.
+    /// OpenBLAS runs single-threaded (see ``singleThreaded``) and the product is split across the
+    /// engine's worker pool instead, so that one set of threads does all the parallel work: by
+    /// rows of `c` when each thread gets enough of them to pay for packing all of op(b) itself
+    /// (a prompt on a few cores), else by columns, each thread packing all of op(a).
+    @inline(__always)
+    package static func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+                     alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+                     b: UnsafePointer<Float>, ldb: Int,
+                     beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        _ = singleThreaded
+        func product(rows: Range<Int>, columns: Range<Int>) {
+            // op(a)'s rows are a's rows, or its columns when transposed; likewise op(b)'s columns
+            let aPart = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
+            let bPart = transB ? b + columns.lowerBound * ldb : b + columns.lowerBound
+            cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                        Int32(rows.count), Int32(columns.count), Int32(k), alpha, aPart, Int32(lda), bPart, Int32(ldb),
+                        beta, c + rows.lowerBound * ldc + columns.lowerBound, Int32(ldc))
+        }
+        if m >= 128 * parallelism {
+            parallelRanges(m, minimumPerPart: 128) { rows in product(rows: rows, columns: 0..<n) }
+        } else {
+            parallelRanges(n, minimumPerPart: 64) { columns in product(rows: 0..<m, columns: columns) }
+        }
+    }
+
+    /// `y = alpha · op(a) · x + beta · y` with `a` row-major [m, n]; `trans` multiplies by aᵀ.
+    /// The elements of `y` are split across the worker pool, as in ``gemm``.
+    @inline(__always)
+    package static func gemv(trans: Bool = false, m: Int, n: Int, alpha: Float = 1,
+                     a: UnsafePointer<Float>, lda: Int, x: UnsafePointer<Float>,
+                     beta: Float = 0, y: UnsafeMutablePointer<Float>) {
+        _ = singleThreaded
+        parallelRanges(trans ? n : m, minimumPerPart: 256) { outputs in
+            // y's elements are a's rows, or a's columns when transposed
+            let part = Int32(outputs.count)
+            if trans {
+                cblas_sgemv(CblasRowMajor, CblasTrans, Int32(m), part, alpha, a + outputs.lowerBound, Int32(lda),
+                            x, 1, beta, y + outputs.lowerBound, 1)
+            } else {
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, part, Int32(n), alpha, a + outputs.lowerBound * lda, Int32(lda),
+                            x, 1, beta, y + outputs.lowerBound, 1)
+            }
+        }
+    }
+
+    /// OpenBLAS's own threads would spin (`sched_yield`) between its calls while the worker
+    /// pool runs the kernels between them, two sets of busy threads on the same cores; and it
+    /// serializes concurrent multi-threaded calls anyway. Set once, before the first product.
+    package static let singleThreaded: Bool = {
+        #if !canImport(Accelerate)
+        openblas_set_num_threads(1)
+        #endif
+        return true
+    }()
+
+    /// The library and kernel in use, e.g. `OpenBLAS 0.3.21 ... (Zen)`.
+    package static var description: String {
+        #if canImport(Accelerate)
+        return "Accelerate"
+        #else
+        let config = String(cString: openblas_get_config())
+        let core = String(cString: openblas_get_corename())
+        return "\(config) (\(core))"
+        #endif
+    }
+}

@@ -1,0 +1,81 @@
+// IEEE 754 binary16 ("half", float16) conversions, written out in integer operations so that they
+// are exact and portable: Swift's `Float16` is not available on every platform (macOS on Intel),
+// and its vector conversions are a library call per lane without `-target-cpu`.
+
+/// binary16 → binary32, exactly (every half value is representable as a float).
+@inline(__always)
+package func floatFromHalf(_ bits: UInt16) -> Float {
+    let sign: UInt32 = UInt32(bits & 0x8000) << 16
+    let exponent = UInt32(bits >> 10) & 0x1f
+    let mantissa = UInt32(bits & 0x03ff)
+    switch exponent {
+    case 0:  // zero or subnormal: mantissa × 2⁻²⁴
+        let magnitude = Float(mantissa) * 0x1p-24
+        return sign == 0 ? magnitude : -magnitude
+    case 0x1f:  // infinity or NaN
+        return Float(bitPattern: sign | 0x7f80_0000 | (mantissa << 13))
+    default:
+        return Float(bitPattern: sign | ((exponent + 112) << 23) | (mantissa << 13))
+    }
+}
+
+/// Eight finite halves at `base + byteOffset` → eight floats, exactly, in four vector
+/// instructions: sign-extend to 32 bits, move exponent and mantissa into a float's fields (the
+/// sign lands on the float's sign bit), rescale by 2¹¹² (the difference of the exponent biases),
+/// which also turns half subnormals into the right normal floats. Infinities and NaNs would come
+/// out as large finite values, so the loader refuses float16 matrices that hold them.
+@inline(__always)
+package func floatsFromHalves(_ base: UnsafeRawPointer, byteOffset: Int) -> SIMD8<Float> {
+    // lane by lane, which compiles to one extending load; `init(truncatingIfNeeded:)` is a call
+    let h = base.loadUnaligned(fromByteOffset: byteOffset, as: SIMD8<Int16>.self)
+    let bits = SIMD8<Int32>(Int32(h[0]), Int32(h[1]), Int32(h[2]), Int32(h[3]),
+                            Int32(h[4]), Int32(h[5]), Int32(h[6]), Int32(h[7]))
+    let fields = (bits &<< 13) & Int32(bitPattern: 0x8FFF_E000)
+    return unsafeBitCast(fields, to: SIMD8<Float>.self) * 0x1p112
+}
+
+/// binary32 → binary16, rounded to nearest, ties to even; overflow gives ±infinity, NaN stays NaN.
+package func halfFromFloat(_ value: Float) -> UInt16 {
+    let bits = value.bitPattern
+    let sign = UInt16(truncatingIfNeeded: (bits >> 16) & 0x8000)
+    let exponent = Int((bits >> 23) & 0xff)
+    let mantissa = bits & 0x7f_ffff
+    if exponent == 0xff {  // infinity or NaN (kept quiet and non-zero)
+        return sign | 0x7c00 | (mantissa == 0 ? 0 : 0x200 | UInt16(truncatingIfNeeded: mantissa >> 13))
+    }
+    let halfExponent = exponent - 127 + 15
+    if halfExponent >= 0x1f { return sign | 0x7c00 }
+    if halfExponent <= 0 {  // a half subnormal, or zero
+        guard halfExponent >= -10 else { return sign }
+        let full = mantissa | 0x80_0000
+        let shift = UInt32(14 - halfExponent)
+        return sign | UInt16(truncatingIfNeeded: roundShifted(full, by: shift))
+    }
+    // a carry out of the mantissa moves to the next exponent (or to infinity): still correct
+    let combined = UInt32(halfExponent) << 23 | mantissa
+    return sign | UInt16(truncatingIfNeeded: roundShifted(combined, by: 13))
+}
+
+/// `value >> shift`, rounded to nearest, ties to even.
+@inline(__always)
+private func roundShifted(_ value: UInt32, by shift: UInt32) -> UInt32 {
+    let truncated = value >> shift
+    let remainder = value & ((1 << shift) - 1)
+    let half: UInt32 = 1 << (shift - 1)
+    return remainder > half || (remainder == half && truncated & 1 == 1) ? truncated + 1 : truncated
+}
+
+/// Calls `body` with `count` float16 values widened to float32 in a temporary buffer (in parallel).
+package func withFloats<R>(fromHalves halves: UnsafePointer<UInt16>, count: Int, _ body: (UnsafePointer<Float>) -> R) -> R {
+    let floats = UnsafeMutablePointer<Float>.allocate(capacity: count)
+    defer { floats.deallocate() }
+    parallelRanges(count / 8, minimumPerPart: 16_384) { blocks in
+        let source = UnsafeRawPointer(halves), destination = UnsafeMutableRawPointer(floats)
+        for b in blocks {
+            let vector = floatsFromHalves(source, byteOffset: 16 * b)
+            destination.storeBytes(of: vector, toByteOffset: 32 * b, as: SIMD8<Float>.self)
+        }
+    }
+    for i in (count / 8 * 8)..<count { floats[i] = floatFromHalf(halves[i]) }
+    return body(floats)
+}

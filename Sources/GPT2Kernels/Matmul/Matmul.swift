@@ -1,0 +1,103 @@
+// The engine's one matrix product. It picks the kernel by the number of rows and by how the
+// weights are stored:
+//
+//   rows ≤ 16 (decode: one new token per sequence)   the Swift row kernels, which stream the
+//       weights once at close to the memory's rate: row dots for [out, in] weights, accumulated
+//       rows for [in, out] weights; float16 weights widened as they are read.
+//   more rows (a prompt)                             OpenBLAS sgemm; float16 weights widened to
+//       float32 first (the whole matrix, or 4096 output rows at a time for [out, in] tables).
+
+/// Most rows the row kernels take; more go to sgemm, which then runs at full speed.
+package let rowKernelLimit = 16
+
+/// `y = x · W + bias` for the `M` rows of `x` ([M, in]), or `y += …` when `adding`; then
+/// `activation`, if given, on every output. `y` may split its columns into parts that live in
+/// different places (``SplitRows``), so that a product can write keys and values straight into a
+/// cache. `bias` is `[out]` or nil.
+package func matmul<D: MatmulDestination>(
+    _ x: UnsafePointer<Float>, rows M: Int, _ w: Matrix, bias: UnsafePointer<Float>? = nil,
+    into y: D, adding: Bool = false, then activation: ActivationFunction? = nil
+) {
+    precondition(y.parts * y.partWidth == w.outputSize, "the destination's columns must match the matrix's outputs")
+    guard M > 0 else { return }
+    let (n, outputs) = (w.inputSize, w.outputSize)
+
+    if M <= rowKernelLimit {
+        switch (w.elements, w.layout) {
+        case (.float32(let p), .outputMajor):
+            return rowDots(x, rows: M, UnsafeRawPointer(p), Float32Format.self, outputs: outputs, inputs: n,
+                           into: y, bias: bias, adding: adding, then: activation)
+        case (.float16(let p), .outputMajor):
+            return rowDots(x, rows: M, UnsafeRawPointer(p), Float16Format.self, outputs: outputs, inputs: n,
+                           into: y, bias: bias, adding: adding, then: activation)
+        case (.float32(let p), .inputMajor):
+            startOutputs(y, rows: M, bias: bias, adding: adding)
+            accumulateRows(x, rows: M, UnsafeRawPointer(p), Float32Format.self, inputs: n, outputs: outputs, into: y)
+        case (.float16(let p), .inputMajor):
+            startOutputs(y, rows: M, bias: bias, adding: adding)
+            accumulateRows(x, rows: M, UnsafeRawPointer(p), Float16Format.self, inputs: n, outputs: outputs, into: y)
+        }
+    } else {
+        if let bias { y.start(rows: M, from: bias, adding: adding) }
+        let beta: Float = adding || bias != nil ? 1 : 0
+        switch (w.elements, w.layout) {
+        case (.float32(let p), _):
+            gemm(x, rows: M, p, w, columns: 0..<outputs, into: y, beta: beta)
+        case (.float16(let h), .inputMajor):  // widen the matrix once for this product, then sgemm at full speed
+            withFloats(fromHalves: h, count: n * outputs) { p in
+                gemm(x, rows: M, p, w, columns: 0..<outputs, into: y, beta: beta)
+            }
+        case (.float16(let h), .outputMajor):  // a vocabulary-sized table: widened a block of rows at a time
+            for first in stride(from: 0, to: outputs, by: 4096) {
+                let columns = first..<min(outputs, first + 4096)
+                withFloats(fromHalves: h + first * n, count: columns.count * n) { p in
+                    gemm(x, rows: M, p, w, columns: columns, into: y, beta: beta)
+                }
+            }
+        }
+    }
+    if let activation { activate(y, rows: M, activation) }
+}
+
+/// `y[:, columns] = x · W[:, columns] + beta · y[:, columns]` through sgemm, where `w` points at
+/// the float32 weights of output `columns.lowerBound` (for `.inputMajor`, the matrix's start plus
+/// that column; for `.outputMajor`, its row). One call per part of `y` and run of evenly spaced rows.
+private func gemm<D: MatmulDestination>(_ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafePointer<Float>, _ matrix: Matrix,
+                                        columns: Range<Int>, into y: D, beta: Float) {
+    let (n, outputs) = (matrix.inputSize, matrix.outputSize)
+    for p in 0..<y.parts {
+        let partStart = p * y.partWidth
+        let part = max(columns.lowerBound, partStart)..<min(columns.upperBound, partStart + y.partWidth)
+        guard !part.isEmpty else { continue }
+        let offset = part.lowerBound - columns.lowerBound  // in outputs, from `w`
+        y.forEachRun(of: p, rows: 0..<M) { first, count, start in
+            let c = start + (part.lowerBound - partStart)
+            switch matrix.layout {
+            case .inputMajor:   // B = W[:, part], [n, outputs] row-major
+                BLAS.gemm(m: count, n: part.count, k: n, a: x + first * n, lda: n, b: w + offset, ldb: outputs,
+                          beta: beta, c: c, ldc: y.rowStride)
+            case .outputMajor:  // B = W[part, :]ᵀ
+                BLAS.gemm(transB: true, m: count, n: part.count, k: n, a: x + first * n, lda: n, b: w + offset * n, ldb: n,
+                          beta: beta, c: c, ldc: y.rowStride)
+            }
+        }
+    }
+}
+
+/// Where the accumulating kernel starts: the bias in every output row (added to what is there
+/// when `adding`), or zeros.
+private func startOutputs<D: MatmulDestination>(_ y: D, rows M: Int, bias: UnsafePointer<Float>?, adding: Bool) {
+    if let bias {
+        y.start(rows: M, from: bias, adding: adding)
+    } else if !adding {
+        for p in 0..<y.parts { for m in 0..<M { y.row(m, part: p).update(repeating: 0, count: y.partWidth) } }
+    }
+}
+
+/// `activation` on every output; in parallel when the rows are one dense block.
+private func activate<D: MatmulDestination>(_ y: D, rows M: Int, _ activation: ActivationFunction) {
+    if y.parts == 1 && y.rowStride == y.partWidth {
+        return activate(y.row(0, part: 0), count: M * y.partWidth, activation)
+    }
+    for m in 0..<M { y.activate(m, 0..<(y.parts * y.partWidth), activation) }
+}

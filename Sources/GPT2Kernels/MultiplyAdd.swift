@@ -1,0 +1,30 @@
+/// `a + b · c`, lane by lane: one fused multiply-add instruction in builds that promise the target
+/// has one (`-Xswiftc -DGPT2_FMA` with `-Xswiftc -target-cpu -Xswiftc native`, or any other target
+/// with FMA), a multiply and an add otherwise.
+///
+/// Why a flag of its own: Swift code cannot ask at compile time which instructions the target has,
+/// and without FMA in the target `addingProduct` on `SIMD8<Float>` compiles to eight calls of
+/// `fmaf`. Why fuse: on the Zen 1 development VM the attention tiles' multiply-adds ran at 30
+/// GFLOP/s on one core as separate multiplies and adds and at 43–45 fused (its peak is 47), and
+/// decoding came a point closer to the memory's speed (Benchmarks/README.md, "Fused multiply-adds").
+@inline(__always)
+package func multiplyAdd(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>) -> SIMD8<Float> {
+    #if GPT2_FMA
+    a.addingProduct(b, c)
+    #else
+    a + b * c
+    #endif
+}
+
+/// How this build compiled the engine's own Swift kernels.
+package enum KernelBuild {
+    /// Whether their multiply-adds are fused into FMA instructions: built with `-Xswiftc -DGPT2_FMA`
+    /// (README, "Performance"). Results then differ from a build without it in the last bits.
+    package static var fusedMultiplyAdd: Bool {
+        #if GPT2_FMA
+        true
+        #else
+        false
+        #endif
+    }
+}
