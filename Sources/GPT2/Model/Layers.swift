@@ -8,15 +8,16 @@ extension Linear {
     /// (fused into the product where the kernel allows).
     func callAsFunction(_ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>,
                         accumulate: Bool = false, then activation: Activation? = nil) {
-        callAsFunction(x, rows: rows, into: DenseRows(out, width: outputSize), accumulate: accumulate, then: activation)
+        KernelProfile.measure(name) {
+            matmul(x, rows: rows, weight, bias: bias, into: DenseRows(out, width: outputSize), adding: accumulate,
+                   then: activation?.function)
+        }
     }
 
-    /// The same into any destination: `c_attn` writes keys and values straight into the caches.
-    func callAsFunction<D: MatmulDestination>(_ x: UnsafePointer<Float>, rows: Int, into out: D,
-                                              accumulate: Bool = false, then activation: Activation? = nil) {
-        KernelProfile.measure(name) {
-            matmul(x, rows: rows, weight, bias: bias, into: out, adding: accumulate, then: activation?.function)
-        }
+    /// The same into columns split into parts that live apart: `c_attn` writes keys and values
+    /// straight into the caches.
+    func callAsFunction(_ x: UnsafePointer<Float>, rows: Int, into out: SplitRows) {
+        KernelProfile.measure(name) { matmul(x, rows: rows, weight, bias: bias, into: out) }
     }
 }
 

@@ -11,12 +11,25 @@
 package let rowKernelLimit = 16
 
 /// `y = x · W + bias` for the `M` rows of `x` ([M, in]), or `y += …` when `adding`; then
-/// `activation`, if given, on every output. `y` may split its columns into parts that live in
-/// different places (``SplitRows``), so that a product can write keys and values straight into a
-/// cache. `bias` is `[out]` or nil.
-package func matmul<D: MatmulDestination>(
-    _ x: UnsafePointer<Float>, rows M: Int, _ w: Matrix, bias: UnsafePointer<Float>? = nil,
-    into y: D, adding: Bool = false, then activation: ActivationFunction? = nil
+/// `activation`, if given, on every output. `bias` is `[out]` or nil.
+package func matmul(_ x: UnsafePointer<Float>, rows M: Int, _ w: Matrix, bias: UnsafePointer<Float>? = nil,
+                    into y: DenseRows, adding: Bool = false, then activation: ActivationFunction? = nil) {
+    product(x, rows: M, w, bias: bias, into: y, adding: adding, then: activation)
+}
+
+/// The same into a destination whose columns are split into parts that live in different places,
+/// so that a product can write keys and values straight into a cache.
+package func matmul(_ x: UnsafePointer<Float>, rows M: Int, _ w: Matrix, bias: UnsafePointer<Float>? = nil,
+                    into y: SplitRows, adding: Bool = false, then activation: ActivationFunction? = nil) {
+    product(x, rows: M, w, bias: bias, into: y, adding: adding, then: activation)
+}
+
+/// Both `matmul`s: generic over the destination, and specialized for each here, inside the
+/// kernels' module (a generic entry point called from another module would run unspecialized,
+/// through witness tables in the innermost loops).
+private func product<D: MatmulDestination>(
+    _ x: UnsafePointer<Float>, rows M: Int, _ w: Matrix, bias: UnsafePointer<Float>?,
+    into y: D, adding: Bool, then activation: ActivationFunction?
 ) {
     precondition(y.parts * y.partWidth == w.outputSize, "the destination's columns must match the matrix's outputs")
     guard M > 0 else { return }

@@ -1,0 +1,232 @@
+import Foundation
+import GPT2Kernels
+
+extension GPT2Weights {
+    /// Loads every tensor the architecture in `config` needs from the safetensors in `directory`.
+    static func load(directory: URL, config: GPT2Config, residency: WeightResidency,
+                     precision: WeightPrecision) throws -> GPT2Weights {
+        let storage = WeightStorage()
+        let index = try TensorIndex(directory: directory, residency: residency, storage: storage)
+        let (C, F, V) = (config.embeddingSize, config.innerSize, config.vocabularySize)
+
+        func tensor(_ name: String, _ shape: [Int]) throws -> UnsafePointer<Float> {
+            try index.floats(name, shape: shape, residency: residency, storage: storage)
+        }
+        func elements(_ name: String, _ shape: [Int]) throws -> Matrix.Elements {
+            switch precision {
+            case .float32: .float32(try tensor(name, shape))
+            case .float16: .float16(try index.halves(name, shape: shape, residency: residency, storage: storage))
+            }
+        }
+        /// `h.N.attn.c_attn` and the like; profiled under the name without `h.N.` (`attn.c_attn`
+        /// as `c_attn`, GPT-2's own short names, and `attn.c_proj`, `mlp.c_proj`).
+        func linear(_ block: Int, _ name: String, _ inputSize: Int, _ outputSize: Int) throws -> Linear {
+            let path = "h.\(block).\(name)", shape = [inputSize, outputSize]
+            let weight = precision == .float32 && residency == .resident
+                ? Matrix(.float32(try index.transposedFloats("\(path).weight", shape: shape, storage: storage)),
+                         layout: .outputMajor, inputSize: inputSize, outputSize: outputSize)
+                : Matrix(try elements("\(path).weight", shape), layout: .inputMajor, inputSize: inputSize, outputSize: outputSize)
+            let profileName = name.hasSuffix("c_proj") ? name : String(name.split(separator: ".").last!)
+            return Linear(name: profileName, weight: weight, bias: try tensor("\(path).bias", [outputSize]))
+        }
+        func layerNorm(_ path: String) throws -> LayerNormWeights {
+            LayerNormWeights(name: String(path.split(separator: ".").last!),
+                             weight: try tensor("\(path).weight", [C]), bias: try tensor("\(path).bias", [C]))
+        }
+        func table(_ name: String) throws -> Matrix {  // [vocab_size, n_embd], read as the LM head reads it
+            Matrix(try elements(name, [V, C]), layout: .outputMajor, inputSize: C, outputSize: V)
+        }
+
+        let wte = try table("wte.weight")
+        let blocks = try (0..<config.layerCount).map { i in
+            BlockWeights(ln_1: try layerNorm("h.\(i).ln_1"),
+                         c_attn: try linear(i, "attn.c_attn", C, 3 * C),
+                         attn_c_proj: try linear(i, "attn.c_proj", C, C),
+                         ln_2: try layerNorm("h.\(i).ln_2"),
+                         c_fc: try linear(i, "mlp.c_fc", C, F),
+                         mlp_c_proj: try linear(i, "mlp.c_proj", F, C))
+        }
+        // An explicit lm_head (untied fine-tunes) wins; otherwise the head is tied to wte.
+        let lmHead = index.contains("lm_head.weight") ? try table("lm_head.weight") : wte
+        return GPT2Weights(wte: wte, wpe: try tensor("wpe.weight", [config.contextLength, C]),
+                           h: blocks, ln_f: try layerNorm("ln_f"), lm_head: lmHead, storage: storage)
+    }
+}
+
+/// Finds tensors by GPT-2 name across one file or a sharded checkpoint, under either naming
+/// convention (`transformer.h.0...` from `save_pretrained`, bare `h.0...` in the original upload).
+struct TensorIndex {
+    private var locations: [String: (file: SafeTensorsFile, entry: SafeTensorsFile.Entry)] = [:]
+
+    init(directory: URL, residency: WeightResidency, storage: WeightStorage) throws {
+        let single = directory.appendingPathComponent("model.safetensors")
+        let indexURL = directory.appendingPathComponent("model.safetensors.index.json")
+        let files: [SafeTensorsFile]
+        if FileManager.default.fileExists(atPath: single.path) {
+            files = [try SafeTensorsFile(url: single)]
+        } else if FileManager.default.fileExists(atPath: indexURL.path) {
+            files = try Self.shards(indexURL: indexURL, directory: directory).map { try SafeTensorsFile(url: $0) }
+        } else {
+            throw ModelLoadingError(.missingFile, file: directory,
+                "no model.safetensors or model.safetensors.index.json in the model directory")
+        }
+        for file in files {
+            // Resident weights are all copied out, so the maps go away with this index.
+            if residency == .mapped { storage.add(file) }
+            for (name, entry) in file.entries {
+                let bare = name.hasPrefix("transformer.") ? String(name.dropFirst("transformer.".count)) : name
+                if let existing = locations[bare] {
+                    throw ModelLoadingError(.invalidSafetensors, file: file.url,
+                        "tensor \"\(bare)\" is stored twice (also in \(existing.file.url.lastPathComponent))")
+                }
+                locations[bare] = (file, entry)
+            }
+        }
+    }
+
+    /// The shard files named by `model.safetensors.index.json`, which must lie in `directory`.
+    private static func shards(indexURL: URL, directory: URL) throws -> [URL] {
+        guard isRegularFileOrMissing(indexURL) else {
+            throw ModelLoadingError(.missingFile, file: indexURL, "not a regular file")
+        }
+        let data: Data
+        do { data = try Data(contentsOf: indexURL) } catch {
+            throw ModelLoadingError(.missingFile, file: indexURL, "cannot read the shard index")
+        }
+        return try shards(indexJSON: data, indexURL: indexURL, directory: directory)
+    }
+
+    /// Parses the text of `model.safetensors.index.json` (`indexURL` is used in error messages)
+    /// into the shard files it names, sorted and without duplicates.
+    static func shards(indexJSON data: Data, indexURL: URL, directory: URL) throws -> [URL] {
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+              let weightMap = object["weight_map"] as? [String: Any] else {
+            throw ModelLoadingError(.invalidJSON, file: indexURL, "not a JSON object with a \"weight_map\" object")
+        }
+        var names = Set<String>()
+        for (tensor, value) in weightMap {
+            guard let name = value as? String else {
+                throw ModelLoadingError(.invalidJSON, file: indexURL, "weight_map entry for \"\(tensor)\" is not a file name")
+            }
+            // A shard name is a plain file name: no directories, so "../x" or "/etc/x" cannot escape.
+            // Checked on the UTF-8 bytes: `String` compares `Character`s, and a combining mark
+            // after the slash ("../\u{301}x") makes "/\u{301}" one Character that is not "/".
+            let bytes = Array(name.utf8)
+            guard !bytes.isEmpty, bytes != Array(".".utf8), bytes != Array("..".utf8),
+                  !bytes.contains(UInt8(ascii: "/")), !bytes.contains(UInt8(ascii: "\\")), !bytes.contains(0) else {
+                throw ModelLoadingError(.invalidValue, file: indexURL, "shard name \"\(name)\" is not a file inside the model directory")
+            }
+            names.insert(name)
+        }
+        guard !names.isEmpty else {
+            throw ModelLoadingError(.invalidJSON, file: indexURL, "weight_map names no shard files")
+        }
+        return try names.sorted().map { name in
+            // Belt and braces: the path built must be the directory plus exactly this one name.
+            let url = directory.appendingPathComponent(name, isDirectory: false)
+            guard url.lastPathComponent.utf8.elementsEqual(name.utf8),
+                  url.deletingLastPathComponent().standardizedFileURL.path.utf8
+                      .elementsEqual(directory.standardizedFileURL.path.utf8) else {
+                throw ModelLoadingError(.invalidValue, file: indexURL, "shard name \"\(name)\" is not a file inside the model directory")
+            }
+            return url
+        }
+    }
+
+    func contains(_ name: String) -> Bool { locations[name] != nil }
+
+    /// The file and entry of tensor `name`, checked against the shape the config implies and
+    /// the dtypes this engine reads.
+    private func locate(_ name: String, shape: [Int], storage: WeightStorage) throws -> (file: SafeTensorsFile, entry: SafeTensorsFile.Entry) {
+        guard let (file, entry) = locations[name] else {
+            throw ModelLoadingError(.missingTensor, file: storage.files.count == 1 ? storage.files[0].url.path : "model.safetensors.index.json",
+                                    "missing tensor \"\(name)\" (also looked for \"transformer.\(name)\")")
+        }
+        guard entry.shape == shape else {
+            throw ModelLoadingError(.shapeMismatch, file: file.url,
+                "tensor \"\(entry.name)\" has shape \(entry.shape) but config.json implies \(shape)")
+        }
+        guard [.F32, .F16, .BF16].contains(entry.dtype) else {
+            throw ModelLoadingError(.unknownDType, file: file.url,
+                "tensor \"\(entry.name)\" has dtype \(entry.dtype.rawValue); only F32, F16 and BF16 weights are supported")
+        }
+        return (file, entry)
+    }
+
+    /// The tensor as float16: in place when it is stored as aligned float16 and `residency` is
+    /// `.mapped`, copied or converted (rounded to nearest) once otherwise. The decode kernels'
+    /// conversion assumes finite halves, so infinities, NaNs and values beyond ±65504 are refused.
+    func halves(_ name: String, shape: [Int], residency: WeightResidency, storage: WeightStorage) throws -> UnsafePointer<UInt16> {
+        let (file, entry) = try locate(name, shape: shape, storage: storage)
+        let halves = elements(of: entry, in: file, storedAs: .F16, residency: residency, allocate: storage.allocateHalves) { source, i in
+            halfFromFloat(storedFloat(source, i, entry.dtype))
+        }
+        if (0..<entry.elementCount).contains(where: { halves[$0] & 0x7c00 == 0x7c00 }) {
+            throw ModelLoadingError(.invalidValue, file: file.url,
+                "tensor \"\(entry.name)\" holds a value float16 cannot represent (infinite, NaN or beyond ±65504); load the model with float32 precision")
+        }
+        return halves
+    }
+
+    /// The tensor as float32: in place when it is stored as aligned float32 and `residency` is
+    /// `.mapped`, copied or converted once otherwise.
+    func floats(_ name: String, shape: [Int], residency: WeightResidency, storage: WeightStorage) throws -> UnsafePointer<Float> {
+        let (file, entry) = try locate(name, shape: shape, storage: storage)
+        return elements(of: entry, in: file, storedAs: .F32, residency: residency, allocate: storage.allocate) { source, i in
+            storedFloat(source, i, entry.dtype)
+        }
+    }
+
+    /// The matrix [rows, columns] as a float32 copy of its transpose, [columns, rows].
+    func transposedFloats(_ name: String, shape: [Int], storage: WeightStorage) throws -> UnsafePointer<Float> {
+        let (file, entry) = try locate(name, shape: shape, storage: storage)
+        let (rows, columns) = (shape[0], shape[1])
+        let buffer = storage.allocate(entry.elementCount)
+        file.file.withTransientBytes(entry.range) { source in
+            let tile = 32  // square tiles, so that both sides move whole cache lines
+            for r0 in stride(from: 0, to: rows, by: tile) {
+                for c0 in stride(from: 0, to: columns, by: tile) {
+                    for c in c0..<min(columns, c0 + tile) {
+                        for r in r0..<min(rows, r0 + tile) {
+                            buffer[c * rows + r] = storedFloat(source, r * columns + c, entry.dtype)
+                        }
+                    }
+                }
+            }
+        }
+        return UnsafePointer(buffer.baseAddress!)
+    }
+
+    /// The tensor's elements as `T`: in place from the map when they are stored as `native`,
+    /// aligned, and `residency` is `.mapped`; otherwise copied (`native`) or converted one by one
+    /// (`convert(source, index)`) into a buffer from `allocate`.
+    @inline(__always)  // so that `convert` is inlined into the conversion loop
+    private func elements<T>(of entry: SafeTensorsFile.Entry, in file: SafeTensorsFile, storedAs native: SafeTensorsDType,
+                             residency: WeightResidency, allocate: (Int) -> UnsafeMutableBufferPointer<T>,
+                             convert: (UnsafeRawPointer, Int) -> T) -> UnsafePointer<T> {
+        let source = file.file.bytes.baseAddress! + entry.range.lowerBound
+        let count = entry.elementCount
+        if entry.dtype == native, residency == .mapped, Int(bitPattern: source) % MemoryLayout<T>.alignment == 0 {
+            return source.assumingMemoryBound(to: T.self)
+        }
+        let buffer = allocate(count)
+        file.file.withTransientBytes(entry.range) { source in
+            if entry.dtype == native {  // copied (resident) or realigned
+                memcpy(buffer.baseAddress!, source, count * MemoryLayout<T>.stride)
+            } else {
+                for i in 0..<count { buffer[i] = convert(source, i) }
+            }
+        }
+        return UnsafePointer(buffer.baseAddress!)
+    }
+}
+
+/// Element `index` of a little-endian F32, F16 or BF16 tensor, as a float (exactly).
+@inline(__always)
+private func storedFloat(_ source: UnsafeRawPointer, _ index: Int, _ dtype: SafeTensorsDType) -> Float {
+    switch dtype {
+    case .F16: floatFromHalf(source.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self).littleEndian)
+    case .BF16: Float(bitPattern: UInt32(source.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self).littleEndian) << 16)
+    default: Float(bitPattern: source.loadUnaligned(fromByteOffset: 4 * index, as: UInt32.self).littleEndian)
+    }
+}
