@@ -3,31 +3,27 @@ import GPT2Kernels
 /// `attn` of block `layer` up to its `c_proj`: causal multi-head self-attention of the new rows of
 /// every sequence in `batch`, each attending to the positions its cache holds and to itself.
 ///
-/// - h:   [N, n_embd]  the output of `ln_1`, N the new rows of all sequences together
+/// - h:   [N, n_embd]  the output of `ln_1`, N the new rows of all sequences together, in `groups`
 /// - q:   [N, n_embd]  scratch for the queries
 /// - out: [N, n_embd]  the heads' outputs side by side (the input of `attn.c_proj`)
 ///
 /// `c_attn` writes each row's query into `q` and its key and value straight into its sequence's
 /// cache, at the positions after `cache.count`; the caller advances `cache.count` once every
 /// block has run.
-func attention(_ h: UnsafePointer<Float>, rows N: Int, c_attn: Linear, batch: [(tokens: [Int], cache: KVCache)],
+func attention(_ h: UnsafePointer<Float>, rows groups: RowGroups, c_attn: Linear, batch: [(tokens: [Int], cache: KVCache)],
                layer: Int, headCount: Int, scale: Float,
                q: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
     let C = c_attn.inputSize
 
     // q | k | v = c_attn(h): [N, 3·n_embd], split three ways as it is written
-    withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: 3 * N) { rows in
-        var r = 0
-        for (tokens, cache) in batch {
-            for t in 0..<tokens.count {
-                rows[r] = q + r * C
-                rows[N + r] = cache.keys(layer: layer) + (cache.count + t) * C
-                rows[2 * N + r] = cache.values(layer: layer) + (cache.count + t) * C
-                r += 1
-            }
+    var keys: [UnsafeMutablePointer<Float>] = [], values: [UnsafeMutablePointer<Float>] = []
+    for (tokens, cache) in batch {
+        for t in 0..<tokens.count {
+            keys.append(cache.keys(layer: layer) + (cache.count + t) * C)
+            values.append(cache.values(layer: layer) + (cache.count + t) * C)
         }
-        c_attn(h, rows: N, into: SplitRows(rows: rows.baseAddress!, rowCount: N, parts: 3, partWidth: C, rowStride: C))
     }
+    c_attn(h, rows: groups, into: q, keys: keys, values: values)
 
     // out = softmax(q · Kᵀ · scale) · V per head and sequence, by the kernel fastest for the shape
     KernelProfile.measure("attention") {

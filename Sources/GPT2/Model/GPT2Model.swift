@@ -87,9 +87,12 @@ public final class GPT2Model: Sendable {
         try forward(batch: [(tokens, cache)], logits: rows)[0]
     }
 
-    /// Runs several sequences at once, each after the positions in its own cache: the matrix
-    /// products see every new row of every sequence together, attention runs per sequence.
-    /// Returns one ``Logits`` per sequence, in order.
+    /// Runs several sequences at once, each after the positions in its own cache, and returns one
+    /// ``Logits`` per sequence, in order. The sequences' new rows go through each layer together:
+    /// the rows of sequences with one new token (decode steps) share each matrix product, up to 16
+    /// at a time; a sequence with more rows (a prompt, or a chunk of one) has products of its own.
+    /// So every row goes through the same kernels whatever company it keeps, and a sequence's
+    /// logits are the same, to the last bit, alone or in any batch.
     public func forward(batch: [(tokens: [Int], cache: KVCache)], logits rows: LogitRows = .last) throws -> [Logits] {
         try validate(batch)
         let C = config.embeddingSize, F = config.innerSize, V = config.vocabularySize, ε = config.layerNormEpsilon
@@ -103,28 +106,32 @@ public final class GPT2Model: Sendable {
 
         embed(batch, into: x)           // x = wte[tokens] + wpe[positions]
         let selected = logitRows(rows, of: batch)
+        var groups = RowGroups(rowCounts: batch.map(\.tokens.count))
         for (l, block) in weights.h.enumerated() {
             // x = x + attn.c_proj(attention(c_attn(ln_1(x))))
             block.ln_1(x, rows: N, n: C, epsilon: ε, into: h)
-            attention(h, rows: N, c_attn: block.c_attn, batch: batch, layer: l, headCount: config.headCount,
+            attention(h, rows: groups, c_attn: block.c_attn, batch: batch, layer: l, headCount: config.headCount,
                       scale: attentionScale(layer: l), q: q, out: h)
             // The last block's output reaches nothing but the logits (its keys and values are
             // cached by now): it goes on with only the rows they are asked for, [S, C] from here.
-            let n = l == config.layerCount - 1 ? gatherRows(selected, of: x, h, width: C) : N
-            if n == 0 { break }
-            block.attn_c_proj(h, rows: n, into: x, accumulate: true)
+            if l == config.layerCount - 1 {
+                groups = RowGroups(rowCounts: selected.map(\.count))
+                gatherRows(selected, of: x, h, width: C)
+                if groups.rowCount == 0 { break }
+            }
+            block.attn_c_proj(h, rows: groups, into: x, accumulate: true)
 
             // x = x + mlp.c_proj(act(c_fc(ln_2(x))))
-            block.ln_2(x, rows: n, n: C, epsilon: ε, into: h)
-            block.c_fc(h, rows: n, into: fc, then: config.activation)  // [n, F]
-            block.mlp_c_proj(fc, rows: n, into: x, accumulate: true)
+            block.ln_2(x, rows: groups.rowCount, n: C, epsilon: ε, into: h)
+            block.c_fc(h, rows: groups, into: fc, then: config.activation)  // [n, F]
+            block.mlp_c_proj(fc, rows: groups, into: x, accumulate: true)
         }
         for (tokens, cache) in batch { cache.count += tokens.count }
 
         // logits = ln_f(x) · lm_headᵀ for the S rows kept: [S, V]
-        let S = selected.reduce(0) { $0 + $1.count }
+        let S = groups.rowCount
         weights.ln_f(x, rows: S, n: C, epsilon: ε, into: h)
-        let all = lmHead(h, rows: S)
+        let all = lmHead(h, rows: groups)
         var offset = 0
         return selected.map { range in
             defer { offset += range.count }
@@ -165,10 +172,9 @@ public final class GPT2Model: Sendable {
         }
     }
 
-    /// Moves the rows of `x` and `h` listed in `selected` (ascending) to the front, in order;
-    /// returns how many there are.
+    /// Moves the rows of `x` and `h` listed in `selected` (ascending) to the front, in order.
     private func gatherRows(_ selected: [Range<Int>], of x: UnsafeMutablePointer<Float>,
-                            _ h: UnsafeMutablePointer<Float>, width C: Int) -> Int {
+                            _ h: UnsafeMutablePointer<Float>, width C: Int) {
         var kept = 0
         for range in selected {
             for row in range {
@@ -179,16 +185,18 @@ public final class GPT2Model: Sendable {
                 kept += 1
             }
         }
-        return kept
     }
 
     /// `ln_f` output rows [S, n_embd] times `lm_head`ᵀ: [S, vocab_size].
-    private func lmHead(_ h: UnsafePointer<Float>, rows S: Int) -> [Float] {
-        let V = config.vocabularySize
+    private func lmHead(_ h: UnsafePointer<Float>, rows groups: RowGroups) -> [Float] {
+        let C = config.embeddingSize, V = config.vocabularySize, S = groups.rowCount
         guard S > 0 else { return [] }
         return [Float](unsafeUninitializedCapacity: S * V) { buffer, initialized in
             KernelProfile.measure("lm_head") {
-                matmul(h, rows: S, weights.lm_head, into: DenseRows(buffer.baseAddress!, width: V))
+                for rows in groups.ranges {
+                    matmul(h + rows.lowerBound * C, rows: rows.count, weights.lm_head,
+                           into: DenseRows(buffer.baseAddress! + rows.lowerBound * V, width: V))
+                }
             }
             initialized = S * V
         }
