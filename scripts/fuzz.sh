@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (Tests/Fuzz, a separate SwiftPM package) with the fuzzer and
-# AddressSanitizer, and runs each for SECONDS on a scratch copy of its seed corpus.
+# Builds the libFuzzer targets (Tests/Fuzz, a separate SwiftPM package that compiles the library
+# targets itself from symlinks to Sources/, so the harnesses can `@testable import` them) with the
+# fuzzer and AddressSanitizer, and runs each for SECONDS on a scratch copy of its seed corpus.
 #
 #   scripts/fuzz.sh TARGET|all SECONDS
 #

@@ -246,8 +246,8 @@ private final class LabBuffers {
         return Statistics(samples)
     }
 
-    /// Seconds per call, each of 200 calls after reading 64 MB of other memory (twice the
-    /// development VM's L3) and then running the kernel once on other, small buffers: in the engine
+    /// Seconds per call, each of 200 calls after reading 64 MB of other memory (twice a 32 MB L3)
+    /// and then running the kernel once on other, small buffers: in the engine
     /// the decode step's products keep the worker threads spinning, and this wakes them likewise.
     func timeCold(_ kernel: any AttentionKernel) throws -> Statistics {
         let arguments = arguments(shape)

@@ -17,8 +17,7 @@ struct DecodeReadBench: ParsableCommand {
             table gives both rates (GB/s of weights) and the product's share of the bare rate: \
             the mean over rounds of each round's share, ± its standard error. Pairing within a \
             round is what lets a few percent show through a machine whose bandwidth drifts. \
-            Only release builds mean anything: a debug build sends single rows to OpenBLAS's sgemv \
-            and runs the bare read unoptimised.
+            Only release builds mean anything: a debug build runs both unoptimised.
             """
     )
 

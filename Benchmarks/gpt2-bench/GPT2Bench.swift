@@ -7,7 +7,8 @@ struct GPT2Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gpt2-bench",
         abstract: "Benchmarks for swift-gpt2.",
-        subcommands: [ModelBench.self, AttentionLab.self, TokenizerBench.self, SoakBench.self, DecodeReadBench.self],
+        version: SwiftGPT2.version,
+        subcommands: [ModelBench.self, GenerateBench.self, AttentionLab.self, TokenizerBench.self, SoakBench.self, DecodeReadBench.self],
         defaultSubcommand: ModelBench.self
     )
 

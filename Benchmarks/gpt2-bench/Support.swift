@@ -144,8 +144,8 @@ private func cell(_ value: Any?, full: Bool = false) -> String {
 /// own share, read front to back as one stream or as four streams at once (its quarters side by
 /// side, as the decode kernels read a weight matrix; a core's prefetchers follow that faster).
 /// The buffer is allocated as the engine's resident weights are (``allocateStreamedMemory(bytes:)``:
-/// 2 MB pages): on the development VM a read of 4 KB pages ran 3–10 % slower, which made the bound of
-/// huge-page weights too lenient.
+/// 2 MB pages): a read of 4 KB pages is slower, which would make the bound of huge-page weights too
+/// lenient.
 final class ReadProbe {
     let bytes: Int
     private let buffer: UnsafeMutablePointer<Float>

@@ -4,9 +4,9 @@
 ///
 /// Why a flag of its own: Swift code cannot ask at compile time which instructions the target has,
 /// and without FMA in the target `addingProduct` on `SIMD8<Float>` compiles to eight calls of
-/// `fmaf`. Why fuse: on the Zen 1 development VM the attention tiles' multiply-adds ran at 30
-/// GFLOP/s on one core as separate multiplies and adds and at 43–45 fused (its peak is 47), and
-/// decoding came a point closer to the memory's speed (Benchmarks/README.md, "Fused multiply-adds").
+/// `fmaf`. Why fuse: the attention tiles are bound by arithmetic, and fused they come close to the
+/// core's FMA peak; decoding also comes a little closer to the memory's speed (Benchmarks/README.md,
+/// "What was tried").
 @inline(__always)
 package func multiplyAdd(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>) -> SIMD8<Float> {
     #if GPT2_FMA

@@ -87,9 +87,8 @@ package func fewPartialChunks(_ count: Int, parts: Int, minimum: Int, multiple: 
 /// Calls `body(index, chunks[index])` for every chunk, in parallel on ``WorkerPool``: each thread
 /// takes the next chunk nobody has taken until none is left. Unlike ``parallelRanges(_:minimumPerPart:_:)``'s
 /// fixed shares, a thread the machine slows down (another process, the hypervisor taking its vCPU)
-/// ends up with less of the work instead of keeping the others waiting at the end.
-/// In tg128 with fixed halves, one thread waited for the other 5–11 % of the parallel time; about 2 %
-/// with shrinking chunks.
+/// ends up with less of the work instead of keeping the others waiting at the end (with fixed
+/// halves, decoding lost a measurable part of its parallel time to that wait).
 package func parallelChunks(_ chunks: [Range<Int>], _ body: (Int, Range<Int>) -> Void) {
     let next = Atomic<Int>(0)
     WorkerPool.shared.run(parts: min(parallelism, chunks.count)) { _ in

@@ -1,10 +1,10 @@
 import Foundation
 import Synchronization
 
-/// Persistent threads for the engine's own parallel kernels. A decode step makes about fifty
-/// parallel calls of 50–500 µs each; waking a sleeping thread for each (what
-/// `DispatchQueue.concurrentPerform` does after a short pause) costs ~20 µs on the development VM,
-/// so workers spin for a while after each job and only then sleep on a condition variable.
+/// Persistent threads for the engine's own parallel kernels. A decode step makes dozens of short
+/// parallel calls; waking a sleeping thread for each (what `DispatchQueue.concurrentPerform` does
+/// after a short pause) costs a sizeable part of such a call, so workers spin for a while after
+/// each job and only then sleep on a condition variable.
 ///
 /// One job runs at a time: a caller that finds the pool busy (another generation's forward pass
 /// on another thread) runs its parts itself, serially.

@@ -110,7 +110,7 @@ public struct GPT2Tokenizer: Sendable {
 
 extension GPT2Tokenizer.Tables {
     /// Texts shorter than this are encoded without a piece cache: below about 2 KB, setting it up
-    /// costs more than the repeated pieces save (measured on bench/mixed_en_zh.txt in chunks).
+    /// costs more than the repeated pieces save (measured on Benchmarks/mixed_en_zh.txt in chunks).
     static let cacheThreshold = 2048
 
     func encode(utf8 text: UnsafeBufferPointer<UInt8>, allowSpecialTokens: Bool) -> [Int] {

@@ -3,10 +3,10 @@ import Foundation
 import GPT2
 
 /// `--batch FILE`: a whole customer list in one run. Every line is checked before the first
-/// generation starts; results are written one JSON line each, in order, as each finishes, so an
-/// interrupted run keeps every finished result.
+/// generation starts; results are written one JSON line each as each finishes, so an interrupted
+/// run keeps every finished result (and the partial ones of the prompts it cut short).
 enum BatchFile {
-    struct Job {
+    struct Job: @unchecked Sendable {  // `id` is an immutable JSONSerialization value
         let line: Int
         let id: Any?
         let promptIDs: [Int]
@@ -38,36 +38,51 @@ enum BatchFile {
             } else {
                 throw CLIError.data("--batch \(path), line \(index + 1): expected a JSON string or an object with a \"prompt\" string")
             }
-            let ids = tokenizer.encode(prompt)
-            jobs.append(Job(line: index + 1, id: id, promptIDs: ids.isEmpty ? [tokenizer.endOfTextID] : ids))
+            jobs.append(Job(line: index + 1, id: id, promptIDs: TextGenerator.promptTokens(prompt, tokenizer: tokenizer)))
         }
         guard !jobs.isEmpty else { throw CLIError.data("--batch \(path): no prompts in the file") }
         return jobs
     }
 
-    static func run(_ jobs: [Job], generator: TextGenerator, parameters: GenerationParameters, echo: Bool,
+    /// Runs every job through one generator, `parallel` at a time (they share its forward
+    /// passes), and writes each result line as its generation finishes, in any order (each line
+    /// names its `index`). With a fixed seed S, prompt i uses S + i, so each line is the same for
+    /// every `parallel`.
+    static func run(_ jobs: [Job], generator: TextGenerator, parameters: GenerationParameters, parallel: Int, echo: Bool,
                     quiet: Bool, loadSeconds: Double) async throws {
         for job in jobs {
-            try checkLength(job.promptIDs, model: generator.model, where: "the prompt on line \(job.line) of --batch")
+            try check(job.promptIDs, generator: generator, place: "--batch, line \(job.line)")
         }
-        var generated = 0
-        var seconds = 0.0
-        var finished = 0
-        for (index, job) in jobs.enumerated() {
-            if Interruption.shared.isRequested { break }
-            var jobParameters = parameters
-            // a fixed --seed gives every prompt its own, reproducible stream
-            jobParameters.seed = parameters.seed.map { $0 &+ UInt64(index) }
-            let output = try await GenerationRun.stream(generator: generator, promptIDs: job.promptIDs,
-                                                        parameters: jobParameters, printText: false)
-            let promptLogprobs = echo ? try generator.promptLogprobs(job.promptIDs) : nil
-            try JSONReport(promptIDs: job.promptIDs, result: output.result, promptLogprobs: promptLogprobs,
-                           loadSeconds: loadSeconds, extra: ["index": index, "line": job.line, "id": job.id ?? NSNull()]).write()
-            generated += output.result.summary.generatedTokenCount
-            seconds += output.result.summary.timings.promptSeconds + output.result.summary.timings.generationSeconds
-            if output.interrupted { break }
-            finished += 1
+        let start = ContinuousClock.now
+        let task = Task { () async throws -> (finished: Int, generated: Int) in
+            try await withThrowingTaskGroup(of: (index: Int, result: GenerationResult).self) { group in
+                var next = 0, finished = 0, generated = 0
+                func launch() {
+                    let index = next, promptIDs = jobs[index].promptIDs
+                    var jobParameters = parameters
+                    // a fixed --seed gives every prompt its own, reproducible stream
+                    jobParameters.seed = parameters.seed.map { $0 &+ UInt64(index) }
+                    group.addTask { [jobParameters] in
+                        (index, try await generator.generate(promptTokenIDs: promptIDs, parameters: jobParameters))
+                    }
+                    next += 1
+                }
+                for _ in 0..<min(parallel, jobs.count) { launch() }
+                while let (index, result) = try await group.next() {
+                    let job = jobs[index]
+                    let promptLogprobs = echo ? try generator.promptLogprobs(job.promptIDs) : nil
+                    try JSONReport(promptIDs: job.promptIDs, result: result, promptLogprobs: promptLogprobs,
+                                   loadSeconds: loadSeconds, extra: ["index": index, "line": job.line, "id": job.id ?? NSNull()]).write()
+                    generated += result.summary.generatedTokenCount
+                    if result.summary.stopReason != .cancelled { finished += 1 }
+                    if next < jobs.count && !Task.isCancelled { launch() }
+                }
+                return (finished, generated)
+            }
         }
+        Interruption.shared.watch(task)
+        let (finished, generated) = try await task.value
+        let seconds = (ContinuousClock.now - start).seconds
         if !quiet {
             Console.err(String(format: "load %.2f s | %d of %d prompts finished | %d tokens generated, %.1f tok/s overall\n",
                                loadSeconds, finished, jobs.count, generated, seconds > 0 ? Double(generated) / seconds : 0))

@@ -16,7 +16,8 @@ struct Generate: AsyncParsableCommand {
             file or directory that does not exist; 74 a failed write to standard output (e.g. a \
             full disk) or read from standard input; 130 interrupted (Ctrl-C), after writing what \
             was generated.
-            """
+            """,
+        version: SwiftGPT2.version
     )
 
     @Argument(help: "The prompt. Without it, --prompt-file, --prompt-ids or standard input is read.")
@@ -31,32 +32,50 @@ struct Generate: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Generate for every prompt of a JSON Lines file (each line a JSON string, or an object with \"prompt\" and optionally \"id\"); writes one JSON object per line as each finishes.", valueName: "path"))
     var batch: String?
 
+    @Option(parsing: .unconditional, help: ArgumentHelp("With --batch: prompts generated at once, sharing each forward pass (1...16; default: the library's, \(TextGenerator.defaultMaxBatchSize)).", valueName: "n"))
+    var parallel: Int = TextGenerator.defaultMaxBatchSize
+
     @Option(help: ArgumentHelp("Model directory (config.json, model.safetensors, tokenizer files). Default: $GPT2_MODEL_DIR, else the bundled Models/sales-demo.", valueName: "dir"))
     var model: String?
 
+    // The sampling defaults are the library's (GenerationParameters()); help shows them.
     @Option(parsing: .unconditional, help: "Most tokens to generate.")
-    var maxTokens: Int = 256
+    var maxTokens: Int = GenerationParameters().maxNewTokens
 
     @Option(parsing: .unconditional, help: "Sampling temperature; 0 is greedy.")
-    var temperature: Float = 0.8
+    var temperature: Float = GenerationParameters().temperature
 
     @Option(parsing: .unconditional, help: "Keep only the k most likely tokens; 0 turns it off.")
-    var topK: Int = 40
+    var topK: Int = GenerationParameters().topK
 
     @Option(parsing: .unconditional, help: "Keep the most likely tokens up to this cumulative probability; 1 turns it off.")
-    var topP: Float = 0.95
+    var topP: Float = GenerationParameters().topP
 
     @Option(parsing: .unconditional, help: "Keep tokens at least this fraction as likely as the most likely one; 0 turns it off.")
-    var minP: Float = 0.05
+    var minP: Float = GenerationParameters().minP
 
     @Option(parsing: .unconditional, help: "Repetition penalty (CTRL rule); 1 turns it off.")
-    var repetitionPenalty: Float = 1.0
+    var repetitionPenalty: Float = GenerationParameters().repetitionPenalty
 
     @Option(parsing: .unconditional, help: "Presence penalty (OpenAI rule); 0 turns it off.")
-    var presencePenalty: Float = 0
+    var presencePenalty: Float = GenerationParameters().presencePenalty
 
     @Option(parsing: .unconditional, help: "Frequency penalty (OpenAI rule); 0 turns it off.")
-    var frequencyPenalty: Float = 0
+    var frequencyPenalty: Float = GenerationParameters().frequencyPenalty
+
+    @Option(parsing: .unconditionalSingleValue,
+            help: ArgumentHelp("Add BIAS to the logit of token ID before sampling, as OpenAI's logit_bias: 100 all but forces the token, -100 all but bans it. Repeatable; the last one for an ID wins.", valueName: "id:bias"),
+            transform: { value in
+                let parts = value.split(separator: ":", omittingEmptySubsequences: false)
+                guard parts.count == 2, let id = Int(parts[0]), let bias = Float(parts[1]) else {
+                    throw ValidationError("expected ID:BIAS, e.g. 50256:-100")
+                }
+                return (id, bias)
+            })
+    var logitBias: [(id: Int, bias: Float)] = []
+
+    @Option(help: ArgumentHelp("Never let TEXT appear in the generated text (e.g. a competitor's name; exact and case-sensitive, so \"Acme\" also keeps out \" Acme\" and \"Acmeville\" but not \"ACME\"). Repeatable.", valueName: "text"))
+    var ban: [String] = []
 
     @Option(help: "Random seed; the same seed gives the same text.")
     var seed: UInt64?
@@ -95,8 +114,9 @@ struct Generate: AsyncParsableCommand {
     var parameters: GenerationParameters {
         GenerationParameters(maxNewTokens: maxTokens, temperature: temperature, topK: topK, topP: topP, minP: minP,
                              repetitionPenalty: repetitionPenalty, presencePenalty: presencePenalty,
-                             frequencyPenalty: frequencyPenalty, seed: seed, stopSequences: stop,
-                             stopAtEndOfText: !ignoreEos)
+                             frequencyPenalty: frequencyPenalty,
+                             logitBias: Dictionary(logitBias, uniquingKeysWith: { _, last in last }),
+                             bannedStrings: ban, seed: seed, stopSequences: stop, stopAtEndOfText: !ignoreEos)
     }
 
     func validate() throws {
@@ -106,6 +126,7 @@ struct Generate: AsyncParsableCommand {
             throw ValidationError("--\(Self.flagName(error.parameter)) \(error.value): \(error.requirement)")
         }
         if let threads, threads < 1 { throw ValidationError("--threads \(threads): must be at least 1") }
+        if !(1...16).contains(parallel) { throw ValidationError("--parallel \(parallel): must be in 1...16") }
         let sources = [prompt != nil, promptFile != nil, promptIds != nil, batch != nil].filter { $0 }.count
         if sources > 1 { throw ValidationError("give the prompt one way only: PROMPT, --prompt-file, --prompt-ids or --batch") }
         if echo && format != .json && batch == nil { throw ValidationError("--echo needs --format json (or --batch)") }
@@ -123,6 +144,8 @@ struct Generate: AsyncParsableCommand {
         case .presencePenalty: "presence-penalty"
         case .frequencyPenalty: "frequency-penalty"
         case .repetitionContextSize: "repetition-context-size"
+        case .logitBias: "logit-bias"
+        case .bannedStrings: "ban"
         }
     }
 
@@ -136,9 +159,9 @@ struct Generate: AsyncParsableCommand {
         if let batch {
             let jobs = try BatchFile.read(path: batch, tokenizer: tokenizer)
             let model = try CLIError.loading { try GPT2Model(directory: directory, residency: weights, precision: precision) }
-            let generator = TextGenerator(model: model, tokenizer: tokenizer)
-            try await BatchFile.run(jobs, generator: generator, parameters: parameters, echo: echo, quiet: quiet,
-                                    loadSeconds: (ContinuousClock.now - loadStart).seconds)
+            let generator = TextGenerator(model: model, tokenizer: tokenizer, maxBatchSize: parallel)
+            try await BatchFile.run(jobs, generator: generator, parameters: parameters, parallel: parallel, echo: echo,
+                                    quiet: quiet, loadSeconds: (ContinuousClock.now - loadStart).seconds)
             return
         }
         let promptIDs = try readPromptIDs(tokenizer: tokenizer)
@@ -148,11 +171,8 @@ struct Generate: AsyncParsableCommand {
         }
         let model = try CLIError.loading { try GPT2Model(directory: directory, residency: weights, precision: precision) }
         let loadSeconds = (ContinuousClock.now - loadStart).seconds
-        if let bad = promptIDs.first(where: { $0 < 0 || $0 >= model.config.vocabularySize }) {
-            throw CLIError.data("--prompt-ids: token id \(bad) is outside the vocabulary (0..<\(model.config.vocabularySize))")
-        }
-        try checkLength(promptIDs, model: model, where: "the prompt")
         let generator = TextGenerator(model: model, tokenizer: tokenizer)
+        try check(promptIDs, generator: generator, place: promptIds != nil ? "--prompt-ids" : "the prompt")
 
         let output = try await GenerationRun.stream(generator: generator, promptIDs: promptIDs,
                                                     parameters: parameters, printText: format == .text)
@@ -196,8 +216,7 @@ struct Generate: AsyncParsableCommand {
         } else {
             throw CLIError.usage("no prompt: give PROMPT, --prompt-file, --prompt-ids, or pipe it on standard input")
         }
-        let ids = tokenizer.encode(text)
-        return ids.isEmpty ? [tokenizer.endOfTextID] : ids
+        return TextGenerator.promptTokens(text, tokenizer: tokenizer)
     }
 
     /// Parses and runs the command, turning every user error into one line on standard error and
@@ -235,16 +254,15 @@ func terminate(_ code: Int32) -> Never {
     _exit(code)
 }
 
-/// A prompt longer than the model's context is an error, never silently truncated.
-func checkLength(_ promptIDs: [Int], model: GPT2Model, where place: String) throws {
-    if promptIDs.count > model.config.contextLength {
-        throw CLIError.data("\(place) is \(promptIDs.count) tokens long but the model's context holds \(model.config.contextLength); shorten it")
+/// The library's prompt check (``TextGenerator/checkPrompt(_:)``) as a data error naming `place`.
+func check(_ promptIDs: [Int], generator: TextGenerator, place: String) throws {
+    do {
+        try generator.checkPrompt(promptIDs)
+    } catch {
+        throw CLIError.data("\(place): \(error)")
     }
 }
 
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
-}
 
 // `--precision` and `--weights` take the enums' raw values (f32/f16, mapped/resident)
 extension WeightPrecision: ExpressibleByArgument {}

@@ -7,10 +7,10 @@ import GPT2
 /// before its next token, and the command then writes out what it has and exits 130.
 /// The request is remembered: a Ctrl-C that lands between two generations of a batch (after one
 /// task has finished, before the next is watched) cancels the next one instead of being lost.
-final class Interruption: @unchecked Sendable {  // `task` and `requested` are guarded by `lock`
+final class Interruption: @unchecked Sendable {  // `cancel` and `requested` are guarded by `lock`
     static let shared = Interruption()
     private let lock = NSLock()
-    private var task: Task<GenerationResult, Error>?
+    private var cancel: (@Sendable () -> Void)?
     private var requested = false
     private var source: DispatchSourceSignal?
 
@@ -20,23 +20,23 @@ final class Interruption: @unchecked Sendable {  // `task` and `requested` are g
         let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
         source.setEventHandler { [self] in
             lock.lock()
-            let running = task
-            if running != nil { requested = true }
+            let cancelRunning = cancel
+            if cancelRunning != nil { requested = true }
             lock.unlock()
-            guard let running else {
+            guard let cancelRunning else {
                 Console.err("generate: interrupted\n")
                 terminate(130)
             }
-            running.cancel()
+            cancelRunning()
         }
         source.resume()
         self.source = source
     }
 
-    /// The generation that Ctrl-C should cancel from now on.
-    func watch(_ task: Task<GenerationResult, Error>) {
+    /// The generation (or batch of them) that Ctrl-C should cancel from now on.
+    func watch<Success>(_ task: Task<Success, any Error>) {
         lock.lock()
-        self.task = task
+        cancel = { task.cancel() }
         let cancelNow = requested
         lock.unlock()
         if cancelNow { task.cancel() }

@@ -299,6 +299,80 @@ import TestSupport
         #expect(bad.stdout.isEmpty)
     }
 
+    @Test("malformed or out-of-range --logit-bias values exit 64 with one line naming the flag", arguments: [
+        "abc", "5", "5:", ":3", "5:3:1", "1.5:2", "5:x", "-1:2", "5:nan", "5:inf",
+    ])
+    func logitBiasErrors(value: String) throws {
+        let output = try Self.generate(["--logit-bias", value, "hi"])
+        #expect(output.status == 64, "stderr: \(output.stderr)")
+        #expect(output.stderr.split(separator: "\n").count == 1, "stderr: \(output.stderr)")
+        #expect(output.stderr.contains("--logit-bias"), "stderr: \(output.stderr)")
+        #expect(output.stdout.isEmpty)
+    }
+
+    @Test("a --logit-bias id outside the model's vocabulary fails with one line naming it")
+    func logitBiasOutsideVocabulary() throws {
+        let output = try Self.generate(["--logit-bias", "50257:1", "--max-tokens", "2", "hi"])
+        #expect(output.status != 0)
+        #expect(output.stderr.split(separator: "\n").count == 1, "stderr: \(output.stderr)")
+        #expect(output.stderr.contains("50257"), "stderr: \(output.stderr)")
+    }
+
+    @Test("an empty --ban exits 64 naming the flag")
+    func emptyBan() throws {
+        let output = try Self.generate(["--ban", "", "hi"])
+        #expect(output.status == 64, "stderr: \(output.stderr)")
+        #expect(output.stderr.split(separator: "\n").count == 1 && output.stderr.contains("--ban"), "stderr: \(output.stderr)")
+    }
+
+    @Test("--ban keeps words out of the greedy pitch that names them without it")
+    func banKeepsWordsOut() throws {
+        // 30 tokens (debug builds generate slowly): the reference greedy pitch (what the first
+        // test here prints) names the customer and cameras within them.
+        let example = try SalesDemoCase.loadAll()[0]
+        #expect(example.prompt.hasPrefix("Customer: Olivia Brown"))
+        let unbanned = try Self.generate(["--temperature", "0", "--max-tokens", "30", "--format", "json", "-q", example.prompt])
+        #expect(try Self.json(unbanned)["ids"] as? [Int] == Array(example.greedy_ids.prefix(30)))
+        let unbannedText = try #require(try Self.json(unbanned)["text"] as? String)
+        #expect(unbannedText.contains("camera") && unbannedText.contains("Olivia"))
+        let banned = try Self.generate(["--temperature", "0", "--max-tokens", "30", "--ban", "camera", "--ban", "Olivia",
+                                        "-q", example.prompt])
+        #expect(banned.status == 0, "\(banned.stderr)")
+        #expect(!banned.stdout.contains("camera") && !banned.stdout.contains("Olivia"), "\(banned.stdout)")
+        #expect(banned.stdout.count > 40)
+    }
+
+    @Test("--logit-bias 100 forces a token and -100 bans one")
+    func logitBiasForcesAndBans() throws {
+        let example = try SalesDemoCase.loadAll()[0]
+        let forced = try Self.generate(["--max-tokens", "3", "--seed", "1", "--logit-bias", "4676:100", "--format", "json", "-q", example.prompt])
+        #expect(forced.status == 0, "\(forced.stderr)")
+        #expect(try Self.json(forced)["ids"] as? [Int] == [4676, 4676, 4676]) // " camera"
+        // The greedy pitch starts " Hi Olivia" (15902, 33911); -100 on " Olivia" changes the second token.
+        let banned = try Self.generate(["--temperature", "0", "--max-tokens", "2", "--logit-bias", "33911:-100",
+                                        "--logit-bias", "4676:5", "--format", "json", "-q", example.prompt])
+        #expect(banned.status == 0, "\(banned.stderr)")
+        let ids = try #require(try Self.json(banned)["ids"] as? [Int])
+        #expect(ids.first == 15902 && ids.count == 2 && ids[1] != 33911)
+    }
+
+    @Test("help shows the library's sampling defaults and the --logit-bias and --ban flags")
+    func helpShowsDefaults() throws {
+        let output = try Self.generate(["--help"])
+        #expect(output.status == 0)
+        let help = output.stdout.replacingOccurrences(of: "\n", with: " ").split(separator: " ").joined(separator: " ")
+        let defaults = GenerationParameters()
+        for (flag, value) in [("--max-tokens", "\(defaults.maxNewTokens)"), ("--temperature", "\(defaults.temperature)"),
+                              ("--top-k", "\(defaults.topK)"), ("--top-p", "\(defaults.topP)"), ("--min-p", "\(defaults.minP)"),
+                              ("--repetition-penalty", "\(defaults.repetitionPenalty)")] {
+            let start = try #require(help.range(of: flag + " <", options: .backwards), "\(flag) in the options")
+            let next = help[start.upperBound...].range(of: " --")?.lowerBound ?? help.endIndex
+            #expect(help[start.upperBound..<next].contains("(default: \(value))"), "\(flag): \(help[start.upperBound..<next])")
+        }
+        #expect(help.contains("--logit-bias <id:bias>"))
+        #expect(help.contains("--ban <text>"))
+    }
+
     @Test func helpExitsZero() throws {
         let output = try Self.generate(["--help"])
         #expect(output.status == 0)

@@ -46,23 +46,28 @@ import TestSupport
         }
     }
 
-    @Test("Ctrl-C during --batch keeps every finished line intact and exits 130")
-    func sigintBatch() throws {
+    @Test("Ctrl-C during --batch keeps every finished line intact and exits 130", arguments: [1, 8])
+    func sigintBatch(parallel: Int) throws {
         let directory = try TestPaths.temporaryDirectory()
         let file = directory.appendingPathComponent("customers.jsonl")
         let prompt = try SalesDemoCase.loadAll()[0].prompt
         let line = String(decoding: try JSONSerialization.data(withJSONObject: prompt, options: .fragmentsAllowed), as: UTF8.self)
         try Array(repeating: line, count: 50).joined(separator: "\n").write(to: file, atomically: true, encoding: .utf8)
         // stdout appears when the first prompt is done; Ctrl-C comes then
-        let output = try CommandRunner.interruptAfterFirstOutput("generate", ["--batch", file.path, "--seed", "1"])
+        let output = try CommandRunner.interruptAfterFirstOutput("generate", ["--batch", file.path, "--seed", "1",
+                                                                             "--parallel", "\(parallel)"])
         #expect(output.status == 130, "stderr: \(output.stderr)")
         let lines = output.stdout.split(separator: "\n")
         #expect(lines.count >= 1 && lines.count < 50)
         #expect(output.stdout.hasSuffix("\n"))
-        for (i, text) in lines.enumerated() {
+        var indices: [Int] = []
+        for text in lines {
             let object = try #require(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
-            #expect(object["index"] as? Int == i)
+            indices.append(try #require(object["index"] as? Int))
         }
+        // one at a time, the lines come in order; in parallel, as each finishes: each prompt once
+        #expect(parallel == 1 ? indices == Array(0..<lines.count) : Set(indices).count == indices.count)
+        #expect(indices.allSatisfy { (0..<50).contains($0) })
         #expect(output.stderr.contains("prompts finished"))
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import GPT2Kernels
+import Synchronization
 
 /// A model and its tokenizer: load once, then generate from any number of tasks at once.
 ///
@@ -13,35 +14,73 @@ import GPT2Kernels
 /// }
 /// ```
 ///
-/// Each generation has its own ``KVCache`` and ``Sampler``; the model and tokenizer are immutable
-/// and shared, so concurrent generations do not interfere.
+/// All generations of one generator, from any number of tasks, run together as one continuous
+/// batch: each step is one forward pass over a new token of every running generation (see
+/// <doc:Batching>). Each keeps its own ``KVCache``, ``Sampler`` and random stream, so its tokens are
+/// the same whatever else runs beside it.
 public final class TextGenerator: Sendable {
     /// The network.
     public let model: GPT2Model
     /// The tokenizer that came with it.
     public let tokenizer: GPT2Tokenizer
-    /// Token loops running now (each holds a KV cache), and tokens generated so far: they let tests
-    /// see that cancellation ends a loop, and within how many tokens.
-    let activeGenerations = LockedCounter()
-    let tokensGenerated = LockedCounter()
+    /// Most generations that run at once; more wait, in order of arrival.
+    public var maxBatchSize: Int { scheduler.maxBatchSize }
+    /// The default ``maxBatchSize``.
+    public static let defaultMaxBatchSize = 8
+    /// Prompt tokens a step reads at most, for one generation starting (its prompt takes as many
+    /// steps as it has chunks); bounds how long a new prompt delays the others' next token.
+    static let prefillChunk = 128
+    let scheduler: Scheduler
 
-    /// Wraps an already loaded model and tokenizer.
-    public init(model: GPT2Model, tokenizer: GPT2Tokenizer) {
+    /// Wraps an already loaded model and tokenizer; up to `maxBatchSize` generations run at once
+    /// (at least 1, at most 16: a decode step's rows then go through the row kernels together).
+    public init(model: GPT2Model, tokenizer: GPT2Tokenizer, maxBatchSize: Int = TextGenerator.defaultMaxBatchSize) {
         self.model = model
         self.tokenizer = tokenizer
+        scheduler = Scheduler(model: model, tokenizer: tokenizer, maxBatchSize: min(max(maxBatchSize, 1), 16),
+                              prefillChunk: Self.prefillChunk)
     }
 
-    /// Loads the model (``GPT2Model/init(directory:)``) and the tokenizer
+    /// Loads the model (``GPT2Model/init(directory:residency:precision:)``) and the tokenizer
     /// (``GPT2Tokenizer/init(directory:)``) from one Hugging Face model directory.
-    public convenience init(directory: URL) throws {
+    public convenience init(directory: URL, maxBatchSize: Int = TextGenerator.defaultMaxBatchSize) throws {
         let model = try GPT2Model(directory: directory)
-        self.init(model: model, tokenizer: try GPT2Tokenizer(directory: directory))
+        self.init(model: model, tokenizer: try GPT2Tokenizer(directory: directory), maxBatchSize: maxBatchSize)
     }
+
+    /// Generations in the batch now, and tokens generated so far: they let tests see that
+    /// cancellation ends a generation, and within how many tokens.
+    var activeGenerations: LockedCounter { scheduler.activeCount }
+    var tokensGenerated: LockedCounter { scheduler.tokensGenerated }
 
     /// The prompt as token ids; an empty prompt becomes `<|endoftext|>`, as GPT-2 was trained to start.
     public func promptTokens(_ prompt: String) -> [Int] {
+        Self.promptTokens(prompt, tokenizer: tokenizer)
+    }
+
+    /// The same rule for a tokenizer alone (before any model is loaded).
+    public static func promptTokens(_ prompt: String, tokenizer: GPT2Tokenizer) -> [Int] {
         let ids = tokenizer.encode(prompt)
         return ids.isEmpty ? [tokenizer.endOfTextID] : ids
+    }
+
+    /// Checks that a prompt can be run: at least one token, every id in the vocabulary, and no
+    /// longer than the model's context (a prompt is never silently truncated).
+    ///
+    /// - Throws: ``GenerationError`` naming the problem.
+    public func checkPrompt(_ promptTokenIDs: [Int]) throws(GenerationError) {
+        try Self.checkPrompt(promptTokenIDs, config: model.config)
+    }
+
+    static func checkPrompt(_ promptTokenIDs: [Int], config: GPT2Config) throws(GenerationError) {
+        guard !promptTokenIDs.isEmpty else { throw .emptyPrompt }
+        let vocabularySize = config.vocabularySize, contextLength = config.contextLength
+        if let bad = promptTokenIDs.first(where: { $0 < 0 || $0 >= vocabularySize }) {
+            throw .invalidTokenID(bad, vocabularySize: vocabularySize)
+        }
+        guard promptTokenIDs.count <= contextLength else {
+            throw .promptTooLong(tokens: promptTokenIDs.count, contextLength: contextLength)
+        }
     }
 
     /// Generates a continuation of `prompt` and returns it whole. If the calling task is
@@ -53,9 +92,20 @@ public final class TextGenerator: Sendable {
 
     /// Generates a continuation of a prompt given as token ids and returns it whole.
     public func generate(promptTokenIDs: [Int], parameters: GenerationParameters = GenerationParameters()) async throws -> GenerationResult {
-        var result = GenerationResult(promptTokenIDs: promptTokenIDs)
-        try await run(promptTokenIDs: promptTokenIDs, parameters: parameters) { result.append($0) }
-        return result
+        let result = ResultBox(GenerationResult(promptTokenIDs: promptTokenIDs))
+        let continuation = ContinuationBox()
+        let request = GenerationRequest(
+            prompt: promptTokenIDs, parameters: parameters, processors: CustomProcessors.current, finishesWhenCancelled: true,
+            emit: { result.value.append($0) },
+            complete: { error in continuation.resume(error.map { .failure($0) } ?? .success(result.value)) })
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { resume in
+                continuation.set(resume)
+                scheduler.submit(request)
+            }
+        } onCancel: {
+            request.cancel()
+        }
     }
 
     /// Streams a continuation of `prompt`: one ``GenerationEvent/token(_:)`` per generated token,
@@ -74,15 +124,12 @@ public final class TextGenerator: Sendable {
     /// for the events and for what cancellation does.
     public func stream(promptTokenIDs: [Int], parameters: GenerationParameters = GenerationParameters()) -> AsyncThrowingStream<GenerationEvent, Error> {
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: GenerationEvent.self, throwing: Error.self)
-        let task = Task {
-            do {
-                try await run(promptTokenIDs: promptTokenIDs, parameters: parameters) { continuation.yield($0) }
-                continuation.finish()
-            } catch {
-                continuation.finish(throwing: error)
-            }
-        }
-        continuation.onTermination = { _ in task.cancel() }
+        let request = GenerationRequest(
+            prompt: promptTokenIDs, parameters: parameters, processors: CustomProcessors.current, finishesWhenCancelled: false,
+            emit: { continuation.yield($0) },
+            complete: { error in continuation.finish(throwing: error) })
+        continuation.onTermination = { _ in request.cancel() }
+        scheduler.submit(request)
         return stream
     }
 
@@ -90,9 +137,7 @@ public final class TextGenerator: Sendable {
     /// the model's score of a text, whose negative mean is the log of its perplexity.
     public func promptLogprobs(_ promptTokenIDs: [Int]) throws -> [Double?] {
         guard !promptTokenIDs.isEmpty else { return [] }
-        guard promptTokenIDs.count <= model.config.contextLength else {
-            throw GenerationError.promptTooLong(tokens: promptTokenIDs.count, contextLength: model.config.contextLength)
-        }
+        try checkPrompt(promptTokenIDs)
         let logits = try model.forward(promptTokenIDs, cache: model.makeCache(capacity: promptTokenIDs.count), logits: .all)
         return [nil] + (1..<promptTokenIDs.count).map { position in
             logits.values.withUnsafeBufferPointer { all in
@@ -101,85 +146,21 @@ public final class TextGenerator: Sendable {
             }
         }
     }
-
-    /// The token loop shared by every public entry point. `emit` receives every event in order.
-    private func run(promptTokenIDs prompt: [Int], parameters: GenerationParameters,
-                     emit: (GenerationEvent) -> Void) async throws {
-        try parameters.validate()
-        activeGenerations.add(1)
-        defer { activeGenerations.add(-1) }
-        let contextLength = model.config.contextLength
-        guard prompt.count <= contextLength else {
-            throw GenerationError.promptTooLong(tokens: prompt.count, contextLength: contextLength)
-        }
-        let clock = ContinuousClock()
-        let start = clock.now
-        var history = prompt
-        var stopReason = StopReason.maxTokens
-
-        if parameters.maxNewTokens > 0 && prompt.count < contextLength {
-            // room for the prompt and the tokens that can still come; written so that no
-            // maxNewTokens (up to Int.max) overflows
-            let cache = model.makeCache(capacity: prompt.count + min(parameters.maxNewTokens, contextLength - prompt.count))
-            var sampler = Sampler(parameters: parameters)
-            var decoder = StreamingDecoder(tokenizer: tokenizer)
-            var filter = StopSequenceFilter(stopSequences: parameters.stopSequences)
-
-            // the prompt, in one forward pass; its last row predicts the first new token
-            var logits = try model.forward(prompt, cache: cache).values
-            var scratch = logits
-            let promptDone = clock.now
-
-            while true {
-                if Task.isCancelled { stopReason = .cancelled; break }
-
-                // sample from a copy: the sampler rewrites its input, the log-prob needs the raw logits
-                _ = scratch.withUnsafeMutableBufferPointer { $0.update(fromContentsOf: logits) }
-                let id = sampler.sample(logits: &scratch, history: history)
-                let logprob = logits.withUnsafeBufferPointer { logSoftmax($0.baseAddress!, count: $0.count, at: id) }
-                history.append(id)
-                tokensGenerated.add(1)
-
-                var text: String
-                var reason: StopReason?
-                if id == tokenizer.endOfTextID && parameters.stopAtEndOfText {
-                    (text, reason) = ("", .endOfText)
-                } else {
-                    let (visible, stopped) = filter.append(decoder.append(id))
-                    (text, reason) = (visible, stopped ? .stopSequence : nil)
-                }
-                if reason == nil && history.count - prompt.count == parameters.maxNewTokens { reason = .maxTokens }
-                if reason == nil && history.count == contextLength { reason = .contextFull }
-                if let ending = reason, ending != .stopSequence {
-                    // the last token: release the bytes and text still held back
-                    let (visible, stopped) = filter.append(decoder.finish())
-                    text += visible + (stopped ? "" : filter.finish())
-                    if stopped { reason = .stopSequence }
-                }
-                emit(.token(GeneratedToken(id: id, logprob: logprob, text: text)))
-                if let reason { stopReason = reason; break }
-
-                logits = try model.forward([id], cache: cache).values
-                await Task.yield()  // let other tasks run, and cancellation arrive, between tokens
-            }
-            emit(.finished(summary(prompt: prompt.count, generated: history.count - prompt.count, stopReason: stopReason,
-                                   promptSeconds: seconds(promptDone - start), generationSeconds: seconds(clock.now - promptDone))))
-        } else {
-            if parameters.maxNewTokens > 0 { stopReason = .contextFull }
-            emit(.finished(summary(prompt: prompt.count, generated: 0, stopReason: stopReason, promptSeconds: 0, generationSeconds: 0)))
-        }
-    }
-
-    private func summary(prompt: Int, generated: Int, stopReason: StopReason,
-                         promptSeconds: Double, generationSeconds: Double) -> GenerationSummary {
-        GenerationSummary(promptTokenCount: prompt, generatedTokenCount: generated, stopReason: stopReason,
-                          timings: GenerationTimings(
-                              promptSeconds: promptSeconds, generationSeconds: generationSeconds,
-                              promptTokensPerSecond: promptSeconds > 0 ? Double(prompt) / promptSeconds : 0,
-                              generationTokensPerSecond: generationSeconds > 0 ? Double(generated) / generationSeconds : 0))
-    }
 }
 
-private func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+/// A value written by the scheduler's thread and read once the request has completed.
+private final class ResultBox: @unchecked Sendable {  // written only before `complete`, read only after
+    var value: GenerationResult
+    init(_ value: GenerationResult) { self.value = value }
+}
+
+/// The continuation of a `generate` call, resumed once when its request completes.
+private final class ContinuationBox: Sendable {
+    private let continuation = Mutex<CheckedContinuation<GenerationResult, any Error>?>(nil)
+
+    func set(_ resume: CheckedContinuation<GenerationResult, any Error>) { continuation.withLock { $0 = resume } }
+
+    func resume(_ result: Result<GenerationResult, any Error>) {
+        continuation.withLock { $0.take() }?.resume(with: result)
+    }
 }

@@ -94,6 +94,12 @@ public final class GPT2Model: Sendable {
     /// So every row goes through the same kernels whatever company it keeps, and a sequence's
     /// logits are the same, to the last bit, alone or in any batch.
     public func forward(batch: [(tokens: [Int], cache: KVCache)], logits rows: LogitRows = .last) throws -> [Logits] {
+        try forward(batch: batch, logits: Array(repeating: rows, count: batch.count))
+    }
+
+    /// The same with the logits each sequence gets chosen per sequence (the scheduler asks none
+    /// of a chunk in the middle of a prompt).
+    func forward(batch: [(tokens: [Int], cache: KVCache)], logits rows: [LogitRows]) throws -> [Logits] {
         try validate(batch)
         let C = config.embeddingSize, F = config.innerSize, V = config.vocabularySize, ε = config.layerNormEpsilon
         let N = batch.reduce(0) { $0 + $1.tokens.count }
@@ -159,11 +165,11 @@ public final class GPT2Model: Sendable {
     }
 
     /// The rows of the batch's [N, …] matrices whose logits each sequence gets.
-    private func logitRows(_ rows: LogitRows, of batch: [(tokens: [Int], cache: KVCache)]) -> [Range<Int>] {
+    private func logitRows(_ rows: [LogitRows], of batch: [(tokens: [Int], cache: KVCache)]) -> [Range<Int>] {
         var end = 0
-        return batch.map { tokens, _ in
+        return zip(batch, rows).map { sequence, rows in
             let first = end
-            end += tokens.count
+            end += sequence.tokens.count
             switch rows {
             case .last: return (end - 1)..<end
             case .all: return first..<end

@@ -4,8 +4,13 @@ import Foundation
 /// to stop.
 ///
 /// The sampling fields are consumed by ``Sampler``, which applies them in the same order as
-/// Hugging Face `generate`: penalties → temperature → top-k → top-p → min-p → draw.
+/// Hugging Face `generate`, with OpenAI's logit bias first: logit bias → banned strings →
+/// penalties → temperature → top-k → top-p → min-p → draw (see ``LogitProcessor``).
 /// `maxNewTokens`, `stopSequences` and `stopAtEndOfText` are honoured by the generation loop.
+///
+/// Your own ``LogitProcessor``s are not part of the parameters (which stay plain, comparable
+/// data): pass them to ``Sampler/init(parameters:tokenizer:processors:)`` or to
+/// ``TextGenerator/generate(prompt:parameters:processors:)`` and its siblings.
 ///
 /// Every field has a default, so `GenerationParameters()` is a reasonable configuration for
 /// GPT-2 and ``greedy`` gives deterministic argmax decoding. Call ``validate()`` before
@@ -71,6 +76,22 @@ public struct GenerationParameters: Sendable, Equatable {
     /// Default `64`. Range: `0...`. `0` means the whole history.
     public var repetitionContextSize: Int
 
+    /// Biases added to the logits of chosen token ids before every other step, as OpenAI's
+    /// `logit_bias`: `+100` all but forces a token, `-100` all but bans it.
+    ///
+    /// Default `[:]` (none). Range: ids `0...` (and below the vocabulary size, checked by
+    /// ``validate(vocabularySize:)``, as ``TextGenerator`` does), finite biases.
+    public var logitBias: [Int: Float]
+
+    /// Strings that must never appear in the generated text, for example a competitor's name:
+    /// every token that would complete one is forbidden (see ``BannedStringsProcessor`` for what
+    /// that guarantees). Matching is exact and case-sensitive; banning `"Acme"` also keeps out
+    /// `" Acme"` and `"Acmeville"`, not `"ACME"`.
+    ///
+    /// Default `[]` (none). Range: non-empty strings. Needs the tokenizer, so ``Sampler`` must be
+    /// created with one (``TextGenerator`` does that).
+    public var bannedStrings: [String]
+
     /// The seed of the sampler's random number generator. The same seed with the same parameters
     /// and logits yields the same tokens.
     ///
@@ -101,6 +122,8 @@ public struct GenerationParameters: Sendable, Equatable {
         presencePenalty: Float = 0,
         frequencyPenalty: Float = 0,
         repetitionContextSize: Int = 64,
+        logitBias: [Int: Float] = [:],
+        bannedStrings: [String] = [],
         seed: UInt64? = nil,
         stopSequences: [String] = [],
         stopAtEndOfText: Bool = true
@@ -114,6 +137,8 @@ public struct GenerationParameters: Sendable, Equatable {
         self.presencePenalty = presencePenalty
         self.frequencyPenalty = frequencyPenalty
         self.repetitionContextSize = repetitionContextSize
+        self.logitBias = logitBias
+        self.bannedStrings = bannedStrings
         self.seed = seed
         self.stopSequences = stopSequences
         self.stopAtEndOfText = stopAtEndOfText
@@ -131,7 +156,9 @@ public struct GenerationParameters: Sendable, Equatable {
     ///   and its value: a negative `maxNewTokens`; a `temperature` that is negative, NaN or
     ///   infinite; a negative `topK`; a `topP` outside `(0, 1]`; a `minP` outside `[0, 1]`; a
     ///   `repetitionPenalty` that is `≤ 0`, NaN or infinite; a NaN or infinite `presencePenalty`
-    ///   or `frequencyPenalty`; a negative `repetitionContextSize`.
+    ///   or `frequencyPenalty`; a negative `repetitionContextSize`; a `logitBias` entry with a
+    ///   negative id or a bias that is NaN or infinite (the lowest such id is reported); an empty
+    ///   string in `bannedStrings`.
     public func validate() throws(GenerationParametersError) {
         if maxNewTokens < 0 {
             throw .init(.maxNewTokens, maxNewTokens, requirement: "must be >= 0")
@@ -160,6 +187,23 @@ public struct GenerationParameters: Sendable, Equatable {
         if repetitionContextSize < 0 {
             throw .init(.repetitionContextSize, repetitionContextSize, requirement: "must be >= 0 (0 = whole history)")
         }
+        for (id, bias) in logitBias.sorted(by: { $0.key < $1.key }) {
+            if id < 0 { throw .init(.logitBias, "\(id):\(bias)", requirement: "token ids must be >= 0") }
+            if !bias.isFinite { throw .init(.logitBias, "\(id):\(bias)", requirement: "biases must be finite") }
+        }
+        if bannedStrings.contains("") {
+            throw .init(.bannedStrings, "\"\"", requirement: "must not be empty")
+        }
+    }
+
+    /// ``validate()``, and checks that every ``logitBias`` id is in `0..<vocabularySize`.
+    ///
+    /// - Throws: ``GenerationParametersError`` for the first out-of-range field.
+    public func validate(vocabularySize: Int) throws(GenerationParametersError) {
+        try validate()
+        if let id = logitBias.keys.filter({ $0 >= vocabularySize }).min() {
+            throw .init(.logitBias, "\(id):\(logitBias[id]!)", requirement: "token ids must be in 0..<\(vocabularySize)")
+        }
     }
 }
 
@@ -179,6 +223,8 @@ public struct GenerationParametersError: Error, Equatable, CustomStringConvertib
         case presencePenalty
         case frequencyPenalty
         case repetitionContextSize
+        case logitBias
+        case bannedStrings
     }
 
     /// The offending field.

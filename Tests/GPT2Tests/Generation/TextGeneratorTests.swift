@@ -240,14 +240,28 @@ import TestSupport
     @Test("generate from a cancelled task returns what it did, stopped as cancelled, with its timings")
     func generateInCancelledTask() async throws {
         let generator = try Self.demo
-        let result = try await Task {
+        // cancelled before it starts: nothing done
+        let unstarted = try await Task {
             withUnsafeCurrentTask { $0?.cancel() }
             return try await generator.generate(prompt: "Customer:", parameters: GenerationParameters(maxNewTokens: 50, seed: 1))
         }.value
+        #expect(unstarted.summary.stopReason == .cancelled)
+        #expect(unstarted.tokenIDs.isEmpty && unstarted.summary.timings.promptSeconds == 0)
+        // cancelled while it generates: the tokens so far, and the timings of the work done (on a
+        // generator of its own, whose token count no other test moves)
+        let own = TextGenerator(model: generator.model, tokenizer: generator.tokenizer)
+        let task = Task {
+            try await own.generate(prompt: "Customer:", parameters: GenerationParameters(maxNewTokens: 400, seed: 1,
+                                                                                               stopAtEndOfText: false))
+        }
+        while own.tokensGenerated.value < 3 { try await Task.sleep(for: .milliseconds(1)) }
+        task.cancel()
+        let result = try await task.value
         #expect(result.summary.stopReason == .cancelled)
-        #expect(result.tokenIDs.isEmpty)
-        #expect(result.summary.timings.promptSeconds > 0)
-        #expect(result.summary.timings.promptTokensPerSecond > 0)
+        #expect(result.tokenIDs.count >= 3 && result.tokenIDs.count < 400)
+        #expect(result.summary.generatedTokenCount == result.tokenIDs.count)
+        #expect(result.summary.timings.promptSeconds > 0 && result.summary.timings.promptTokensPerSecond > 0)
+        #expect(result.summary.timings.generationSeconds > 0)
     }
 
     @Test("16 tasks generating at once for several rounds give the texts they give one by one")

@@ -16,6 +16,8 @@ struct SamplingParametersTests {
         #expect(p.presencePenalty == 0)
         #expect(p.frequencyPenalty == 0)
         #expect(p.repetitionContextSize == 64)
+        #expect(p.logitBias.isEmpty)
+        #expect(p.bannedStrings.isEmpty)
         #expect(p.seed == nil)
         #expect(p.stopSequences.isEmpty)
         #expect(p.stopAtEndOfText)
@@ -34,11 +36,12 @@ struct SamplingParametersTests {
     func initializer() {
         let p = GenerationParameters(
             maxNewTokens: 7, temperature: 1.5, topK: 3, topP: 0.5, minP: 0.2, repetitionPenalty: 1.3,
-            presencePenalty: 0.4, frequencyPenalty: -0.1, repetitionContextSize: 0, seed: 99,
-            stopSequences: ["\n\n", "END"], stopAtEndOfText: false
+            presencePenalty: 0.4, frequencyPenalty: -0.1, repetitionContextSize: 0, logitBias: [50256: -100],
+            bannedStrings: ["Acme"], seed: 99, stopSequences: ["\n\n", "END"], stopAtEndOfText: false
         )
         #expect(p.maxNewTokens == 7 && p.temperature == 1.5 && p.topK == 3 && p.topP == 0.5 && p.minP == 0.2)
         #expect(p.repetitionPenalty == 1.3 && p.presencePenalty == 0.4 && p.frequencyPenalty == -0.1)
+        #expect(p.logitBias == [50256: -100] && p.bannedStrings == ["Acme"])
         #expect(p.repetitionContextSize == 0 && p.seed == 99 && p.stopSequences == ["\n\n", "END"] && !p.stopAtEndOfText)
     }
 
@@ -55,6 +58,8 @@ struct SamplingParametersTests {
         try GenerationParameters(repetitionPenalty: 1e-3).validate()
         try GenerationParameters(presencePenalty: -2, frequencyPenalty: -2).validate()
         try GenerationParameters(repetitionContextSize: 0).validate()
+        try GenerationParameters(logitBias: [0: -1e30, 50256: 1e30]).validate(vocabularySize: 50257)
+        try GenerationParameters(bannedStrings: [" ", "Acme"]).validate()
     }
 
     static let invalid: [(GenerationParameters, GenerationParametersError.Parameter, String)] = [
@@ -79,6 +84,10 @@ struct SamplingParametersTests {
         (GenerationParameters(frequencyPenalty: .nan), .frequencyPenalty, "nan"),
         (GenerationParameters(frequencyPenalty: .infinity), .frequencyPenalty, "inf"),
         (GenerationParameters(repetitionContextSize: -2), .repetitionContextSize, "-2"),
+        (GenerationParameters(logitBias: [7: .nan]), .logitBias, "7:nan"),
+        (GenerationParameters(logitBias: [7: -.infinity]), .logitBias, "7:-inf"),
+        (GenerationParameters(logitBias: [-1: 2]), .logitBias, "-1:2.0"),
+        (GenerationParameters(bannedStrings: [""]), .bannedStrings, "\"\""),
     ]
 
     @Test("each out-of-range value is rejected with an error naming the parameter and the value",

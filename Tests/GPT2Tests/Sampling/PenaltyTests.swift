@@ -8,9 +8,13 @@ struct SamplingPenaltyTests {
     // Token 0 once, token 1 twice, token 3 once, token 5 once; 4 and 2 never.
     let history = [0, 1, 1, 3, 5]
 
+    /// The logits after `PenaltyProcessor`, set up as `Sampler` sets it up from `parameters`.
     func penalised(_ parameters: GenerationParameters, history: [Int]? = nil) -> [Float] {
         var values = logits
-        Sampler(parameters: parameters).applyPenalties(to: &values, history: history ?? self.history)
+        let processor = PenaltyProcessor(
+            repetitionPenalty: parameters.repetitionPenalty, presencePenalty: parameters.presencePenalty,
+            frequencyPenalty: parameters.frequencyPenalty, contextSize: parameters.repetitionContextSize)
+        processor.process(&values, history: history ?? self.history)
         return values
     }
 
@@ -83,14 +87,16 @@ struct SamplingPenaltyTests {
         expectClose(penalised(parameters, history: [-5, 4, 99]), [2.0, -1.0, 0.5, 3.0, -8.0, 0.0])
     }
 
-    @Test("the buffer overload gives the same result")
-    func bufferOverload() {
-        let parameters = GenerationParameters(repetitionPenalty: 2, presencePenalty: 0.5, frequencyPenalty: 0.25)
-        var values = logits
-        values.withUnsafeMutableBufferPointer { buffer in
-            Sampler(parameters: parameters).applyPenalties(to: buffer, history: history)
+    @Test("the sampler applies the same penalties (its distribution is the softmax of the penalised logits)")
+    func samplerUsesTheProcessor() {
+        let parameters = GenerationParameters(temperature: 1, topK: 0, topP: 1, minP: 0,
+                                              repetitionPenalty: 2, presencePenalty: 0.5, frequencyPenalty: 0.25)
+        let candidates = Sampler(parameters: parameters).candidates(for: logits, history: history)
+        let expected = SamplingFixtures.expected(penalised(parameters), temperature: 1)
+        #expect(candidates.map(\.id) == expected.ids)
+        for (candidate, probability) in zip(candidates, expected.probabilities) {
+            #expect(abs(Double(candidate.probability) - probability) < 1e-6)
         }
-        #expect(values == penalised(parameters))
     }
 
     @Test("sample() applies the penalties before choosing")

@@ -1,6 +1,6 @@
 import CLibFuzzer
 import Foundation
-import GPT2
+import GPT2Tokenizer
 
 /// Stops the process, which libFuzzer reports as a crash with the input that caused it, when an
 /// invariant the parsers promise does not hold. (A thrown error is never a finding: refusing a

@@ -5,7 +5,7 @@
 // streaming decoding must agree.
 import Foundation
 import FuzzSupport
-import GPT2
+import GPT2Tokenizer
 
 private let tokenizer: GPT2Tokenizer = {
     do {

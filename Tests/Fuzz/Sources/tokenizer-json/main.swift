@@ -1,7 +1,7 @@
 // Fuzzes the tokenizer.json loader; a tokenizer that loads is then used.
 import Foundation
 import FuzzSupport
-@testable import GPT2
+@testable import GPT2Tokenizer
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {

@@ -3,7 +3,7 @@
 // A tokenizer that loads is then used (encode, decode, streaming decode).
 import Foundation
 import FuzzSupport
-@testable import GPT2
+@testable import GPT2Tokenizer
 
 private let fixedMerges = Array("#version: 0.2\nĠ t\nh e\nĠt he\n".utf8)
 

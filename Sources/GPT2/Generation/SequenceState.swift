@@ -1,0 +1,60 @@
+import GPT2Kernels
+
+/// What one generation carries from step to step: its sampler (with its own seeded random stream),
+/// the text decoder, the stop-string filter and the tokens so far. It turns each step's logits
+/// into the next token, the text that token makes visible, and whether the generation ends there.
+struct SequenceState {
+    let parameters: GenerationParameters
+    let promptCount: Int
+    private let contextLength: Int
+    private let endOfTextID: Int
+    private(set) var history: [Int]
+    private var sampler: Sampler
+    private var decoder: StreamingDecoder
+    private var filter: StopSequenceFilter
+    private var scratch: [Float] = []
+
+    init(prompt: [Int], parameters: GenerationParameters, processors: [any LogitProcessor],
+         tokenizer: GPT2Tokenizer, contextLength: Int) {
+        self.parameters = parameters
+        promptCount = prompt.count
+        self.contextLength = contextLength
+        endOfTextID = tokenizer.endOfTextID
+        history = prompt
+        sampler = Sampler(parameters: parameters, tokenizer: tokenizer, processors: processors)
+        decoder = StreamingDecoder(tokenizer: tokenizer)
+        filter = StopSequenceFilter(stopSequences: parameters.stopSequences)
+    }
+
+    /// Tokens generated so far.
+    var generatedCount: Int { history.count - promptCount }
+
+    /// Picks the next token from `logits` (the model's, for the last position), and returns it with
+    /// its log-probability under the raw distribution and the text it makes visible, and why the
+    /// generation ends with it, if it does.
+    mutating func next(logits: [Float]) -> (token: GeneratedToken, stop: StopReason?) {
+        // sample from a copy: the sampler rewrites its input, the log-prob needs the raw logits
+        scratch = logits
+        let id = sampler.sample(logits: &scratch, history: history)
+        let logprob = logits.withUnsafeBufferPointer { logSoftmax($0.baseAddress!, count: $0.count, at: id) }
+        history.append(id)
+
+        var text: String
+        var reason: StopReason?
+        if id == endOfTextID && parameters.stopAtEndOfText {
+            (text, reason) = ("", .endOfText)
+        } else {
+            let (visible, stopped) = filter.append(decoder.append(id))
+            (text, reason) = (visible, stopped ? .stopSequence : nil)
+        }
+        if reason == nil && generatedCount == parameters.maxNewTokens { reason = .maxTokens }
+        if reason == nil && history.count == contextLength { reason = .contextFull }
+        if let ending = reason, ending != .stopSequence {
+            // the last token: release the bytes and text still held back
+            let (visible, stopped) = filter.append(decoder.finish())
+            text += visible + (stopped ? "" : filter.finish())
+            if stopped { reason = .stopSequence }
+        }
+        return (GeneratedToken(id: id, logprob: logprob, text: text), reason)
+    }
+}
