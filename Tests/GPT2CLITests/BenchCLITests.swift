@@ -123,7 +123,10 @@ import GPT2Kernels
             (["attention", "-T", "16", "--plot", "/nonexistent/directory/lab.svg"], "--plot /nonexistent/directory/lab.svg"),
             (["decode-read", "-m", demo, "--passes", "9223372036854775807"], "--passes 1 to 1000"),
             (["tokenizer", "--chunk", "0"], "--chunk must be at least 1"),
-            (["soak", "--max-tokens=-3"], "--max-tokens must not be negative"),
+            (["soak", "--max-tokens=-3"], "--max-tokens must be in 0...100000"),
+            (["soak", "--parallel", "17"], "--parallel must be in 1...16"),
+            (["generate", "-m", demo, "--parallel", "0"], "--parallel: each level must be in 1...256"),
+            (["generate", "-m", demo, "-p", "500", "-n", "100"], "must fit the model's context"),
         ]
         for (arguments, message) in cases {
             let output = try CommandRunner.run("gpt2-bench", arguments)
@@ -266,5 +269,22 @@ import GPT2Kernels
         #expect(bom.status == 0, "\(bom.stderr)")
         let bomObject = try #require(JSONSerialization.jsonObject(with: bom.stdoutData) as? [String: Any])
         #expect(bomObject["tokens"] as? Int == tokenizer.encode("Hello world\n", allowSpecialTokens: false).count)
+    }
+
+    @Test("generate: a row per level of concurrency, with throughput and latency percentiles")
+    func generateLevels() throws {
+        let output = try CommandRunner.run("gpt2-bench", ["generate", "-m", TestPaths.salesDemo.path, "-P", "1,4", "-R", "6",
+                                                          "-p", "8", "-n", "5", "-o", "json"])
+        #expect(output.status == 0, "\(output.stderr)")
+        let rows = try #require(JSONSerialization.jsonObject(with: output.stdoutData) as? [[String: Any]])
+        #expect(rows.map { $0["parallel"] as? Int } == [1, 4])
+        for row in rows {
+            #expect(row["requests"] as? Int == 6 && row["n_gen"] as? Int == 5)
+            for key in ["tokens_per_s", "ttft_p50_ms", "ttft_p99_ms", "itl_p50_ms", "itl_p99_ms"] {
+                #expect((row[key] as? Double ?? 0) > 0, "\(key): \(row)")
+            }
+            #expect((row["ttft_p50_ms"] as? Double)! <= (row["ttft_p99_ms"] as? Double)!)
+            #expect((row["itl_p50_ms"] as? Double)! <= (row["itl_p99_ms"] as? Double)!)
+        }
     }
 }

@@ -48,6 +48,9 @@ public final class TextGenerator: Sendable {
         self.init(model: model, tokenizer: try GPT2Tokenizer(directory: directory), maxBatchSize: maxBatchSize)
     }
 
+    /// Generations in the batch now (for the package's tools and tests).
+    package var activeSequenceCount: Int { scheduler.activeCount.value }
+
     /// Generations in the batch now, and tokens generated so far: they let tests see that
     /// cancellation ends a generation, and within how many tokens.
     var activeGenerations: LockedCounter { scheduler.activeCount }
