@@ -5,6 +5,8 @@
 #
 # address: `swift test --sanitize=address` (AddressSanitizer, with LeakSanitizer), built in
 # .build-asan; thread: `swift test --sanitize=thread` (ThreadSanitizer), built in .build-tsan.
+# Both in a release build with testing enabled, as scripts/test runs the suite: the kernels as they
+# ship (unoptimised, they make the end-to-end tests several times slower).
 # Separate scratch paths keep the sanitized builds from invalidating the normal .build.
 # Fails if a test fails or the sanitizer reports anything. Prints how long each run took.
 # Installs libopenblas-dev first if it is missing. On a shared machine: `nice -n 19 scripts/sanitize.sh all`.
@@ -62,7 +64,7 @@ EOF_SUPPRESSIONS
     echo "== swift test --sanitize=$kind (scratch: $scratch)"
     start=$(date +%s)
     set +e
-    swift test --sanitize="$kind" --scratch-path "$scratch" "$@"
+    swift test -c release -Xswiftc -enable-testing --sanitize="$kind" --scratch-path "$scratch" "$@"
     result=$?
     set -e
     elapsed=$(( $(date +%s) - start ))
