@@ -40,7 +40,7 @@ final class GenerationRequest: Sendable {
 /// place goes to the next request waiting.
 ///
 /// The loop runs on a thread of its own while there is work, and ends when there is none.
-final class Scheduler: @unchecked Sendable {  // `waiting` and `running` are guarded by `condition`; the rest belongs to the loop's thread
+final class Scheduler: @unchecked Sendable {  // `waiting` and `running` are guarded by `lock`; the rest belongs to the loop's thread
     let model: GPT2Model
     let tokenizer: GPT2Tokenizer
     let maxBatchSize: Int
@@ -49,7 +49,7 @@ final class Scheduler: @unchecked Sendable {  // `waiting` and `running` are gua
     let activeCount = LockedCounter()
     let tokensGenerated = LockedCounter()
 
-    private let condition = NSCondition()
+    private let lock = NSLock()
     private var waiting: [GenerationRequest] = []
     private var running = false
 
@@ -84,7 +84,7 @@ final class Scheduler: @unchecked Sendable {  // `waiting` and `running` are gua
 
     /// Queues `request`; it starts when a place in the batch is free.
     func submit(_ request: GenerationRequest) {
-        condition.lock()
+        lock.lock()
         waiting.append(request)
         if !running {
             running = true
@@ -92,22 +92,22 @@ final class Scheduler: @unchecked Sendable {  // `waiting` and `running` are gua
             thread.name = "gpt2-scheduler"
             thread.start()
         }
-        condition.unlock()
+        lock.unlock()
     }
 
     private func loop() {
         while true {
-            condition.lock()
+            lock.lock()
             // waiting requests that were cancelled leave now; the first ones still wanted start
             let (cancelled, wanted) = (waiting.filter(\.isCancelled), waiting.filter { !$0.isCancelled })
             let admitted = Array(wanted.prefix(maxBatchSize - active.count))
             waiting = Array(wanted.dropFirst(admitted.count))
             if active.isEmpty && admitted.isEmpty && cancelled.isEmpty {
                 running = false
-                condition.unlock()
+                lock.unlock()
                 return
             }
-            condition.unlock()
+            lock.unlock()
 
             for request in cancelled { end(request, generated: 0, reason: .cancelled) }
             for request in admitted { admit(request) }
