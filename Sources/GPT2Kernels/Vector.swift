@@ -1,6 +1,7 @@
 import Foundation
 
-// The vector helpers every kernel shares, each written once: exp, dot, axpy, max, sum.
+// The vector helpers every kernel shares, each written once: exp, dot, axpy, max, argmax, sum,
+// and the indices of the values above a threshold.
 // All work on raw buffers so that the loops compile to plain vector code without bounds checks;
 // exp avoids libm and `.rounded()` (a libm call without SSE4.1) so that loops over it vectorise.
 
@@ -42,6 +43,35 @@ package func maxElement(_ x: UnsafePointer<Float>, count n: Int) -> Float {
         result = max(result, x[i])
         i += 1
     }
+    return result
+}
+
+/// The index of the largest of `x[0..<n]`, the lowest one on ties; NaN never wins; 0 when every
+/// value is -infinity or NaN (or there is none).
+package func argmax(_ x: UnsafePointer<Float>, count n: Int) -> Int {
+    let maximum = maxElement(x, count: n)
+    guard maximum > -.infinity else { return 0 }
+    let raw = UnsafeRawPointer(x)
+    var i = 0
+    while i + 8 <= n && !any(raw.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self) .== maximum) { i += 8 }
+    while x[i] != maximum { i += 1 }
+    return i
+}
+
+/// The indices `i` in `0..<n` with `x[i] > threshold` (never a NaN), in increasing order, eight lanes
+/// at a time: chunks with none, usually most of them when few values qualify, cost one comparison.
+package func indices(of x: UnsafePointer<Float>, count n: Int, greaterThan threshold: Float) -> [Int] {
+    var result: [Int] = []
+    result.reserveCapacity(n)  // growing a large array append by append reallocates it many times
+    let raw = UnsafeRawPointer(x)
+    var i = 0
+    while i + 8 <= n {
+        if any(raw.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self) .> threshold) {
+            for j in i..<(i + 8) where x[j] > threshold { result.append(j) }
+        }
+        i += 8
+    }
+    for j in i..<n where x[j] > threshold { result.append(j) }
     return result
 }
 

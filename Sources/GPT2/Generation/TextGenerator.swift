@@ -126,14 +126,26 @@ public final class TextGenerator: Sendable {
     /// Streams a continuation of a prompt given as token ids; see ``stream(prompt:parameters:)``
     /// for the events and for what cancellation does.
     public func stream(promptTokenIDs: [Int], parameters: GenerationParameters = GenerationParameters()) -> AsyncThrowingStream<GenerationEvent, Error> {
-        let (stream, continuation) = AsyncThrowingStream.makeStream(of: GenerationEvent.self, throwing: Error.self)
+        let buffer = EventBuffer()
         let request = GenerationRequest(
             prompt: promptTokenIDs, parameters: parameters, processors: CustomProcessors.current, finishesWhenCancelled: false,
-            emit: { continuation.yield($0) },
-            complete: { error in continuation.finish(throwing: error) })
-        continuation.onTermination = { _ in request.cancel() }
+            emit: { buffer.push($0) },
+            complete: { error in buffer.finish(error) })
+        let owner = StreamOwner(request)
         scheduler.submit(request)
-        return stream
+        return AsyncThrowingStream {
+            // in the consuming task: a cancelled consumer ends the stream, and its generation
+            guard !Task.isCancelled else {
+                owner.request.cancel()
+                return nil
+            }
+            return try await withTaskCancellationHandler {
+                try await buffer.next()
+            } onCancel: {
+                owner.request.cancel()
+                buffer.stop()
+            }
+        }
     }
 
     /// Log-probability of each prompt token given the ones before it (`nil` for the first):

@@ -45,13 +45,17 @@ public struct BannedStringsProcessor: LogitProcessor {
             id == tokenizer.endOfTextID ? [] : tokenizer.tokenBytes(id)
         }
         banned = strings.map { Array($0.utf8) }.filter { !$0.isEmpty }.map { bytes in
-            Banned(
-                bytes: bytes,
-                containing: vocabulary.indices.filter { vocabulary[$0].contains(bytes) },
-                finishing: (0..<bytes.count).map { j in
-                    j == 0 ? [] : vocabulary.indices.filter { vocabulary[$0].starts(with: bytes[j...]) }
+            var banned = Banned(bytes: bytes, containing: [], finishing: Array(repeating: [], count: bytes.count))
+            for (id, token) in vocabulary.enumerated() {
+                if token.count >= bytes.count
+                    && (0...(token.count - bytes.count)).contains(where: { token[$0..<($0 + bytes.count)] == bytes[...] }) {
+                    banned.containing.append(id)
                 }
-            )
+                for j in 1..<bytes.count where token.first == bytes[j] && token.starts(with: bytes[j...]) {
+                    banned.finishing[j].append(id)
+                }
+            }
+            return banned
         }
     }
 

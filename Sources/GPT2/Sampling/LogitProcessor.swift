@@ -1,3 +1,5 @@
+import GPT2Kernels
+
 /// One step between the model's logits and the token drawn from them: it rewrites the logits in
 /// place, for example to forbid a token (`-infinity`), favour one, or penalise repetition.
 ///
@@ -45,12 +47,17 @@ public protocol LogitProcessor: Sendable {
 /// `-infinity`, which the steps from the temperature on expect.
 struct NonFiniteLogits: LogitProcessor {
     func process(_ logits: inout [Float], history: [Int]) {
-        var sawInfinity = false
-        for i in logits.indices {
-            if logits[i].isNaN { logits[i] = -.infinity }
-            if logits[i] == .infinity { sawInfinity = true }
+        // The sum is NaN or +infinity if some logit is (or, harmlessly, if it overflows).
+        let sum = logits.withUnsafeBufferPointer { buffer in
+            buffer.baseAddress.map { sumElements($0, count: buffer.count) } ?? 0
         }
-        guard sawInfinity else { return }
-        for i in logits.indices { logits[i] = logits[i] == .infinity ? 0 : -.infinity }
+        guard sum.isNaN || sum == .infinity else { return }
+        for i in logits.indices {
+            logits[i] = logits[i].isNaN ? -.infinity : logits[i]
+        }
+        guard maximumLogit(logits) == .infinity else { return }
+        for i in logits.indices {
+            logits[i] = logits[i] == .infinity ? 0 : -.infinity
+        }
     }
 }

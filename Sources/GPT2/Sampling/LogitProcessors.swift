@@ -1,7 +1,10 @@
+import Foundation
 import GPT2Kernels
 
 // The built-in processors, in the order the sampler runs them. Out-of-range settings never
-// trap: each documents what they do instead.
+// trap: each documents what they do instead. The loops over the whole vocabulary are written
+// without conditions (`logits[i] = condition ? a : b`, not `for i in ... where condition`) so that
+// they compile to vector code; the steps after top-k visit only the tokens it kept.
 
 /// Adds a fixed bias to the logits of chosen tokens, as OpenAI's `logit_bias`: `+100` all but
 /// forces a token, `-100` all but bans it, `-infinity` bans it outright.
@@ -86,8 +89,9 @@ public struct TemperatureProcessor: LogitProcessor {
         guard temperature > 0, !logits.isEmpty else { return }
         let maximum = maximumLogit(logits)
         guard maximum.isFinite else { return }
-        for i in logits.indices where logits[i] > -.infinity {
-            logits[i] = (logits[i] - maximum) / temperature
+        let t = min(temperature, .greatestFiniteMagnitude) // -infinity / t stays -infinity
+        for i in logits.indices {
+            logits[i] = (logits[i] - maximum) / t
         }
     }
 }
@@ -112,29 +116,29 @@ public struct TopKProcessor: LogitProcessor {
         func worse(_ a: Entry, _ b: Entry) -> Bool {
             a.logit < b.logit || (a.logit == b.logit && a.id > b.id)
         }
-        var heap: [Entry] = (0..<k).map { (logits[$0].isNaN ? -.infinity : logits[$0], $0) }
-        func siftDown(_ start: Int) {
+        func siftDown(_ heap: inout [Entry], from start: Int) {
             var parent = start
             while true {
                 var worst = parent
                 let (left, right) = (2 * parent + 1, 2 * parent + 2)
-                if left < k && worse(heap[left], heap[worst]) { worst = left }
-                if right < k && worse(heap[right], heap[worst]) { worst = right }
+                if left < heap.count && worse(heap[left], heap[worst]) { worst = left }
+                if right < heap.count && worse(heap[right], heap[worst]) { worst = right }
                 if worst == parent { return }
                 heap.swapAt(parent, worst)
                 parent = worst
             }
         }
-        for i in stride(from: k / 2 - 1, through: 0, by: -1) { siftDown(i) }
-        for id in k..<logits.count where logits[id] > heap[0].logit {
+        var heap: [Entry] = (0..<k).map { (logits[$0].isNaN ? -.infinity : logits[$0], $0) }
+        for i in stride(from: k / 2 - 1, through: 0, by: -1) { siftDown(&heap, from: i) }
+        var worstKept = heap[0].logit
+        for id in k..<logits.count where logits[id] > worstKept {
             heap[0] = (logits[id], id)
-            siftDown(0)
+            siftDown(&heap, from: 0)
+            worstKept = heap[0].logit
         }
-        // The root is the k-th best: keep exactly the tokens that rank at or above it.
-        let last = heap[0]
-        for i in logits.indices where !(logits[i] > last.logit || (logits[i] == last.logit && i <= last.id)) {
-            logits[i] = -.infinity
-        }
+        // The heap holds exactly the k best: keep those.
+        for i in logits.indices { logits[i] = -.infinity }
+        for entry in heap { logits[entry.id] = entry.logit }
     }
 }
 
@@ -157,24 +161,38 @@ public struct TopPProcessor: LogitProcessor {
     public func process(_ logits: inout [Float], history: [Int]) {
         guard p < 1, !logits.isEmpty else { return }
         let distribution = TokenWeights(logits)
-        // Only the tokens with probability >= (1 - p) / 2n can be needed: the others hold less than
-        // (1 - p) / 2 together. Leaving them out saves sorting the whole vocabulary when top-k is off.
-        let floor = Float((1 - Double(max(p, 0))) / Double(2 * logits.count) * distribution.total)
-        var order = distribution.ids.indices.filter { distribution.weights[$0] >= floor }
-        order.sort { a, b in
-            let (x, y) = (distribution.ids[a], distribution.ids[b])
-            return logits[x] > logits[y] || (logits[x] == logits[y] && x < y)
-        }
         let target = Double(p) * distribution.total
-        var kept = [Float](repeating: -.infinity, count: logits.count)
-        var cumulative = 0.0
-        for position in order {
-            let id = distribution.ids[position]
-            kept[id] = logits[id]
-            cumulative += Double(distribution.weights[position])
-            if cumulative >= target { break }
+        // The nucleus among the tokens with probability >= floor, by decreasing probability (the
+        // lower id first among equal ones), and whether it reached p. When it did, it is the
+        // nucleus: every token left out is less probable than every token in.
+        func nucleus(floor: Double) -> (positions: [Int], reached: Bool) {
+            let threshold = Float(floor * distribution.total)
+            var order: [Int] = []
+            order.reserveCapacity(distribution.weights.count)
+            for position in distribution.weights.indices where distribution.weights[position] >= threshold {
+                order.append(position)
+            }
+            order.sort { a, b in
+                let (x, y) = (distribution.ids[a], distribution.ids[b])
+                return logits[x] > logits[y] || (logits[x] == logits[y] && x < y)
+            }
+            var cumulative = 0.0
+            for (n, position) in order.enumerated() {
+                cumulative += Double(distribution.weights[position])
+                if cumulative >= target { return (Array(order[...n]), true) }
+            }
+            return (order, false)
         }
-        logits = kept
+        // Sorting only the likely tokens is enough, and much faster when top-k is off: first those
+        // above 10^-4 (at most 10^4 of them), else those above (1 - p) / 2n, which always suffice:
+        // all the tokens below it hold less than (1 - p) / 2 together.
+        var (kept, reached) = nucleus(floor: 1e-4)
+        if !reached { kept = nucleus(floor: (1 - Double(max(p, 0))) / Double(2 * logits.count)).positions }
+        var keep = [Bool](repeating: false, count: distribution.ids.count)
+        for position in kept { keep[position] = true }
+        for (position, id) in distribution.ids.enumerated() where !keep[position] {
+            logits[id] = -.infinity
+        }
     }
 }
 
@@ -195,11 +213,16 @@ public struct MinPProcessor: LogitProcessor {
 
     public func process(_ logits: inout [Float], history: [Int]) {
         guard p > 0, !logits.isEmpty else { return }
-        let maximum = maximumLogit(logits)
-        let top = Sampler.argmax(logits)
-        // p_i / p_max = exp(l_i - l_max)
-        for i in logits.indices where logits[i] > -.infinity && i != top && !(weight(logits[i] - maximum) >= p) {
-            logits[i] = -.infinity
+        let finite = finiteIndices(logits)
+        guard p <= 1 else {
+            let top = Sampler.argmax(logits)
+            for id in finite where id != top { logits[id] = -.infinity }
+            return
+        }
+        // p_i / p_max = exp(l_i - l_max) >= p  <=>  l_i >= l_max + ln p
+        let cut = maximumLogit(logits) + log(p)
+        for id in finite where logits[id] < cut {
+            logits[id] = -.infinity
         }
     }
 }
@@ -213,6 +236,14 @@ func maximumLogit(_ logits: [Float]) -> Float {
     }
 }
 
+/// The ids whose logit is above `-infinity` (not NaN), in increasing order: after top-k, a few
+/// among many, which the kernels' vector search finds without visiting each.
+func finiteIndices(_ logits: [Float]) -> [Int] {
+    logits.withUnsafeBufferPointer { buffer in
+        buffer.baseAddress.map { indices(of: $0, count: buffer.count, greaterThan: -.infinity) } ?? []
+    }
+}
+
 /// `exp(x)` for `x <= 0`: the kernels' `fastExp`, and exactly 0 below -87.3 (where `exp` falls
 /// under the smallest normal `Float`, and `fastExp` clamps), for `-infinity` and for NaN.
 @inline(__always)
@@ -220,23 +251,25 @@ func weight(_ x: Float) -> Float {
     x >= -87.3 ? fastExp(x) : 0
 }
 
-/// The distribution that (processed) logits define, over the tokens that can be drawn: the ids
-/// with a positive weight `exp(logit - max)` in increasing order, their weights (the most likely
-/// token weighs 1), and the sum of the weights. A token's probability is `weight / total`.
+/// The distribution that (processed) logits define: the ids with a logit above `-infinity`, in
+/// increasing order, their weights `exp(logit - max)` (the most likely token weighs 1; a weight
+/// can underflow to 0), and the sum of the weights. A token's probability is `weight / total`.
 struct TokenWeights {
-    var ids: [Int] = []
-    var weights: [Float] = []
-    var total = 0.0
+    let ids: [Int]
+    let weights: [Float]
+    let total: Double
 
     /// Expects logits that are finite or `-infinity` (NaN is left out too).
     init(_ logits: [Float]) {
         let maximum = maximumLogit(logits)
-        for i in logits.indices where logits[i] > -.infinity {
-            let w = weight(logits[i] - maximum)
-            guard w > 0 else { continue }
-            ids.append(i)
-            weights.append(w)
-            total += Double(w)
+        ids = finiteIndices(logits)
+        var weights = [Float](repeating: 0, count: ids.count)
+        if ids.count == logits.count { // every token (no filter): one pass in order, which vectorises
+            for i in logits.indices { weights[i] = weight(logits[i] - maximum) }
+        } else {
+            for (position, id) in ids.enumerated() { weights[position] = weight(logits[id] - maximum) }
         }
+        self.weights = weights
+        total = weights.reduce(0.0) { $0 + Double($1) }
     }
 }

@@ -122,7 +122,7 @@ public struct Sampler: Sendable {
         guard Self.isSampling(parameters), !distribution.ids.isEmpty else {
             return [SamplingCandidate(id: Self.argmax(logits), probability: 1)]
         }
-        return zip(distribution.ids, distribution.weights)
+        return zip(distribution.ids, distribution.weights).filter { $0.1 > 0 }
             .map { SamplingCandidate(id: $0, probability: Float(Double($1) / distribution.total)) }
             .sorted { $0.probability > $1.probability || ($0.probability == $1.probability && $0.id < $1.id) }
     }
@@ -138,8 +138,9 @@ public struct Sampler: Sendable {
     /// The index of the largest logit, lowest index on ties; NaN never wins; 0 when every logit
     /// is `-infinity` or NaN.
     static func argmax(_ logits: [Float]) -> Int {
-        let maximum = maximumLogit(logits)
-        return maximum > -.infinity ? logits.firstIndex(of: maximum)! : 0
+        logits.withUnsafeBufferPointer { buffer in
+            buffer.baseAddress.map { GPT2Kernels.argmax($0, count: buffer.count) } ?? 0
+        }
     }
 
     /// The token whose interval contains `u * total` when the tokens' weights are laid end to end
@@ -148,10 +149,12 @@ public struct Sampler: Sendable {
         let distribution = TokenWeights(logits)
         let target = u * distribution.total
         var cumulative = 0.0
-        for (id, weight) in zip(distribution.ids, distribution.weights) {
+        var last = 0
+        for (id, weight) in zip(distribution.ids, distribution.weights) where weight > 0 {
             cumulative += Double(weight)
             if target < cumulative { return id }
+            last = id
         }
-        return distribution.ids.last ?? 0 // rounding, or nothing left to draw
+        return last // rounding, or nothing left to draw
     }
 }

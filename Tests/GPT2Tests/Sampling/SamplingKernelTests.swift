@@ -45,6 +45,20 @@ struct SamplingKernelTests {
         #expect(maximumLogit([]) == -.infinity)
     }
 
+    @Test("the kernels' indices(of:count:greaterThan:) finds every qualifying value, in chunks and tail, never a NaN")
+    func indicesAboveThreshold() {
+        for count in [0, 1, 7, 8, 9, 16, 63, 64, 65, 1001] {
+            var values = (0..<count).map { Float(($0 * 37) % 11) - 5 }
+            for i in stride(from: 3, to: count, by: 13) { values[i] = .nan }
+            for threshold: Float in [-.infinity, -6, 0, 4.5, 5] {
+                let found = values.withUnsafeBufferPointer { buffer in
+                    buffer.baseAddress.map { indices(of: $0, count: buffer.count, greaterThan: threshold) } ?? []
+                }
+                #expect(found == values.indices.filter { values[$0] > threshold }, "count \(count), threshold \(threshold)")
+            }
+        }
+    }
+
     @Test("NaN becomes -infinity wherever it is; +infinity logits share the probability")
     func nonFiniteLogits() {
         var values = (0..<37).map { Float($0) / 10 }
@@ -61,23 +75,28 @@ struct SamplingKernelTests {
         #expect(values.indices.filter { values[$0] != -.infinity } == [3, 30])
     }
 
-    @Test("TokenWeights holds exactly the tokens with a positive weight, in id order, with exp weights")
+    @Test("TokenWeights holds the tokens above -infinity, in id order, with exp weights and their sum")
     func tokenWeights() {
         var values = SamplingFixtures.logits(count: 1001, seed: 2, scale: 3)
         for i in stride(from: 0, to: values.count, by: 7) { values[i] = -.infinity }
-        values[500] = -200 // underflows: weight exactly 0, left out
+        values[500] = -200 // underflows: weight exactly 0
         let maximum = values.max()!
         let distribution = TokenWeights(values)
-        #expect(distribution.ids == values.indices.filter { $0 != 500 && values[$0] > -.infinity })
+        #expect(distribution.ids == values.indices.filter { values[$0] > -.infinity })
+        #expect(zip(distribution.ids, distribution.weights).allSatisfy { $0 != 500 || $1 == 0 })
         let expected = values.reduce(0.0) { $0 + exp(Double($1) - Double(maximum)) }
         #expect(abs(distribution.total - expected) < 1e-5 * expected)
-        let worst = zip(distribution.ids, distribution.weights).map { id, w in
+        let worst = zip(distribution.ids, distribution.weights).filter { $0.0 != 500 }.map { id, w in
             let exact = exp(Double(values[id] - maximum))
             return abs(Double(w) - exact) / exact
         }.max()!
         #expect(worst < 3e-7)
         #expect(distribution.weights.max() == 1)
         #expect(TokenWeights([-.infinity, -.infinity]).ids.isEmpty)
+        // Every token finite: the contiguous path gives the same weights.
+        let dense = TokenWeights(values.map { max($0, -50) })
+        #expect(dense.ids == Array(values.indices))
+        #expect(zip(distribution.ids, distribution.weights).allSatisfy { id, w in id == 500 || dense.weights[id] == w })
     }
 
     @Test("the draw finds the interval containing u · total, in id order")
