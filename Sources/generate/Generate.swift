@@ -120,17 +120,25 @@ struct Generate: AsyncParsableCommand {
     }
 
     func validate() throws {
-        do {
-            try parameters.validate()
-        } catch {
-            throw ValidationError("--\(Self.flagName(error.parameter)) \(error.value): \(error.requirement)")
-        }
+        try checkParameters(vocabularySize: nil)
         if let threads, threads < 1 { throw ValidationError("--threads \(threads): must be at least 1") }
         if !(1...16).contains(parallel) { throw ValidationError("--parallel \(parallel): must be in 1...16") }
         let sources = [prompt != nil, promptFile != nil, promptIds != nil, batch != nil].filter { $0 }.count
         if sources > 1 { throw ValidationError("give the prompt one way only: PROMPT, --prompt-file, --prompt-ids or --batch") }
         if echo && format != .json && batch == nil { throw ValidationError("--echo needs --format json (or --batch)") }
         if tokenize && batch != nil { throw ValidationError("--tokenize takes one prompt, not --batch") }
+    }
+
+    /// The sampling options against their ranges (and, once the model is loaded, token ids against
+    /// its vocabulary), as a usage error naming the flag.
+    func checkParameters(vocabularySize: Int?) throws {
+        do {
+            if let vocabularySize { try parameters.validate(vocabularySize: vocabularySize) } else { try parameters.validate() }
+        } catch {
+            let message = "--\(Self.flagName(error.parameter)) \(error.value): \(error.requirement)"
+            if vocabularySize == nil { throw ValidationError(message) }
+            throw CLIError.usage(message)
+        }
     }
 
     static func flagName(_ parameter: GenerationParametersError.Parameter) -> String {
@@ -159,6 +167,7 @@ struct Generate: AsyncParsableCommand {
         if let batch {
             let jobs = try BatchFile.read(path: batch, tokenizer: tokenizer)
             let model = try CLIError.loading { try GPT2Model(directory: directory, residency: weights, precision: precision) }
+            try checkParameters(vocabularySize: model.config.vocabularySize)
             let generator = TextGenerator(model: model, tokenizer: tokenizer, maxBatchSize: parallel)
             try await BatchFile.run(jobs, generator: generator, parameters: parameters, parallel: parallel, echo: echo,
                                     quiet: quiet, loadSeconds: (ContinuousClock.now - loadStart).seconds)
@@ -171,6 +180,7 @@ struct Generate: AsyncParsableCommand {
         }
         let model = try CLIError.loading { try GPT2Model(directory: directory, residency: weights, precision: precision) }
         let loadSeconds = (ContinuousClock.now - loadStart).seconds
+        try checkParameters(vocabularySize: model.config.vocabularySize)
         let generator = TextGenerator(model: model, tokenizer: tokenizer)
         try check(promptIDs, generator: generator, place: promptIds != nil ? "--prompt-ids" : "the prompt")
 

@@ -310,10 +310,11 @@ import TestSupport
         #expect(output.stdout.isEmpty)
     }
 
-    @Test("a --logit-bias id outside the model's vocabulary fails with one line naming it")
+    @Test("a --logit-bias id outside the model's vocabulary exits 64 with one line naming it")
     func logitBiasOutsideVocabulary() throws {
         let output = try Self.generate(["--logit-bias", "50257:1", "--max-tokens", "2", "hi"])
-        #expect(output.status != 0)
+        #expect(output.status == 64)
+        #expect(output.stderr.hasPrefix("generate: error: --logit-bias"), "stderr: \(output.stderr)")
         #expect(output.stderr.split(separator: "\n").count == 1, "stderr: \(output.stderr)")
         #expect(output.stderr.contains("50257"), "stderr: \(output.stderr)")
     }
