@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import GPT2Tokenizer
 
 /// Tokenizer files from an untrusted checkpoint: nothing is sized by an unchecked number from
@@ -95,14 +96,5 @@ import Testing
 /// The `TokenizerError` that `body` must throw.
 private func tokenizerError(sourceLocation: SourceLocation = #_sourceLocation,
                             _ body: () throws -> Void) -> TokenizerError? {
-    do {
-        try body()
-    } catch let error as TokenizerError {
-        return error
-    } catch {
-        Issue.record("expected a TokenizerError, got \(error)", sourceLocation: sourceLocation)
-        return nil
-    }
-    Issue.record("expected a TokenizerError, nothing was thrown", sourceLocation: sourceLocation)
-    return nil
+    thrownError(TokenizerError.self, sourceLocation: sourceLocation, body)
 }

@@ -13,30 +13,12 @@ enum Hostile {
     /// The `ModelLoadingError` that `body` must throw.
     static func loadingError(sourceLocation: SourceLocation = #_sourceLocation,
                              _ body: () throws -> Void) -> ModelLoadingError? {
-        do {
-            try body()
-        } catch let error as ModelLoadingError {
-            return error
-        } catch {
-            Issue.record("expected a ModelLoadingError, got \(error)", sourceLocation: sourceLocation)
-            return nil
-        }
-        Issue.record("expected a ModelLoadingError, nothing was thrown", sourceLocation: sourceLocation)
-        return nil
+        thrownError(ModelLoadingError.self, sourceLocation: sourceLocation, body)
     }
 
     /// The `TokenizerError` that `body` must throw.
     static func tokenizerError(sourceLocation: SourceLocation = #_sourceLocation,
                                _ body: () throws -> Void) -> TokenizerError? {
-        do {
-            try body()
-        } catch let error as TokenizerError {
-            return error
-        } catch {
-            Issue.record("expected a TokenizerError, got \(error)", sourceLocation: sourceLocation)
-            return nil
-        }
-        Issue.record("expected a TokenizerError, nothing was thrown", sourceLocation: sourceLocation)
-        return nil
+        thrownError(TokenizerError.self, sourceLocation: sourceLocation, body)
     }
 }
