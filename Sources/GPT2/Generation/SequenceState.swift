@@ -50,10 +50,9 @@ struct SequenceState {
         if reason == nil && generatedCount == parameters.maxNewTokens { reason = .maxTokens }
         if reason == nil && history.count == contextLength { reason = .contextFull }
         if let ending = reason, ending != .stopSequence {
-            // the last token: release the bytes and text still held back
-            let (visible, stopped) = filter.append(decoder.finish())
-            text += visible + (stopped ? "" : filter.finish())
-            if stopped { reason = .stopSequence }
+            // The last token: release the text still held back. Bytes held back are the start of
+            // a character the generation ended inside; they stay out of the text (the ids keep them).
+            text += filter.finish()
         }
         return (GeneratedToken(id: id, logprob: logprob, text: text), reason)
     }

@@ -97,6 +97,27 @@ import TestSupport
         #expect(result.summary.stopReason == .stopSequence)
     }
 
+    @Test("a generation that ends inside a character leaves its bytes out of the text, not U+FFFD")
+    func endInsideCharacter() async throws {
+        let generator = try Self.demo
+        let example = try SalesDemoCase.loadAll().first { $0.prompt.contains("客户") }!
+        var endedInsideCharacter = 0
+        for maxTokens in 1...16 {
+            var parameters = GenerationParameters.greedy
+            parameters.maxNewTokens = maxTokens
+            let result = try await generator.generate(prompt: example.prompt, parameters: parameters)
+            let bytes = result.tokenIDs.flatMap { generator.tokenizer.tokenBytes($0) }
+            let decodedIDs = generator.tokenizer.decode(result.tokenIDs)
+            if decodedIDs.hasSuffix("\u{FFFD}") { endedInsideCharacter += 1 }
+            #expect(!result.text.unicodeScalars.contains("\u{FFFD}"), "max \(maxTokens): \(result.text)")
+            // the text is the ids' bytes up to the last complete character
+            #expect(Array(result.text.utf8) == Array(bytes.prefix(result.text.utf8.count)))
+            #expect(bytes.count - result.text.utf8.count < 4)
+        }
+        // Chinese characters take two or three byte-level tokens: some lengths must end inside one
+        #expect(endedInsideCharacter > 0)
+    }
+
     @Test("the same seed gives the same text; another seed another text")
     func seeds() async throws {
         let generator = try Self.demo
