@@ -1,18 +1,21 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-// The import graph runs one way: generate, gpt2-bench → GPT2 → GPT2Tokenizer, GPT2Kernels → CBLAS.
+// The import graph runs one way: generate → SalesPitch → GPT2; generate, gpt2-bench → GPT2 →
+// GPT2Tokenizer, GPT2Kernels → CBLAS.
 // GPT2Kernels is the package's performance seam (`package` access only); GPT2 is the public API.
 let package = Package(
     name: "swift-gpt2",
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "GPT2", targets: ["GPT2"]),
+        .library(name: "SalesPitch", targets: ["SalesPitch"]),
         .executable(name: "generate", targets: ["generate"]),
         .executable(name: "gpt2-bench", targets: ["gpt2-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
     ],
     targets: [
         // OpenBLAS's CBLAS on Linux. On Apple platforms the kernels use Accelerate instead
@@ -31,9 +34,15 @@ let package = Package(
             name: "GPT2",
             dependencies: ["GPT2Tokenizer", "GPT2Kernels"]
         ),
+        // The sales-pitch workflow (profiles, templates, checks, the pitches file, review
+        // feedback): a front end of its own, so that the engine stays free of the sales domain.
+        .target(
+            name: "SalesPitch",
+            dependencies: ["GPT2", .product(name: "CSV", package: "CSV.swift")]
+        ),
         .executableTarget(
             name: "generate",
-            dependencies: ["GPT2", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["GPT2", "SalesPitch", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "gpt2-bench",
@@ -47,6 +56,7 @@ let package = Package(
         .testTarget(name: "GPT2KernelsTests", dependencies: ["GPT2Kernels", "TestSupport"]),
         .testTarget(name: "GPT2TokenizerTests", dependencies: ["GPT2Tokenizer", "TestSupport"]),
         .testTarget(name: "GPT2Tests", dependencies: ["GPT2", "GPT2Kernels", "TestSupport"]),
-        .testTarget(name: "GPT2CLITests", dependencies: ["GPT2", "GPT2Kernels", "gpt2-bench", "TestSupport"]),
+        .testTarget(name: "SalesPitchTests", dependencies: ["SalesPitch", "TestSupport"]),
+        .testTarget(name: "GPT2CLITests", dependencies: ["GPT2", "GPT2Kernels", "SalesPitch", "gpt2-bench", "TestSupport"]),
     ]
 )

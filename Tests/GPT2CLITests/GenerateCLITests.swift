@@ -359,7 +359,7 @@ import TestSupport
 
     @Test("help shows the library's sampling defaults and the --logit-bias and --ban flags")
     func helpShowsDefaults() throws {
-        let output = try Self.generate(["--help"])
+        let output = try Self.generate(["text", "--help"])
         #expect(output.status == 0)
         let help = output.stdout.replacingOccurrences(of: "\n", with: " ").split(separator: " ").joined(separator: " ")
         let defaults = GenerationParameters()
@@ -374,9 +374,13 @@ import TestSupport
         #expect(help.contains("--ban <text>"))
     }
 
-    @Test func helpExitsZero() throws {
+    @Test("generate --help lists the commands; generate text --help its options")
+    func helpExitsZero() throws {
         let output = try Self.generate(["--help"])
         #expect(output.status == 0)
-        #expect(output.stdout.contains("--prompt-ids"))
+        for command in ["text", "pitch", "review"] { #expect(output.stdout.contains("  \(command) ")) }
+        let text = try Self.generate(["text", "--help"])
+        #expect(text.status == 0)
+        #expect(text.stdout.contains("--prompt-ids"))
     }
 }

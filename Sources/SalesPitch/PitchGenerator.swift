@@ -1,0 +1,136 @@
+import GPT2
+
+/// Makes checked pitches for customers with a ``TextGenerator``.
+///
+/// ```swift
+/// let pitches = PitchGenerator(generator: try TextGenerator(directory: modelDirectory))
+/// let profile = CustomerProfile(fields: ["name": "Olivia Brown", "job": "nurse",
+///                                        "product": "AuroraShot X2 mirrorless camera"])
+/// for pitch in try await pitches.pitches(for: profile) { print(pitch.text) }
+///
+/// // A whole list, several customers sharing each forward pass, results as they finish:
+/// for await outcome in pitches.pitches(for: profiles, parallel: 8) { ... }
+/// ```
+public struct PitchGenerator: Sendable {
+    public let generator: TextGenerator
+    public let options: PitchOptions
+    private let scriptFilter: ScriptFilter?
+
+    public init(generator: TextGenerator, options: PitchOptions = PitchOptions()) {
+        self.generator = generator
+        self.options = options
+        scriptFilter = options.scriptFilter ? ScriptFilter(tokenizer: generator.tokenizer) : nil
+    }
+
+    /// The language and prompt of a customer's pitches, or why there can be none.
+    public func prompt(for profile: CustomerProfile) throws(PitchRejection) -> (language: PitchLanguage, text: String, ids: [Int]) {
+        let language = options.language ?? profile.language
+        if options.template == nil {
+            for field in ["name", "product"] where profile[field] == nil {
+                throw PitchRejection(profile, "no \(field)")
+            }
+        }
+        let text = try (options.template ?? .builtIn(language)).prompt(for: profile, language: language)
+        let ids = generator.promptTokens(text)
+        do {
+            try generator.checkPrompt(ids)
+        } catch {
+            throw PitchRejection(profile, "\(error)")
+        }
+        return (language, text, ids)
+    }
+
+    /// The customer's pitches for `variants` (default: 1 through ``PitchOptions/variants``), best
+    /// first, ranked by mean log-probability.
+    public func pitches(for profile: CustomerProfile, variants: [Int]? = nil) async throws -> [Pitch] {
+        let prompt = try prompt(for: profile)
+        let variants = variants ?? Array(1...max(options.variants, 1))
+        var pitches = try await withThrowingTaskGroup(of: Pitch.self) { group in
+            for variant in variants {
+                group.addTask { try await self.pitch(profile, variant: variant, prompt: prompt) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        pitches.sort { ($0.meanLogprob, -$0.variant) > ($1.meanLogprob, -$1.variant) }
+        for index in pitches.indices { pitches[index].rank = index + 1 }
+        return pitches
+    }
+
+    /// The outcome of one customer in ``pitches(for:parallel:)``.
+    public enum Outcome: Sendable {
+        case pitches(CustomerProfile, [Pitch])
+        case rejected(PitchRejection)
+    }
+
+    /// Pitches for every profile, `parallel` customers at a time (their generations share the
+    /// generator's forward passes), each customer's as soon as all its variants are done.
+    /// `variants` picks which variants a customer still needs (default: all); a customer needing
+    /// none is skipped. Cancel the consuming task to stop: customers in progress are dropped.
+    public func pitches(for profiles: [CustomerProfile], parallel: Int,
+                        variants: @escaping @Sendable (CustomerProfile) -> [Int]? = { _ in nil })
+        -> AsyncStream<Outcome> {
+        AsyncStream { continuation in
+            let task = Task {
+                await withTaskGroup(of: Outcome?.self) { group in
+                    var remaining = profiles[...]
+                    func launch() -> Bool {
+                        while let profile = remaining.popFirst() {
+                            let wanted = variants(profile)
+                            if wanted?.isEmpty == true { continue }
+                            group.addTask {
+                                do {
+                                    return .pitches(profile, try await self.pitches(for: profile, variants: wanted))
+                                } catch let rejection as PitchRejection {
+                                    return .rejected(rejection)
+                                } catch {
+                                    return nil  // cancelled
+                                }
+                            }
+                            return true
+                        }
+                        return false
+                    }
+                    for _ in 0..<max(parallel, 1) where !launch() { break }
+                    while let outcome = await group.next() {
+                        if let outcome, !Task.isCancelled { continuation.yield(outcome) }
+                        if !Task.isCancelled { _ = launch() }
+                    }
+                }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    /// One variant: drawn until it passes every check or the attempts run out; the best draw
+    /// (most checks passed, then highest mean log-probability) is kept.
+    private func pitch(_ profile: CustomerProfile, variant: Int,
+                       prompt: (language: PitchLanguage, text: String, ids: [Int])) async throws -> Pitch {
+        var parameters = options.parameters
+        parameters.maxNewTokens = options.maxTokens ?? PitchOptions.defaultMaxTokens[prompt.language]!
+        let processors: [any LogitProcessor] = prompt.language == .english ? [scriptFilter].compactMap { $0 } : []
+        let attempts = parameters.temperature == 0 ? 1 : max(options.attempts, 1)
+        let firstSeed = options.seed(customerID: profile.id, variant: variant)
+        var best: Pitch?
+        for attempt in 0..<attempts {
+            parameters.seed = firstSeed &+ UInt64(attempt)
+            let result = try await generator.generate(promptTokenIDs: prompt.ids, parameters: parameters, processors: processors)
+            try Task.checkCancellation()
+            let text = result.text
+            let pitch = Pitch(
+                customerID: profile.id, variant: variant, rank: 1, prompt: prompt.text, text: text,
+                language: prompt.language,
+                checks: PitchCheck.passed(by: text, stopReason: result.summary.stopReason, profile: profile,
+                                          language: prompt.language),
+                attempts: attempt + 1, seed: parameters.seed!, stopReason: result.summary.stopReason,
+                promptTokens: prompt.ids.count, generatedTokens: result.tokenIDs.count,
+                meanLogprob: result.logprobs.isEmpty ? 0 : result.logprobs.reduce(0, +) / Double(result.logprobs.count))
+            if best == nil || (pitch.checks.count, pitch.meanLogprob) > (best!.checks.count, best!.meanLogprob) {
+                best = pitch
+            }
+            best!.attempts = attempt + 1
+            if pitch.passedAllChecks { break }
+        }
+        return best!
+    }
+}

@@ -1,0 +1,129 @@
+import ArgumentParser
+import Foundation
+import GPT2
+
+/// Which model, and how it runs: shared by `text` and `pitch`.
+struct ModelOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Model directory (config.json, model.safetensors, tokenizer files). Default: $GPT2_MODEL_DIR, else the bundled Models/sales-demo.", valueName: "dir"))
+    var model: String?
+
+    @Option(parsing: .unconditional, help: "Threads for the matrix products (default: the number of physical cores).")
+    var threads: Int?
+
+    @Option(help: "Weight matrices in f32, or f16: half the memory and faster generation; float32 checkpoints are then rounded to float16, which moves the logits slightly (float16 ones, like the demo model, are unchanged).")
+    var precision: WeightPrecision = .float32
+
+    @Option(help: "Weights mapped from the file (instant load) or resident (copied into the process's memory, in huge pages, float32 matrices transposed: a slower load, faster decoding, and they cannot be evicted with the page cache).")
+    var weights: WeightResidency = .mapped
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads \(threads): must be at least 1") }
+    }
+
+    /// The model directory (see ``ModelLocator``); sets the compute threads.
+    func directory() throws -> URL {
+        ComputeThreads.count = threads ?? ComputeThreads.physicalCoreCount
+        return try ModelLocator.directory(option: model)
+    }
+
+    func load(_ directory: URL) throws -> GPT2Model {
+        try CLIError.loading { try GPT2Model(directory: directory, residency: weights, precision: precision) }
+    }
+}
+
+/// The sampling flags, shared by `text` and `pitch`. Their defaults are the library's
+/// (`GenerationParameters()`), except where a command sets its own (`pitch`: temperature 0.7).
+struct SamplingOptions: ParsableArguments {
+    @Option(parsing: .unconditional, help: "Most tokens to generate (default: \(GenerationParameters().maxNewTokens)). For pitch: 150 in English, 300 in Chinese.")
+    var maxTokens: Int?
+
+    @Option(parsing: .unconditional, help: "Sampling temperature; 0 is greedy (default: \(GenerationParameters().temperature)). For pitch: 0.7.")
+    var temperature: Float?
+
+    @Option(parsing: .unconditional, help: "Keep only the k most likely tokens; 0 turns it off.")
+    var topK: Int = GenerationParameters().topK
+
+    @Option(parsing: .unconditional, help: "Keep the most likely tokens up to this cumulative probability; 1 turns it off.")
+    var topP: Float = GenerationParameters().topP
+
+    @Option(parsing: .unconditional, help: "Keep tokens at least this fraction as likely as the most likely one; 0 turns it off.")
+    var minP: Float = GenerationParameters().minP
+
+    @Option(parsing: .unconditional, help: "Repetition penalty (CTRL rule); 1 turns it off.")
+    var repetitionPenalty: Float = GenerationParameters().repetitionPenalty
+
+    @Option(parsing: .unconditional, help: "Presence penalty (OpenAI rule); 0 turns it off.")
+    var presencePenalty: Float = GenerationParameters().presencePenalty
+
+    @Option(parsing: .unconditional, help: "Frequency penalty (OpenAI rule); 0 turns it off.")
+    var frequencyPenalty: Float = GenerationParameters().frequencyPenalty
+
+    @Option(parsing: .unconditionalSingleValue,
+            help: ArgumentHelp("Add BIAS to the logit of token ID before sampling, as OpenAI's logit_bias: 100 all but forces the token, -100 all but bans it. Repeatable; the last one for an ID wins.", valueName: "id:bias"),
+            transform: { value in
+                let parts = value.split(separator: ":", omittingEmptySubsequences: false)
+                guard parts.count == 2, let id = Int(parts[0]), let bias = Float(parts[1]) else {
+                    throw ValidationError("expected ID:BIAS, e.g. 50256:-100")
+                }
+                return (id, bias)
+            })
+    var logitBias: [(id: Int, bias: Float)] = []
+
+    @Option(help: ArgumentHelp("Never let TEXT appear in the generated text (e.g. a competitor's name; exact and case-sensitive, so \"Acme\" also keeps out \" Acme\" and \"Acmeville\" but not \"ACME\"). Repeatable.", valueName: "text"))
+    var ban: [String] = []
+
+    @Option(help: "Random seed; the same seed gives the same text.")
+    var seed: UInt64?
+
+    @Option(help: ArgumentHelp("Stop when this text appears; it is not printed. Repeatable.", valueName: "text"))
+    var stop: [String] = []
+
+    @Flag(help: "Keep generating past <|endoftext|>.")
+    var ignoreEos = false
+
+    /// The parameters the flags give, over `defaults` (a command's own defaults).
+    func parameters(_ defaults: GenerationParameters = GenerationParameters()) -> GenerationParameters {
+        GenerationParameters(maxNewTokens: maxTokens ?? defaults.maxNewTokens, temperature: temperature ?? defaults.temperature,
+                             topK: topK, topP: topP, minP: minP, repetitionPenalty: repetitionPenalty,
+                             presencePenalty: presencePenalty, frequencyPenalty: frequencyPenalty,
+                             logitBias: Dictionary(logitBias, uniquingKeysWith: { _, last in last }),
+                             bannedStrings: ban, seed: seed, stopSequences: stop, stopAtEndOfText: !ignoreEos)
+    }
+
+    func validate() throws {
+        try check(vocabularySize: nil)
+    }
+
+    /// The sampling options against their ranges (and, once the model is loaded, token ids against
+    /// its vocabulary), as a usage error naming the flag.
+    func check(vocabularySize: Int?) throws {
+        let parameters = parameters()
+        do {
+            if let vocabularySize { try parameters.validate(vocabularySize: vocabularySize) } else { try parameters.validate() }
+        } catch {
+            let message = "--\(Self.flagName(error.parameter)) \(error.value): \(error.requirement)"
+            if vocabularySize == nil { throw ValidationError(message) }
+            throw CLIError.usage(message)
+        }
+    }
+
+    static func flagName(_ parameter: GenerationParametersError.Parameter) -> String {
+        switch parameter {
+        case .maxNewTokens: "max-tokens"
+        case .temperature: "temperature"
+        case .topK: "top-k"
+        case .topP: "top-p"
+        case .minP: "min-p"
+        case .repetitionPenalty: "repetition-penalty"
+        case .presencePenalty: "presence-penalty"
+        case .frequencyPenalty: "frequency-penalty"
+        case .repetitionContextSize: "repetition-context-size"
+        case .logitBias: "logit-bias"
+        case .bannedStrings: "ban"
+        }
+    }
+}
+
+// `--precision` and `--weights` take the enums' raw values (f32/f16, mapped/resident)
+extension WeightPrecision: ExpressibleByArgument {}
+extension WeightResidency: ExpressibleByArgument {}

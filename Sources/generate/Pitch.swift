@@ -1,0 +1,194 @@
+import ArgumentParser
+import Foundation
+import GPT2
+import SalesPitch
+
+/// `generate pitch`: a checked sales pitch for one customer, or for every customer of a list.
+struct Pitch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write checked sales pitches for one customer (flags or --profile) or a customer list (--customers).",
+        discussion: """
+            Every pitch is checked (it names the customer and the product, is in the customer's \
+            language, ends at the end of a sentence) and drawn again with the next seed if it fails, \
+            up to --attempts times; the checks column (and, for one customer, standard error) says \
+            which passed.
+
+            With --customers, rows are appended to --out as each customer finishes; run the same \
+            command again to finish an interrupted list (rows already in --out are skipped). Rows \
+            that cannot be used are reported with their line numbers and written to --errors.
+
+            Exit codes: \(GenerateTool.exitCodes)
+            """
+    )
+
+    @Option(help: "The customer's name (required for one customer).") var name: String?
+    @Option(help: "Age.") var age: String?
+    @Option(help: "Gender (male/female/m/f/男/女 become 男/女 in Chinese).") var gender: String?
+    @Option(help: "Job.") var job: String?
+    @Option(help: "Interests, separated by , ; 、 or ，.") var interests: String?
+    @Option(help: "Recent behaviour, e.g. \"viewed high-end cameras\".") var behavior: String?
+    @Option(help: "The product to pitch (required).") var product: String?
+    @Option(help: "The product's industry, e.g. e-commerce.") var industry: String?
+
+    @Option(help: ArgumentHelp("The customer as a JSON object with the same fields.", valueName: "file.json"))
+    var profile: String?
+
+    @Option(help: ArgumentHelp("A customer list: CSV with a header row, or JSON Lines of objects.", valueName: "file"))
+    var customers: String?
+
+    @Option(help: ArgumentHelp("With --customers: the pitches file, CSV or (.jsonl) JSON Lines; appended to, resumed from.", valueName: "file"))
+    var out: String?
+
+    @Option(help: ArgumentHelp("With --customers: where rejected rows go (default: beside --out, NAME.errors.csv).", valueName: "file"))
+    var errors: String?
+
+    @Option(help: "Pitch language: en or zh (default: zh when the name or product contains Chinese characters, else en).")
+    var language: PitchLanguage?
+
+    @Option(help: ArgumentHelp("A prompt template with {field} placeholders (any column of the list); {{ and }} are braces. Default: the demo model's format for the language.", valueName: "file"))
+    var template: String?
+
+    @Option(parsing: .unconditional, help: "Pitches per customer, ranked by mean log-probability.")
+    var variants: Int = 1
+
+    @Option(parsing: .unconditional, help: "Draws per pitch until one passes every check (temperature 0 draws once).")
+    var attempts: Int = PitchOptions().attempts
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Customers worked on at once, sharing each forward pass (1...16).", valueName: "n"))
+    var parallel: Int = TextGenerator.defaultMaxBatchSize
+
+    @Flag(help: "Let English pitches draw CJK tokens (the checks and redraws still apply).")
+    var noScriptFilter = false
+
+    @Flag(help: "Print the filled prompt before the pitch (one customer).")
+    var showPrompt = false
+
+    @Flag(name: [.short, .long], help: "No progress or summary on standard error.")
+    var quiet = false
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var sampling: SamplingOptions
+
+    var flagFields: [String: String] {
+        ["name": name, "age": age, "gender": gender, "job": job, "interests": interests, "behavior": behavior,
+         "product": product, "industry": industry].compactMapValues { $0 }
+    }
+
+    func validate() throws {
+        if customers != nil && (profile != nil || !flagFields.isEmpty) {
+            throw ValidationError("--customers takes the customers from its file: leave out --profile and the field flags")
+        }
+        if customers != nil && out == nil { throw ValidationError("--customers needs --out FILE for the pitches") }
+        if customers == nil && (out != nil || errors != nil) { throw ValidationError("--out and --errors go with --customers") }
+        if customers == nil && profile == nil && flagFields.isEmpty {
+            throw ValidationError("no customer: give --name and --product (and more fields), --profile FILE.json, or --customers FILE")
+        }
+        if !(1...16).contains(parallel) { throw ValidationError("--parallel \(parallel): must be in 1...16") }
+        if !(1...100).contains(variants) { throw ValidationError("--variants \(variants): must be in 1...100") }
+        if !(1...100).contains(attempts) { throw ValidationError("--attempts \(attempts): must be in 1...100") }
+    }
+
+    func run() async throws {
+        Interruption.shared.install()
+        let directory = try modelOptions.directory()
+        let pitchTemplate = try template.map(Self.readTemplate)
+        let list = try customers.map(Self.readCustomers)
+        let single = list == nil ? try singleProfile() : nil
+
+        let tokenizer = try CLIError.loading { try GPT2Tokenizer(directory: directory) }
+        let model = try modelOptions.load(directory)
+        try sampling.check(vocabularySize: model.config.vocabularySize)
+        var options = PitchOptions(template: pitchTemplate, language: language, variants: variants, attempts: attempts,
+                                   seed: sampling.seed ?? UInt64.random(in: 0...UInt64(UInt32.max)),
+                                   scriptFilter: !noScriptFilter)
+        options.parameters = sampling.parameters(options.parameters)
+        options.maxTokens = sampling.maxTokens
+        let generator = PitchGenerator(generator: TextGenerator(model: model, tokenizer: tokenizer, maxBatchSize: parallel),
+                                       options: options)
+        if let single {
+            try await writeOne(single, generator: generator)
+        } else if let list, let out {
+            let run = try PitchListRun(list: list, out: URL(fileURLWithPath: out), errors: errors.map(URL.init(fileURLWithPath:)),
+                                       model: directory.lastPathComponent, quiet: quiet)
+            try await run.run(generator: generator, parallel: parallel)
+        }
+    }
+
+    /// One customer: the pitch on standard output, its checks on standard error.
+    func writeOne(_ profile: CustomerProfile, generator: PitchGenerator) async throws {
+        let prompt: (language: PitchLanguage, text: String, ids: [Int])
+        do {
+            prompt = try generator.prompt(for: profile)
+        } catch {
+            throw CLIError.data(error.reason)
+        }
+        if showPrompt { try Console.out(prompt.text + "\n\n") }
+        let task = Task { try await generator.pitches(for: profile) }
+        Interruption.shared.watch(task)
+        let pitches: [SalesPitch.Pitch]
+        do {
+            pitches = try await task.value
+        } catch is CancellationError {
+            throw ExitCode(130)
+        }
+        for pitch in pitches {
+            if pitches.count > 1 { try Console.out("[\(pitch.rank)] ") }
+            try Console.out(pitch.text.trimmingCharacters(in: .whitespaces) + "\n")
+            if !quiet {
+                let failed = PitchCheck.allCases.filter { !pitch.checks.contains($0) }.map(\.rawValue)
+                Console.err("checks: " + (failed.isEmpty ? "all passed" : "failed \(failed.joined(separator: ", "))")
+                    + " | draws \(pitch.attempts) | \(pitch.generatedTokens) tokens, stop: \(pitch.stopReason.rawValue) | seed \(pitch.seed)\n")
+            }
+        }
+    }
+
+    func singleProfile() throws -> CustomerProfile {
+        var fields: [String: String] = [:]
+        if let profile {
+            guard let data = FileManager.default.contents(atPath: profile) else {
+                throw CLIError.noInput("--profile \(profile): no such readable file")
+            }
+            let text = try InputText.text(of: data, from: "--profile \(profile)")
+            guard let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else {
+                throw CLIError.data("--profile \(profile): not a JSON object")
+            }
+            for (key, value) in object {
+                if let string = value as? String { fields[key] = string }
+                if let number = value as? NSNumber { fields[key] = number.stringValue }
+                if let array = value as? [Any] { fields[key] = array.map { "\($0)" }.joined(separator: ", ") }
+            }
+        }
+        fields.merge(flagFields) { _, flag in flag }  // a flag overrides the file
+        let customer = CustomerProfile(fields: fields)
+        if template == nil {
+            for field in ["name", "product"] where customer[field] == nil {
+                throw CLIError.usage("no \(field): give --\(field)" + (profile.map { " or a \"\(field)\" in \($0)" } ?? ""))
+            }
+        }
+        return customer
+    }
+
+    static func readTemplate(_ path: String) throws -> PitchTemplate {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CLIError.noInput("--template \(path): no such readable file")
+        }
+        do {
+            return try PitchTemplate(text: try InputText.text(of: data, from: "--template \(path)"))
+        } catch {
+            throw CLIError.data("--template \(path): \(error)")
+        }
+    }
+
+    static func readCustomers(_ path: String) throws -> (profiles: [CustomerProfile], rejected: [PitchRejection]) {
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw CLIError.noInput("--customers \(path): no such readable file")
+        }
+        do {
+            return try CustomerList.read(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw CLIError.data("--customers \(path): \(error)")
+        }
+    }
+}
+
+extension PitchLanguage: ExpressibleByArgument {}

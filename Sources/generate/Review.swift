@@ -1,0 +1,145 @@
+import ArgumentParser
+import Foundation
+import SalesPitch
+
+/// `generate review`: a person reads each pitch and accepts, rejects or edits it; decisions go to
+/// a feedback file, and accepted and edited pitches can be exported as a fine-tuning dataset.
+struct Review: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Review pitches one by one, or export reviewed ones as a fine-tuning dataset.",
+        discussion: """
+            For each pitch not yet in the feedback file, type one answer and Enter: a (accept), \
+            r [reason] (reject), e [new text] (edit; on a terminal, e alone opens $EDITOR), s (skip: \
+            it comes back next time), q (quit). Answers are read line by line from standard input, \
+            so a script can give them. Each decision is appended to --feedback at once; a second \
+            run continues where the last stopped.
+
+            generate review --export-dataset data.jsonl feedback.jsonl writes accepted and edited \
+            pitches as {"prompt": ..., "completion": ...} lines.
+
+            Exit codes: \(GenerateTool.exitCodes)
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The pitches file (from generate pitch --out); with --export-dataset, the feedback file.", valueName: "file"))
+    var file: String
+
+    @Option(help: ArgumentHelp("Where decisions are appended, one JSON line each.", valueName: "file.jsonl"))
+    var feedback: String?
+
+    @Option(help: ArgumentHelp("Write the accepted and edited pitches of the feedback FILE as prompt/completion JSON lines.", valueName: "file.jsonl"))
+    var exportDataset: String?
+
+    func validate() throws {
+        if (feedback == nil) == (exportDataset == nil) {
+            throw ValidationError("give --feedback FILE to review, or --export-dataset FILE to export a feedback file")
+        }
+    }
+
+    func run() async throws {
+        if let exportDataset {
+            guard FileManager.default.isReadableFile(atPath: file) else {
+                throw CLIError.noInput("\(file): no such readable feedback file")
+            }
+            let decisions = Feedback.read(URL(fileURLWithPath: file))
+            let dataset = Feedback.dataset(decisions)
+            guard FileManager.default.createFile(atPath: exportDataset, contents: Data(dataset.utf8)) else {
+                throw CLIError.io("--export-dataset \(exportDataset): cannot write the file")
+            }
+            let count = dataset.utf8.count(where: { $0 == 0x0A })
+            Console.err("wrote \(count) prompt/completion pairs from \(decisions.count) decisions to \(exportDataset)\n")
+            return
+        }
+        guard let feedback else { return }
+        let rows: [[String: String]]
+        do {
+            rows = try PitchTable.rows(of: URL(fileURLWithPath: file))
+        } catch {
+            throw CLIError(message: "\(file): \(error)", code: FileManager.default.fileExists(atPath: file) ? 65 : 66)
+        }
+        let feedbackURL = URL(fileURLWithPath: feedback)
+        let reviewed = Set(Feedback.read(feedbackURL).map { "\($0.id)\u{0}\($0.variant)" })
+        let pending = rows.filter { !reviewed.contains("\($0["id"] ?? "")\u{0}\(Int($0["variant"] ?? "") ?? 0)") }
+        var counts: [String: Int] = [:]
+        for (index, row) in pending.enumerated() {
+            try Console.out(Self.show(row, number: index + 1, of: pending.count))
+            guard let decision = try ask(row) else { break }
+            guard let decision else { counts["skipped", default: 0] += 1; continue }
+            do {
+                try decision.append(to: feedbackURL)
+            } catch {
+                throw CLIError.io("--feedback \(feedback): \(error.localizedDescription)")
+            }
+            counts[decision.decision.rawValue, default: 0] += 1
+        }
+        let decided = ["accept", "edit", "reject"].reduce(0) { $0 + counts[$1, default: 0] }
+        Console.err("reviewed \(decided): \(counts["accept", default: 0]) accepted, \(counts["edit", default: 0]) edited, "
+            + "\(counts["reject", default: 0]) rejected; \(counts["skipped", default: 0]) skipped; "
+            + "\(pending.count - decided) not yet reviewed\n")
+    }
+
+    static func show(_ row: [String: String], number: Int, of total: Int) -> String {
+        let checks = row["checks"] ?? ""
+        let failed = ["name", "product", "language", "ending"].filter { !checks.split(separator: " ").contains(Substring($0)) }
+        return """
+
+            ── \(number)/\(total) · customer \(row["id"] ?? "?"), variant \(row["variant"] ?? "?") · \
+            \(failed.isEmpty ? "all checks passed" : "FAILED: " + failed.joined(separator: ", "))
+            \(row["prompt"] ?? "")
+            \(row["pitch"].map { $0.trimmingCharacters(in: .whitespaces) } ?? "")
+
+            """
+    }
+
+    /// Asks until it gets an answer: nil at q or the end of input; .some(nil) for skip.
+    func ask(_ row: [String: String]) throws -> Feedback?? {
+        let make = { (decision: Feedback.Decision, edited: String?, reason: String?) in
+            Feedback(id: row["id"] ?? "", variant: Int(row["variant"] ?? "") ?? 0, prompt: row["prompt"] ?? "",
+                     pitch: row["pitch"] ?? "", decision: decision, edited: edited, reason: reason, model: row["model"] ?? "")
+        }
+        while true {
+            try Console.out("[a]ccept, [r]eject [reason], [e]dit [text], [s]kip, [q]uit? ")
+            guard let line = readLine() else { try Console.out("\n"); return nil }
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            let command = trimmed.prefix { !$0.isWhitespace }.lowercased()
+            let rest = trimmed.dropFirst(command.count).trimmingCharacters(in: .whitespaces)
+            switch command {
+            case "a", "accept": return .some(make(.accept, nil, nil))
+            case "r", "reject": return .some(make(.reject, nil, rest.isEmpty ? nil : rest))
+            case "s", "skip": return .some(nil)
+            case "q", "quit": return nil
+            case "e", "edit":
+                if !rest.isEmpty { return .some(make(.edit, rest, nil)) }
+                guard isatty(STDIN_FILENO) == 1 && isatty(STDOUT_FILENO) == 1 else {
+                    Console.err("e needs the new text on the same line (e Hi Anna! ...) when not on a terminal\n")
+                    continue
+                }
+                if let edited = try Self.editInEditor(row["pitch"] ?? "") { return .some(make(.edit, edited, nil)) }
+                Console.err("no change; answer again\n")
+            default:
+                Console.err("answer a, r [reason], e [text], s or q\n")
+            }
+        }
+    }
+
+    /// Opens $EDITOR (else $VISUAL, else vi) on the pitch; the new text, or nil if unchanged or empty.
+    static func editInEditor(_ text: String) throws -> String? {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("pitch-\(getpid()).txt")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let original = text.trimmingCharacters(in: .whitespaces)
+        try Data((original + "\n").utf8).write(to: file)
+        let environment = ProcessInfo.processInfo.environment
+        let editor = environment["EDITOR"] ?? environment["VISUAL"] ?? "vi"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "\(editor) \"$1\"", "editor", file.path]
+        do {
+            try process.run()
+        } catch {
+            throw CLIError.usage("$EDITOR \(editor): cannot start it (\(error.localizedDescription))")
+        }
+        process.waitUntilExit()
+        let edited = (try? String(contentsOf: file, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        return edited.isEmpty || edited == original ? nil : edited
+    }
+}
