@@ -36,13 +36,14 @@ public enum PitchCheck: String, Sendable, CaseIterable, Codable, Comparable {
     static let compoundSurnames = ["欧阳", "司马", "诸葛", "上官", "东方", "慕容", "司徒", "皇甫", "夏侯", "尉迟", "公孙", "令狐"]
 
     static func namesCustomer(_ text: String, name: String) -> Bool {
-        if containsWord(text, name) { return true }
         if PitchLanguage.containsCJK(name) {
+            // Chinese has no spaces between words: the name anywhere counts
+            if text.contains(name) { return true }
             let surname = compoundSurnames.first(where: name.hasPrefix) ?? String(name.prefix(1))
             return text.contains(surname + "先生") || text.contains(surname + "女士")
         }
         guard let given = name.split(separator: " ").first else { return false }
-        return containsWord(text, String(given))
+        return containsWord(text, name) || containsWord(text, String(given))
     }
 
     /// `word` occurs in `text` not inside a longer word ("Ann" is not in "Anna").

@@ -2,9 +2,9 @@ import Dispatch
 import Foundation
 import GPT2
 
-/// Ctrl-C handling for the whole run: before generation starts it ends the process at once
-/// (nothing has been written); during generation it cancels the generation task, whose loop stops
-/// before its next token, and the command then writes out what it has and exits 130.
+/// Ctrl-C (and SIGTERM) handling for the whole run: before generation starts it ends the process
+/// at once (nothing has been written); during generation it cancels the generation task, whose
+/// loop stops before its next token, and the command then writes out what it has and exits 130.
 /// The request is remembered: a Ctrl-C that lands between two generations of a batch (after one
 /// task has finished, before the next is watched) cancels the next one instead of being lost.
 final class Interruption: @unchecked Sendable {  // `cancel` and `requested` are guarded by `lock`
@@ -12,25 +12,27 @@ final class Interruption: @unchecked Sendable {  // `cancel` and `requested` are
     private let lock = NSLock()
     private var cancel: (@Sendable () -> Void)?
     private var requested = false
-    private var source: DispatchSourceSignal?
+    private var sources: [DispatchSourceSignal] = []
 
-    /// Starts catching SIGINT.
+    /// Starts catching SIGINT and SIGTERM.
     func install() {
-        signal(SIGINT, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        source.setEventHandler { [self] in
-            lock.lock()
-            let cancelRunning = cancel
-            if cancelRunning != nil { requested = true }
-            lock.unlock()
-            guard let cancelRunning else {
-                Console.err("generate: interrupted\n")
-                terminate(130)
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler { [self] in
+                lock.lock()
+                let cancelRunning = cancel
+                if cancelRunning != nil { requested = true }
+                lock.unlock()
+                guard let cancelRunning else {
+                    Console.err("generate: interrupted\n")
+                    terminate(130)
+                }
+                cancelRunning()
             }
-            cancelRunning()
+            source.resume()
+            sources.append(source)
         }
-        source.resume()
-        self.source = source
     }
 
     /// The generation (or batch of them) that Ctrl-C should cancel from now on.
