@@ -130,15 +130,17 @@ struct Review: AsyncParsableCommand {
         try Data((original + "\n").utf8).write(to: file)
         let environment = ProcessInfo.processInfo.environment
         let editor = environment["EDITOR"] ?? environment["VISUAL"] ?? "vi"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", "\(editor) \"$1\"", "editor", file.path]
-        do {
-            try process.run()
-        } catch {
-            throw CLIError.usage("$EDITOR \(editor): cannot start it (\(error.localizedDescription))")
+        // posix_spawn, not Process: Process starts the child in a process group of its own, which
+        // the terminal treats as a background job, stopping the editor as soon as it reads a key
+        let words: [String] = ["/bin/sh", "-c", "\(editor) \"$1\"", "editor", file.path]
+        let arguments = words.map { strdup($0) }
+        defer { arguments.forEach { free($0) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, "/bin/sh", nil, nil, arguments + [nil], environ) == 0 else {
+            throw CLIError.usage("$EDITOR \(editor): cannot start it")
         }
-        process.waitUntilExit()
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         let edited = (try? String(contentsOf: file, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
         return edited.isEmpty || edited == original ? nil : edited
     }

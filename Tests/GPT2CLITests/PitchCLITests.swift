@@ -108,7 +108,7 @@ import TestSupport
         #expect(output.stderr.contains("17 customers done, 34 pitches"))
     }
 
-    @Test("a run stopped by SIGTERM and run again gives the rows of an uninterrupted run, none twice")
+    @Test("a run stopped by SIGTERM and run again (with another --parallel) gives the rows of an uninterrupted run, none twice")
     func resume() throws {
         let directory = try TestPaths.temporaryDirectory()
         let customers = try Self.customerList(in: directory)
@@ -133,7 +133,8 @@ import TestSupport
         #expect(process.terminationStatus == 130)
         #expect(partial.count >= 4 && partial.count < 17, "stopped after \(partial.count) rows")
 
-        let again = try Self.generate(arguments + ["--out", resumed.path])
+        // another --parallel: each customer's pitch depends on the seed and its id only
+        let again = try Self.generate(arguments.dropLast(2) + ["--parallel", "2", "--out", resumed.path])
         #expect(again.status == 65, "\(again.stderr)")
         #expect(again.stderr.contains("\(partial.count) already in resumed.csv"))
         func sorted(_ rows: [[String: String]]) -> [[String: String]] { rows.sorted { $0["id"]! < $1["id"]! } }
