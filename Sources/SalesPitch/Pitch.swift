@@ -14,7 +14,7 @@ public struct Pitch: Sendable, Equatable {
     /// The pitch.
     public var text: String
     public var language: PitchLanguage
-    /// The checks it passed (all of ``PitchCheck/allCases`` for a pitch ready to review).
+    /// The checks it passed (all of `PitchCheck.allCases` for a pitch ready to review).
     public var checks: Set<PitchCheck>
     /// How many times it was drawn (1 if the first draw passed every check).
     public var attempts: Int

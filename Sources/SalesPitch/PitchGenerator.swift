@@ -1,6 +1,6 @@
 import GPT2
 
-/// Makes checked pitches for customers with a ``TextGenerator``.
+/// Makes checked pitches for customers with a `TextGenerator`.
 ///
 /// ```swift
 /// let pitches = PitchGenerator(generator: try TextGenerator(directory: modelDirectory))
@@ -56,7 +56,7 @@ public struct PitchGenerator: Sendable {
         return pitches
     }
 
-    /// The outcome of one customer in ``pitches(for:parallel:)``.
+    /// The outcome of one customer in ``pitches(for:parallel:variants:)``.
     public enum Outcome: Sendable {
         case pitches(CustomerProfile, [Pitch])
         case rejected(PitchRejection)

@@ -3,7 +3,7 @@ import GPT2
 /// How pitches are made.
 public struct PitchOptions: Sendable {
     /// Sampling, as for any generation; defaults: temperature 0.7 (what customers' scripts use)
-    /// and ``GenerationParameters/maxNewTokens`` per language (``defaultMaxTokens``), unless set.
+    /// and `maxNewTokens` per language (``defaultMaxTokens``), unless set.
     /// Its `seed` is ignored: seeds come from ``seed``.
     public var parameters: GenerationParameters
     /// The most tokens of a pitch; nil: ``defaultMaxTokens`` for its language.
