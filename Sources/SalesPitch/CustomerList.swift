@@ -71,23 +71,15 @@ public enum CustomerList {
                 rejected.append(PitchRejection(customerID: nil, line: index + 1, reason: "not a JSON object"))
                 continue
             }
-            var fields: [String: String] = [:]
-            for (key, value) in object {
-                switch value {
-                case let string as String: fields[key] = string
-                case let number as NSNumber: fields[key] = number.stringValue
-                case let array as [Any]: fields[key] = array.map { "\($0)" }.joined(separator: ", ")
-                default: continue
-                }
-            }
-            profiles.append(CustomerProfile(fields: fields, line: index + 1))
+            profiles.append(CustomerProfile(fields: CustomerProfile.fields(ofJSON: object), line: index + 1))
         }
         return (profiles, rejected)
     }
 }
 
 /// A customer list that cannot be read at all.
-public struct CustomerListError: Error, CustomStringConvertible {
+public struct CustomerListError: Error, CustomStringConvertible, LocalizedError {
     public let message: String
     public var description: String { message }
+    public var errorDescription: String? { message }
 }

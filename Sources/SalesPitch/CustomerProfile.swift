@@ -27,6 +27,19 @@ public struct CustomerProfile: Sendable, Hashable {
         self.id = id ?? normalized["id"] ?? line.map(String.init) ?? "1"
     }
 
+    /// The fields of a JSON object: strings as they are, numbers as text, arrays joined by `, `
+    /// (`"interests": ["yoga", "travel"]`); other values left out.
+    public static func fields(ofJSON object: [String: Any]) -> [String: String] {
+        object.compactMapValues { value in
+            switch value {
+            case let string as String: string
+            case let number as NSNumber: number.stringValue
+            case let array as [Any]: array.map { "\($0)" }.joined(separator: ", ")
+            default: nil
+            }
+        }
+    }
+
     /// The value of a field (case-insensitive name), or nil if absent or empty.
     public subscript(field: String) -> String? {
         let name = field.lowercased()

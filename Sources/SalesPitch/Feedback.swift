@@ -47,12 +47,19 @@ public struct Feedback: Codable, Sendable, Equatable {
         }
     }
 
-    /// The decisions in a feedback file, in order (a line that does not parse, such as one cut
-    /// short, is left out); none if the file does not exist.
-    public static func read(_ url: URL) -> [Feedback] {
+    /// The decisions in a feedback file, in order; none if the file does not exist. A last line
+    /// cut short is left out.
+    ///
+    /// - Throws: ``CustomerListError`` if another line is not a decision (not a feedback file).
+    public static func read(_ url: URL) throws -> [Feedback] {
         guard let data = FileManager.default.contents(atPath: url.path) else { return [] }
         let decoder = JSONDecoder()
-        return data.split(separator: 0x0A).compactMap { try? decoder.decode(Feedback.self, from: Data($0)) }
+        let lines = data.split(separator: 0x0A)
+        return try lines.enumerated().compactMap { index, line in
+            if let decision = try? decoder.decode(Feedback.self, from: Data(line)) { return decision }
+            if index == lines.count - 1 && data.last != 0x0A { return nil }
+            throw CustomerListError(message: "line \(index + 1) is not a review decision (not a feedback file of generate review)")
+        }
     }
 
     /// Appends this decision to the feedback file at `url` (created if needed) as one line.

@@ -65,19 +65,16 @@ public struct PitchTable: Sendable {
         let text = String(decoding: bytes[..<completeBytes], as: UTF8.self)
         var rows: [[String: String]] = []
         if jsonLines {
-            for (index, line) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).dropLast().enumerated() {
-                guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
-                      object["id"] is String else {
-                    completeBytes = lineStarts[index]
-                    break
-                }
+            // every row is one line written at once: a whole line that is not a row means
+            // another kind of file, not a run cut short
+            for line in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).dropLast() {
+                let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+                guard let object, Set(columns).isSubset(of: object.keys) else { throw notATable }
                 rows.append(object.compactMapValues { $0 as? String ?? ($0 as? NSNumber)?.stringValue })
             }
         } else {
             let records = CSVRecords.parse(text)
-            guard case .fields(let header, _) = records.first, Set(columns).isSubset(of: header) else {
-                throw CustomerListError(message: "exists and is not a table of pitches (its header lacks \(columns.joined(separator: ",")))")
-            }
+            guard case .fields(let header, _) = records.first, Set(columns).isSubset(of: header) else { throw notATable }
             for record in records.dropFirst() {
                 guard case .fields(let values, _) = record, values.count == header.count else {
                     completeBytes = lineStarts[record.line - 1]
@@ -88,6 +85,8 @@ public struct PitchTable: Sendable {
         }
         return (rows, completeBytes)
     }
+
+    static let notATable = CustomerListError(message: "is not a table of pitches (from generate pitch: its rows have \(columns.joined(separator: ", ")))")
 
     /// Appends the rows of one customer, all in one write.
     public func append(_ rows: [[String: String]]) throws {
@@ -115,9 +114,16 @@ public struct RejectionLog: Sendable {
         self.url = url
     }
 
-    /// Creates (or empties) the file and writes the header.
+    static let header = CSVRecords.line(["line", "id", "reason"])
+
+    /// Creates (or empties) the file and writes the header. A file that exists and is not a log
+    /// of rejected rows (a customer list given by mistake) is left alone: an error.
     public func start() throws {
-        guard FileManager.default.createFile(atPath: url.path, contents: Data(CSVRecords.line(["line", "id", "reason"]).utf8)) else {
+        if let data = FileManager.default.contents(atPath: url.path), !data.isEmpty,
+           !data.starts(with: Data(Self.header.utf8)) {
+            throw CustomerListError(message: "exists and is not a file of rejected rows (line,id,reason); not overwritten")
+        }
+        guard FileManager.default.createFile(atPath: url.path, contents: Data(Self.header.utf8)) else {
             throw CustomerListError(message: "cannot create the file")
         }
     }

@@ -100,8 +100,8 @@ public struct PitchTemplate: Sendable, Hashable {
         self.init(pieces: pieces, normalizes: false)
     }
 
-    /// The fields the template requires (those outside optional parts).
-    public var requiredFields: [String] {
+    /// The fields of the placeholders outside optional parts: a profile needs each of them.
+    public var fields: [String] {
         pieces.compactMap { if case .field(let name) = $0 { name } else { nil } }
     }
 
@@ -135,6 +135,8 @@ public struct PitchTemplate: Sendable, Hashable {
     /// A value as the demo corpus writes it: interests joined by the language's separator, gender
     /// as 男/女 in Chinese, no sentence-ending punctuation of its own (the template adds it).
     static func normalized(_ value: String, field: String, language: PitchLanguage) -> String {
+        // a line break inside a cell would break the format's lines
+        let value = value.split(whereSeparator: \.isNewline).joined(separator: " ")
         switch field {
         case "interests":
             let items = value.split(whereSeparator: { ",;、，；".contains($0) })

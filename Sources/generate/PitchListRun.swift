@@ -25,7 +25,9 @@ struct PitchListRun: Sendable {
             self.table = table
             done = Set(rows.compactMap { row in row["id"].flatMap { id in row["variant"].map { Self.key(id, Int($0) ?? 0) } } })
         } catch {
-            throw CLIError.data("--out \(out.path): \(error)")
+            // an existing file of another kind is bad data; one that cannot be created, an I/O error
+            let exists = FileManager.default.fileExists(atPath: out.path)
+            throw CLIError(message: "--out \(out.path): \(exists ? "\(error)" : "cannot create the file")", code: exists ? 65 : 74)
         }
         errorsURL = errors ?? out.deletingPathExtension().appendingPathExtension("errors.csv")
         self.model = model
@@ -45,7 +47,8 @@ struct PitchListRun: Sendable {
         do {
             try errorsFile.start()
         } catch {
-            throw CLIError.io("--errors \(errorsURL.path): cannot create the file")
+            let exists = FileManager.default.fileExists(atPath: errorsURL.path)
+            throw CLIError(message: "--errors \(errorsURL.path): \(exists ? "\(error)" : "cannot create the file")", code: exists ? 65 : 74)
         }
         for rejection in rejectedRows { try reject(rejection, errorsFile: errorsFile, progress: progress) }
 
@@ -101,6 +104,7 @@ final class Progress: @unchecked Sendable {  // all state behind `lock`
     private var lastPlainLine = ContinuousClock.now
     private var doneCount = 0, pitchCount = 0, rejectedCount = 0
     private var ticker: Task<Void, Never>?
+    private var finished = false
 
     init(total: Int, skipped: Int, quiet: Bool) {
         self.total = total
@@ -141,6 +145,7 @@ final class Progress: @unchecked Sendable {  // all state behind `lock`
     /// Ends the bar and prints the summary line.
     func finish(summary: String?) {
         ticker?.cancel()
+        lock.withLock { finished = true }  // no bar after this
         guard !quiet else { return }
         if terminal { Console.err("\r\u{1B}[K") }
         if let summary { Console.err(summary + "\n") }
@@ -149,6 +154,7 @@ final class Progress: @unchecked Sendable {  // all state behind `lock`
     private func tick() {
         guard !quiet else { return }
         let line: String? = lock.withLock {
+            guard !finished else { return nil }
             let now = ContinuousClock.now
             let elapsed = (now - start).seconds
             let perMinute = elapsed > 0 ? Double(pitchCount) / elapsed * 60 : 0

@@ -158,7 +158,7 @@ import TestSupport
         #expect(first.stdout.contains(rows[0]["prompt"]!))
         #expect(first.stdout.contains(rows[0]["pitch"]!.trimmingCharacters(in: .whitespaces)))
         #expect(first.stderr.contains("answer a, r [reason], e [text], s or q"))
-        var decisions = Feedback.read(feedback)
+        var decisions = try Feedback.read(feedback)
         #expect(decisions.map(\.decision) == [.accept, .reject, .edit])
         #expect(decisions.map(\.id) == rows[0..<3].map { $0["id"]! })
         #expect(decisions[1].reason == "too pushy")
@@ -171,7 +171,7 @@ import TestSupport
         // the skipped pitch comes back first; the end of input stops like q
         let second = try Self.generate(["review", out.path, "--feedback", feedback.path], stdin: "a\n")
         #expect(second.status == 0, "\(second.stderr)")
-        decisions = Feedback.read(feedback)
+        decisions = try Feedback.read(feedback)
         #expect(decisions.count == 4 && decisions[3].id == rows[3]["id"])
 
         let dataset = directory.file("data.jsonl")
@@ -197,6 +197,50 @@ import TestSupport
         #expect(output.status == 64, "\(output.stderr)")
         #expect(output.stderr.hasPrefix("generate: error:") && output.stderr.contains(message), "\(output.stderr)")
         #expect(output.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test("files of another kind given as --out, --errors, the pitches or the feedback file are refused and left as they were")
+    func otherFilesLeftAlone() throws {
+        let directory = try TestPaths.temporaryDirectory()
+        let customers = Self.examples.appendingPathComponent("customers.csv").path
+        let list = directory.file("list.jsonl"), other = directory.file("other.csv")
+        let listText = #"{"name": "Olivia Brown", "product": "AuroraShot X2 mirrorless camera"}"# + "\n"
+        try Data(listText.utf8).write(to: list)
+        try Data("a,b\n1,2\n".utf8).write(to: other)
+        let pitches = directory.file("pitches.csv")
+        try PitchTable.open(pitches).table.append([PitchTable.row(
+            Pitch(customerID: "1", variant: 1, rank: 1, prompt: "P:", text: " Hi.", language: .english, checks: [], attempts: 1,
+                  seed: 1, stopReason: .endOfText, promptTokens: 2, generatedTokens: 3, meanLogprob: -1), model: "m")])
+        let cases: [(arguments: [String], status: Int32, message: String)] = [
+            (["pitch", "--customers", list.path, "--out", list.path], 64, "different files"),
+            (["pitch", "--customers", list.path, "--out", list.path + "/../list.jsonl"], 64, "different files"),
+            (["pitch", "--customers", customers, "--out", directory.file("o.csv").path, "--errors", customers], 64, "different files"),
+            (["pitch", "--customers", customers, "--out", directory.file("x.jsonl").path, "--errors", other.path], 65, "not overwritten"),
+            (["pitch", "--customers", customers, "--out", list.path], 65, "not a table of pitches"),
+            (["pitch", "--customers", list.path, "--out", other.path], 65, "not a table of pitches"),
+            (["review", list.path, "--feedback", directory.file("f.jsonl").path], 65, "not a table of pitches"),
+            (["review", "--export-dataset", directory.file("d.jsonl").path, other.path], 65, "not a review decision"),
+            (["review", pitches.path, "--feedback", directory.path], 74, "--feedback"),
+        ]
+        for (arguments, status, message) in cases {
+            let output = try Self.generate(arguments, stdin: "a\n")
+            #expect(output.status == status, "\(arguments): \(output.stderr)")
+            #expect(output.stderr.contains(message) && output.stderr.split(separator: "\n").count == 1, "\(arguments): \(output.stderr)")
+            #expect(!output.stdout.contains("Pitch:"), "nothing shown before the error")
+        }
+        #expect(try String(contentsOf: list, encoding: .utf8) == listText)
+        #expect(try String(contentsOf: other, encoding: .utf8) == "a,b\n1,2\n")
+    }
+
+    @Test("a template placeholder that no customer has is a usage error before anything runs")
+    func unknownPlaceholder() throws {
+        let directory = try TestPaths.temporaryDirectory()
+        let template = directory.file("t.txt")
+        try Data("Customer {nmae}, product {product}:".utf8).write(to: template)
+        let output = try Self.generate(["pitch", "--customers", Self.examples.appendingPathComponent("customers.csv").path,
+                                        "--out", directory.file("o.csv").path, "--template", template.path])
+        #expect(output.status == 64 && output.stderr.contains("{nmae}"), "\(output.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: directory.file("o.csv").path))
     }
 
     @Test("a missing customer list or template is exit 66; a bad template exit 65, naming the file")

@@ -4,8 +4,9 @@ import GPT2
 import SalesPitch
 
 /// `generate pitch`: a checked sales pitch for one customer, or for every customer of a list.
-struct Pitch: AsyncParsableCommand {
+struct PitchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "pitch",
         abstract: "Write checked sales pitches for one customer (flags or --profile) or a customer list (--customers).",
         discussion: """
             Every pitch is checked (it names the customer and the product, is in the customer's \
@@ -83,6 +84,10 @@ struct Pitch: AsyncParsableCommand {
         if customers == nil && profile == nil && flagFields.isEmpty {
             throw ValidationError("no customer: give --name and --product (and more fields), --profile FILE.json, or --customers FILE")
         }
+        let paths = [customers, out, errors].compactMap { $0.map { URL(fileURLWithPath: $0).standardizedFileURL.resolvingSymlinksInPath().path } }
+        if Set(paths).count < paths.count {
+            throw ValidationError("--customers, --out and --errors must be three different files")
+        }
         if !(1...16).contains(parallel) { throw ValidationError("--parallel \(parallel): must be in 1...16") }
         if !(1...100).contains(variants) { throw ValidationError("--variants \(variants): must be in 1...100") }
         if !(1...100).contains(attempts) { throw ValidationError("--attempts \(attempts): must be in 1...100") }
@@ -93,6 +98,13 @@ struct Pitch: AsyncParsableCommand {
         let directory = try modelOptions.directory()
         let pitchTemplate = try template.map(Self.readTemplate)
         let list = try customers.map(Self.readCustomers)
+        if let pitchTemplate, let list {
+            // a misspelt placeholder would reject every row: say so once, before anything runs
+            let columns = Set(list.profiles.flatMap(\.fields.keys))
+            if let unknown = pitchTemplate.fields.first(where: { !columns.contains($0) }), !list.profiles.isEmpty {
+                throw CLIError.usage("--template \(template!): {\(unknown)} is not a column of --customers, or is empty in every row (columns: \(columns.sorted().joined(separator: ", ")))")
+            }
+        }
         let single = list == nil ? try singleProfile() : nil
 
         let tokenizer = try CLIError.loading { try GPT2Tokenizer(directory: directory) }
@@ -125,7 +137,7 @@ struct Pitch: AsyncParsableCommand {
         if showPrompt { try Console.out(prompt.text + "\n\n") }
         let task = Task { try await generator.pitches(for: profile) }
         Interruption.shared.watch(task)
-        let pitches: [SalesPitch.Pitch]
+        let pitches: [Pitch]
         do {
             pitches = try await task.value
         } catch is CancellationError {
@@ -152,11 +164,7 @@ struct Pitch: AsyncParsableCommand {
             guard let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else {
                 throw CLIError.data("--profile \(profile): not a JSON object")
             }
-            for (key, value) in object {
-                if let string = value as? String { fields[key] = string }
-                if let number = value as? NSNumber { fields[key] = number.stringValue }
-                if let array = value as? [Any] { fields[key] = array.map { "\($0)" }.joined(separator: ", ") }
-            }
+            fields = CustomerProfile.fields(ofJSON: object)
         }
         fields.merge(flagFields) { _, flag in flag }  // a flag overrides the file
         let customer = CustomerProfile(fields: fields)
@@ -180,8 +188,10 @@ struct Pitch: AsyncParsableCommand {
     }
 
     static func readCustomers(_ path: String) throws -> (profiles: [CustomerProfile], rejected: [PitchRejection]) {
-        guard FileManager.default.isReadableFile(atPath: path) else {
-            throw CLIError.noInput("--customers \(path): no such readable file")
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
+              FileManager.default.isReadableFile(atPath: path) else {
+            throw CLIError.noInput("--customers \(path): \(isDirectory.boolValue ? "a directory, not a customer list" : "no such readable file")")
         }
         do {
             return try CustomerList.read(contentsOf: URL(fileURLWithPath: path))

@@ -4,8 +4,9 @@ import SalesPitch
 
 /// `generate review`: a person reads each pitch and accepts, rejects or edits it; decisions go to
 /// a feedback file, and accepted and edited pitches can be exported as a fine-tuning dataset.
-struct Review: AsyncParsableCommand {
+struct ReviewCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "review",
         abstract: "Review pitches one by one, or export reviewed ones as a fine-tuning dataset.",
         discussion: """
             For each pitch not yet in the feedback file, type one answer and Enter: a (accept), \
@@ -38,10 +39,16 @@ struct Review: AsyncParsableCommand {
 
     func run() async throws {
         if let exportDataset {
-            guard FileManager.default.isReadableFile(atPath: file) else {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory), !isDirectory.boolValue else {
                 throw CLIError.noInput("\(file): no such readable feedback file")
             }
-            let decisions = Feedback.read(URL(fileURLWithPath: file))
+            let decisions: [Feedback]
+            do {
+                decisions = try Feedback.read(URL(fileURLWithPath: file))
+            } catch {
+                throw CLIError.data("\(file): \(error)")
+            }
             let dataset = Feedback.dataset(decisions)
             guard FileManager.default.createFile(atPath: exportDataset, contents: Data(dataset.utf8)) else {
                 throw CLIError.io("--export-dataset \(exportDataset): cannot write the file")
@@ -55,10 +62,24 @@ struct Review: AsyncParsableCommand {
         do {
             rows = try PitchTable.rows(of: URL(fileURLWithPath: file))
         } catch {
-            throw CLIError(message: "\(file): \(error)", code: FileManager.default.fileExists(atPath: file) ? 65 : 66)
+            var isDirectory: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory) && !isDirectory.boolValue
+            throw CLIError(message: "\(file): \(exists ? "\(error)" : "no such readable pitches file")", code: exists ? 65 : 66)
         }
         let feedbackURL = URL(fileURLWithPath: feedback)
-        let reviewed = Set(Feedback.read(feedbackURL).map { "\($0.id)\u{0}\($0.variant)" })
+        let reviewed: Set<String>
+        do {
+            reviewed = Set(try Feedback.read(feedbackURL).map { "\($0.id)\u{0}\($0.variant)" })
+        } catch {
+            throw CLIError.data("--feedback \(feedback): \(error)")
+        }
+        // a feedback file that cannot be written is found now, not after the first answer
+        var isDirectory: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: feedback, isDirectory: &isDirectory)
+        guard !isDirectory.boolValue, exists ? FileManager.default.isWritableFile(atPath: feedback)
+                : FileManager.default.createFile(atPath: feedback, contents: nil) else {
+            throw CLIError.io("--feedback \(feedback): cannot write to it")
+        }
         let pending = rows.filter { !reviewed.contains("\($0["id"] ?? "")\u{0}\(Int($0["variant"] ?? "") ?? 0)") }
         var counts: [String: Int] = [:]
         for (index, row) in pending.enumerated() {
@@ -68,7 +89,7 @@ struct Review: AsyncParsableCommand {
             do {
                 try decision.append(to: feedbackURL)
             } catch {
-                throw CLIError.io("--feedback \(feedback): \(error.localizedDescription)")
+                throw CLIError.io("--feedback \(feedback): cannot write to it (\(error.localizedDescription))")
             }
             counts[decision.decision.rawValue, default: 0] += 1
         }
@@ -80,7 +101,7 @@ struct Review: AsyncParsableCommand {
 
     static func show(_ row: [String: String], number: Int, of total: Int) -> String {
         let checks = row["checks"] ?? ""
-        let failed = ["name", "product", "language", "ending"].filter { !checks.split(separator: " ").contains(Substring($0)) }
+        let failed = PitchCheck.allCases.map(\.rawValue).filter { !checks.split(separator: " ").contains(Substring($0)) }
         return """
 
             ── \(number)/\(total) · customer \(row["id"] ?? "?"), variant \(row["variant"] ?? "?") · \
