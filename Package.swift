@@ -1,8 +1,8 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-// The import graph runs one way: generate → SalesPitch → GPT2; generate, gpt2-bench → GPT2 →
-// GPT2Tokenizer, GPT2Kernels → CBLAS.
+// The import graph runs one way: generate → SalesPitch, GPT2Server → GPT2; generate, gpt2-bench →
+// GPT2 → GPT2Tokenizer, GPT2Kernels → CBLAS.
 // GPT2Kernels is the package's performance seam (`package` access only); GPT2 is the public API.
 let package = Package(
     name: "swift-gpt2",
@@ -16,6 +16,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // OpenBLAS's CBLAS on Linux. On Apple platforms the kernels use Accelerate instead
@@ -40,9 +41,14 @@ let package = Package(
             name: "SalesPitch",
             dependencies: ["GPT2", .product(name: "CSV", package: "CSV.swift")]
         ),
+        // The OpenAI-compatible HTTP server behind `generate serve`, on Hummingbird (SwiftNIO).
+        .target(
+            name: "GPT2Server",
+            dependencies: ["GPT2", .product(name: "Hummingbird", package: "hummingbird")]
+        ),
         .executableTarget(
             name: "generate",
-            dependencies: ["GPT2", "SalesPitch", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["GPT2", "SalesPitch", "GPT2Server", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "gpt2-bench",

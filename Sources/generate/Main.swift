@@ -9,7 +9,7 @@ struct GenerateTool: AsyncParsableCommand {
         abstract: "Text and sales pitches from a GPT-2 checkpoint (by default the bundled sales-pitch demo model).",
         discussion: "Exit codes: \(exitCodes)",
         version: SwiftGPT2.version,
-        subcommands: [Generate.self, PitchCommand.self, ReviewCommand.self],
+        subcommands: [Generate.self, PitchCommand.self, ReviewCommand.self, ServeCommand.self],
         defaultSubcommand: Generate.self
     )
 

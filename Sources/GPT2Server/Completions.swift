@@ -1,0 +1,191 @@
+import Foundation
+import GPT2
+import Hummingbird
+
+extension GPT2Server {
+    /// `POST /v1/completions` and `/v1/chat/completions`.
+    func completions(_ request: Request, chat: Bool) async throws -> (Response, Int?) {
+        var request = request
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: configuration.maxBodyBytes)
+        } catch {
+            throw APIError(status: .contentTooLarge, message: "The request body is larger than \(configuration.maxBodyBytes) bytes.",
+                           type: "invalid_request_error", param: nil, code: nil)
+        }
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any] else {
+            throw APIError.invalid(nil, "We could not parse the JSON body of your request: expected a JSON object.")
+        }
+        let parsed = try CompletionRequest(body: object, tokenizer: generator.tokenizer, chat: chat)
+        guard configuration.modelNames.contains(parsed.model) else {
+            throw APIError(status: .notFound, message: "The model `\(parsed.model)` does not exist. Served here: \(configuration.modelNames.joined(separator: ", ")).",
+                           type: "invalid_request_error", param: "model", code: "model_not_found")
+        }
+        for prompt in parsed.prompts {
+            do {
+                try generator.checkPrompt(prompt)
+            } catch {
+                throw APIError.invalid(chat ? "messages" : "prompt", "\(error)")
+            }
+        }
+        do {
+            try parsed.parameters.validate(vocabularySize: generator.model.config.vocabularySize)
+        } catch {
+            throw APIError.invalid(error.parameter.rawValue, error.description)
+        }
+        guard admission.enter() else {
+            throw APIError(status: .tooManyRequests, message: "The server is busy: too many requests waiting. Retry shortly.",
+                           type: "requests", param: nil, code: "rate_limit_exceeded", headers: [.init("Retry-After")!: "1"])
+        }
+        let id = (chat ? "chatcmpl-" : "cmpl-") + UUID().uuidString.lowercased()
+        let jobs = Job.all(parsed)
+        if parsed.stream {
+            return (stream(jobs, parsed: parsed, id: id, chat: chat, request: request), nil)
+        }
+        defer { admission.leave() }
+        let results = try await withThrowingTaskGroup(of: (Int, GenerationResult).self) { group in
+            for job in jobs {
+                group.addTask { (job.index, try await generator.generate(promptTokenIDs: job.prompt, parameters: job.parameters)) }
+            }
+            return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+        }
+        try Task.checkCancellation()
+        var choices: [[String: Any]] = []
+        var completionTokens = 0
+        for job in jobs {
+            let result = results[job.index]!
+            completionTokens += result.tokenIDs.count
+            var choice: [String: Any] = ["index": job.index, "finish_reason": Self.finishReason(result.summary.stopReason)]
+            if chat {
+                choice["message"] = ["role": "assistant", "content": result.text.trimmingCharacters(in: .whitespaces)]
+                choice["logprobs"] = NSNull()
+            } else {
+                choice["text"] = (parsed.echo ? generator.tokenizer.decode(job.prompt) : "") + result.text
+                choice["logprobs"] = try parsed.logprobs.map { _ in try logprobs(result, prompt: job.prompt, echo: parsed.echo) } ?? NSNull()
+            }
+            choices.append(choice)
+        }
+        let promptTokens = parsed.prompts.reduce(0) { $0 + $1.count }
+        return (JSON.response([
+            "id": id, "object": chat ? "chat.completion" : "text_completion", "created": Int(Date().timeIntervalSince1970),
+            "model": parsed.model, "choices": choices,
+            "usage": ["prompt_tokens": promptTokens, "completion_tokens": completionTokens, "total_tokens": promptTokens + completionTokens],
+        ]), completionTokens)
+    }
+
+    /// One generation of a request: prompt p's choice i has index p × n + i and, with a seed,
+    /// seed + i (so that the n choices differ).
+    struct Job: Sendable {
+        var index: Int
+        var prompt: [Int]
+        var parameters: GenerationParameters
+
+        static func all(_ request: CompletionRequest) -> [Job] {
+            request.prompts.enumerated().flatMap { p, prompt in
+                (0..<request.n).map { i in
+                    var parameters = request.parameters
+                    parameters.seed = request.parameters.seed.map { $0 &+ UInt64(i) }
+                    return Job(index: p * request.n + i, prompt: prompt, parameters: parameters)
+                }
+            }
+        }
+    }
+
+    static func finishReason(_ reason: StopReason) -> String {
+        switch reason {
+        case .maxTokens, .contextFull: "length"
+        case .endOfText, .stopSequence, .cancelled: "stop"
+        }
+    }
+
+    /// The legacy completions `logprobs` object: each token's text, log-probability and offset in
+    /// the text (with `echo`, the prompt's tokens first; the first has no log-probability).
+    func logprobs(_ result: GenerationResult, prompt: [Int], echo: Bool) throws -> [String: Any] {
+        var ids = result.tokenIDs, values: [Any] = result.logprobs
+        if echo {
+            ids = prompt + ids
+            values = try generator.promptLogprobs(prompt).map { (value: Double?) -> Any in value ?? NSNull() } + values
+        }
+        var offsets: [Int] = []
+        var offset = 0
+        let tokens = ids.map { id in
+            let text = generator.tokenizer.decode([id])
+            offsets.append(offset)
+            offset += text.count
+            return text
+        }
+        return ["tokens": tokens, "token_logprobs": values, "top_logprobs": NSNull(), "text_offset": offsets]
+    }
+
+    /// Server-sent events: one `data:` chunk per token with text, a last one per choice with its
+    /// finish reason, then `data: [DONE]`. A client that goes away cancels the generations (the
+    /// write fails, the streams are dropped).
+    func stream(_ jobs: [Job], parsed: CompletionRequest, id: String, chat: Bool, request: Request) -> Response {
+        let start = ContinuousClock.now
+        let created = Int(Date().timeIntervalSince1970)
+        let object = chat ? "chat.completion.chunk" : "text_completion"
+        @Sendable func chunk(_ index: Int, text: String?, finish: String?, first: Bool = false) -> ByteBuffer {
+            var choice: [String: Any] = ["index": index, "finish_reason": finish ?? NSNull()]
+            if chat {
+                var delta: [String: Any] = first ? ["role": "assistant"] : [:]
+                if let text { delta["content"] = text }
+                choice["delta"] = delta
+                choice["logprobs"] = NSNull()
+            } else {
+                choice["text"] = text ?? ""
+                choice["logprobs"] = NSNull()
+            }
+            let json = JSON.data(["id": id, "object": object, "created": created, "model": parsed.model, "choices": [choice]])
+            return ByteBuffer(data: Data("data: ".utf8) + json + Data("\n\n".utf8))
+        }
+        let body = ResponseBody { [self] writer in
+            defer { admission.leave() }
+            let (chunks, continuation) = AsyncStream<ByteBuffer>.makeStream()
+            let tokens = LockedCount()
+            let producers = Task {
+                await withTaskGroup(of: Void.self) { group in
+                    for job in jobs {
+                        group.addTask {
+                            if chat { continuation.yield(chunk(job.index, text: "", finish: nil, first: true)) }
+                            if parsed.echo { continuation.yield(chunk(job.index, text: generator.tokenizer.decode(job.prompt), finish: nil)) }
+                            var reason = "stop"
+                            do {
+                                for try await event in generator.stream(promptTokenIDs: job.prompt, parameters: job.parameters) {
+                                    switch event {
+                                    case .token(let token):
+                                        tokens.add(1)
+                                        if !token.text.isEmpty { continuation.yield(chunk(job.index, text: token.text, finish: nil)) }
+                                    case .finished(let summary):
+                                        reason = Self.finishReason(summary.stopReason)
+                                    }
+                                }
+                            } catch {}
+                            if !Task.isCancelled { continuation.yield(chunk(job.index, text: nil, finish: reason)) }
+                        }
+                    }
+                }
+                continuation.finish()
+            }
+            var status = 200
+            do {
+                for await buffer in chunks { try await writer.write(buffer) }
+                try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+                try await writer.finish(nil)
+            } catch {
+                status = 499  // the client went away: stop generating for it
+                producers.cancel()
+            }
+            logLine(request, status: status, tokens: tokens.value, start: start)
+        }
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
+    }
+}
+
+/// A count added to from several tasks.
+final class LockedCount: @unchecked Sendable {  // `count` is guarded by `lock`
+    private let lock = NSLock()
+    private var count = 0
+
+    func add(_ amount: Int) { lock.withLock { count += amount } }
+    var value: Int { lock.withLock { count } }
+}

@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import GPT2
+import GPT2Server
+
+/// `generate serve`: the OpenAI completion API, served from the local engine.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the OpenAI completions API (/v1/completions, /v1/chat/completions, /v1/models) from the local model.",
+        discussion: """
+            Existing OpenAI client code runs against it with only its base URL changed, e.g. \
+            OpenAI(base_url="http://127.0.0.1:8080/v1", api_key="unused"). Concurrent requests share \
+            each forward pass. One line per request goes to standard error. SIGINT or SIGTERM stops \
+            accepting connections and finishes the requests in flight.
+
+            Exit codes: \(GenerateTool.exitCodes)
+            """
+    )
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Option(help: "Address to listen on. Anything but loopback needs --api-key.")
+    var host = "127.0.0.1"
+
+    @Option(parsing: .unconditional, help: "Port to listen on (0: any free port, printed at start).")
+    var port = 8080
+
+    @Option(help: ArgumentHelp("Another name the model answers to in requests' \"model\" (repeatable), e.g. text-davinci-003.", valueName: "name"))
+    var modelAlias: [String] = []
+
+    @Option(help: ArgumentHelp("Require \"Authorization: Bearer KEY\" on every /v1 request.", valueName: "key"))
+    var apiKey: String?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Requests generated at once, sharing each forward pass (1...16).", valueName: "n"))
+    var parallel: Int = TextGenerator.defaultMaxBatchSize
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Requests that may wait for a slot; beyond them, 429 with Retry-After.", valueName: "n"))
+    var maxQueue = 64
+
+    func validate() throws {
+        if !["127.0.0.1", "::1", "localhost"].contains(host) && apiKey == nil {
+            throw ValidationError("--host \(host): listening beyond this machine needs --api-key KEY")
+        }
+        if !(0...65535).contains(port) { throw ValidationError("--port \(port): must be in 0...65535") }
+        if !(1...16).contains(parallel) { throw ValidationError("--parallel \(parallel): must be in 1...16") }
+        if maxQueue < 0 { throw ValidationError("--max-queue \(maxQueue): must be at least 0") }
+        if apiKey?.isEmpty == true { throw ValidationError("--api-key: must not be empty") }
+    }
+
+    func run() async throws {
+        let directory = try modelOptions.directory()
+        let tokenizer = try CLIError.loading { try GPT2Tokenizer(directory: directory) }
+        let model = try modelOptions.load(directory)
+        let names = [directory.lastPathComponent] + modelAlias
+        let server = GPT2Server(
+            generator: TextGenerator(model: model, tokenizer: tokenizer, maxBatchSize: parallel),
+            configuration: .init(host: host, port: port, modelNames: names, apiKey: apiKey, maxQueue: maxQueue),
+            log: { Console.err("generate serve: \($0)\n") })
+        do {
+            try await server.run { port in
+                Console.err("generate serve: listening on http://\(host):\(port)/v1 (model \(names.joined(separator: ", ")))\n")
+            }
+        } catch {
+            throw CLIError.io("--host \(host) --port \(port): cannot listen (\(error))")
+        }
+        Console.err("generate serve: stopped\n")
+    }
+}
