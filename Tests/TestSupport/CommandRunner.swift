@@ -26,8 +26,20 @@ package struct CommandRunner {
     package static func run(_ executable: String, _ arguments: [String], stdin: String? = nil, stdinBytes: Data? = nil,
                     environment: [String: String] = [:], currentDirectory: URL? = nil,
                     stdoutFile: FileHandle? = nil) throws -> Output {
+        try run(productsDirectory.appendingPathComponent(executable), arguments, stdin: stdin, stdinBytes: stdinBytes,
+                environment: environment, currentDirectory: currentDirectory, stdoutFile: stdoutFile)
+    }
+
+    /// Runs a program of the system, found on PATH (curl, say), as ``run(_:_:stdin:stdinBytes:environment:currentDirectory:stdoutFile:)``.
+    package static func runSystem(_ program: String, _ arguments: [String]) throws -> Output {
+        try run(URL(fileURLWithPath: "/usr/bin/env"), [program] + arguments)
+    }
+
+    private static func run(_ executable: URL, _ arguments: [String], stdin: String? = nil, stdinBytes: Data? = nil,
+                            environment: [String: String] = [:], currentDirectory: URL? = nil,
+                            stdoutFile: FileHandle? = nil) throws -> Output {
         let process = Process()
-        process.executableURL = productsDirectory.appendingPathComponent(executable)
+        process.executableURL = executable
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "GPT2_MODEL_DIR")
@@ -98,6 +110,8 @@ extension CommandRunner {
 package final class LockedData: @unchecked Sendable {  // every access holds `lock`
     private let lock = NSLock()
     private var storage = Data()
+
+    package init() {}
 
     package func append(_ data: Data) {
         lock.lock()
