@@ -3,7 +3,7 @@ import GPT2
 import Hummingbird
 import Logging
 
-/// An OpenAI-compatible HTTP server over a ``TextGenerator``: `POST /v1/completions`,
+/// An OpenAI-compatible HTTP server over a `TextGenerator`: `POST /v1/completions`,
 /// `POST /v1/chat/completions`, `GET /v1/models`, `GET /health`. Every request goes through the
 /// generator's batching scheduler, so concurrent clients share its forward passes.
 public struct GPT2Server: Sendable {
@@ -38,7 +38,10 @@ public struct GPT2Server: Sendable {
     let admission: Admission
     let log: @Sendable (String) -> Void
 
-    /// - Parameter log: receives one line per request (method, path, status, tokens, duration).
+    /// - Parameters:
+    ///   - generator: the engine; its `maxBatchSize` is how many requests generate at once.
+    ///   - configuration: address, model names, key and limits.
+    ///   - log: receives one line per request (method, path, status, tokens, duration).
     public init(generator: TextGenerator, configuration: Configuration, log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.generator = generator
         self.configuration = configuration
