@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // OpenBLAS's CBLAS on Linux. On Apple platforms the kernels use Accelerate instead
@@ -44,7 +45,8 @@ let package = Package(
         // The OpenAI-compatible HTTP server behind `generate serve`, on Hummingbird (SwiftNIO).
         .target(
             name: "GPT2Server",
-            dependencies: ["GPT2", .product(name: "Hummingbird", package: "hummingbird")]
+            dependencies: ["GPT2", .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
         .executableTarget(
             name: "generate",

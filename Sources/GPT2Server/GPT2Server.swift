@@ -2,6 +2,7 @@ import Foundation
 import GPT2
 import Hummingbird
 import Logging
+import ServiceLifecycle
 
 /// An OpenAI-compatible HTTP server over a `TextGenerator`: `POST /v1/completions`,
 /// `POST /v1/chat/completions`, `GET /v1/models`, `GET /health`. Every request goes through the
@@ -21,15 +22,18 @@ public struct GPT2Server: Sendable {
         public var maxQueue: Int
         /// Largest request body accepted, in bytes (413 beyond).
         public var maxBodyBytes: Int
+        /// How long a shutdown waits for the requests in flight before cancelling them.
+        public var shutdownGrace: Duration
 
         public init(host: String = "127.0.0.1", port: Int = 8080, modelNames: [String], apiKey: String? = nil,
-                    maxQueue: Int = 64, maxBodyBytes: Int = 4 << 20) {
+                    maxQueue: Int = 64, maxBodyBytes: Int = 4 << 20, shutdownGrace: Duration = .seconds(60)) {
             self.host = host
             self.port = port
             self.modelNames = modelNames
             self.apiKey = apiKey
             self.maxQueue = maxQueue
             self.maxBodyBytes = maxBodyBytes
+            self.shutdownGrace = shutdownGrace
         }
     }
 
@@ -50,13 +54,16 @@ public struct GPT2Server: Sendable {
     }
 
     /// Serves until SIGINT or SIGTERM, then stops accepting connections and lets the requests in
-    /// flight finish.
+    /// flight finish, for at most ``Configuration/shutdownGrace``; those still running then are
+    /// cancelled.
     public func run(onListening: @escaping @Sendable (_ port: Int) -> Void = { _ in }) async throws {
         var logger = Logger(label: "gpt2-server")
         logger.logLevel = .error
         let app = Application(router: router(), configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
                               onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) }, logger: logger)
-        try await app.runService()
+        var group = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        group.maximumGracefulShutdownDuration = configuration.shutdownGrace
+        try await ServiceGroup(configuration: group).run()
     }
 
     func router() -> Router<BasicRequestContext> {

@@ -12,7 +12,7 @@ struct ServeCommand: AsyncParsableCommand {
             Existing OpenAI client code runs against it with only its base URL changed, e.g. \
             OpenAI(base_url="http://127.0.0.1:8080/v1", api_key="unused"). Concurrent requests share \
             each forward pass. One line per request goes to standard error. SIGINT or SIGTERM stops \
-            accepting connections and finishes the requests in flight.
+            accepting connections and finishes the requests in flight (up to a minute).
 
             Exit codes: \(GenerateTool.exitCodes)
             """
