@@ -35,8 +35,9 @@ struct CompletionRequest {
         parameters.repetitionPenalty = try fields.float("repetition_penalty", in: Float.leastNonzeroMagnitude...10) ?? 1
         parameters.presencePenalty = try fields.float("presence_penalty", in: -2...2) ?? 0
         parameters.frequencyPenalty = try fields.float("frequency_penalty", in: -2...2) ?? 0
-        parameters.seed = try fields.int("seed", in: Int.min...Int.max).map { UInt64(bitPattern: Int64($0)) }
+        parameters.seed = try fields.seed()
         parameters.stopSequences = try Self.stop(fields.value("stop")) + (chat ? ["\nUser:", "\nSystem:"] : [])
+        parameters.logitBias = try Self.logitBias(fields.value("logit_bias"))
         parameters.stopAtEndOfText = !(try fields.bool("ignore_eos") ?? false)  // as llama.cpp's server, for benchmarks
         self.parameters = parameters
         n = try fields.int("n", in: 1...16) ?? 1
@@ -96,6 +97,21 @@ struct CompletionRequest {
         return ids
     }
 
+    /// `{"50256": -100}`: token ids (as strings, JSON's keys) to biases in -100...100.
+    static func logitBias(_ value: Any?) throws(APIError) -> [Int: Float] {
+        guard let value else { return [:] }
+        guard let object = value as? [String: Any] else { throw APIError.invalid("logit_bias", "logit_bias must be an object of token ids to numbers") }
+        var bias: [Int: Float] = [:]
+        for (key, number) in object {
+            guard let id = Int(key), id >= 0, let number = number as? NSNumber, !Fields.isBoolean(number),
+                  (-100...100).contains(number.doubleValue) else {
+                throw APIError.invalid("logit_bias", "logit_bias: \(key): expected a token id and a number in -100...100")
+            }
+            bias[id] = number.floatValue
+        }
+        return bias
+    }
+
     static func stop(_ value: Any?) throws(APIError) -> [String] {
         switch value {
         case nil, is NSNull: return []
@@ -139,13 +155,24 @@ struct Fields {
 
     func int(_ name: String, in range: ClosedRange<Int>) throws(APIError) -> Int? {
         guard let value = value(name) else { return nil }
-        guard let number = value as? NSNumber, !Self.isBoolean(value), let int = Int(exactly: number.doubleValue) else {
+        // from the number's text, not its Double: seeds use all 64 bits
+        guard let number = value as? NSNumber, !Self.isBoolean(value), let int = Int(number.stringValue) else {
             throw APIError.invalid(name, "\(name) must be an integer")
         }
         guard range.contains(int) else {
             throw APIError.invalid(name, "\(name) \(int) is out of range: it must be in \(range.lowerBound)...\(range.upperBound)")
         }
         return int
+    }
+
+    /// `seed`: any 64-bit integer, signed or not (taken as its bit pattern).
+    func seed() throws(APIError) -> UInt64? {
+        guard let value = value("seed") else { return nil }
+        guard let number = value as? NSNumber, !Self.isBoolean(value),
+              let seed = UInt64(number.stringValue) ?? Int64(number.stringValue).map(UInt64.init(bitPattern:)) else {
+            throw APIError.invalid("seed", "seed must be a 64-bit integer")
+        }
+        return seed
     }
 
     func float(_ name: String, in range: ClosedRange<Float>) throws(APIError) -> Float? {

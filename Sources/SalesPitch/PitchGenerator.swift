@@ -1,6 +1,7 @@
 import GPT2
 
-/// Makes checked pitches for customers with a `TextGenerator`.
+/// Makes checked pitches for customers with a `TextGenerator`, or an OpenAI-compatible server
+/// (``RemoteBackend``).
 ///
 /// ```swift
 /// let pitches = PitchGenerator(generator: try TextGenerator(directory: modelDirectory))
@@ -12,18 +13,23 @@ import GPT2
 /// for await outcome in pitches.pitches(for: profiles, parallel: 8) { ... }
 /// ```
 public struct PitchGenerator: Sendable {
-    public let generator: TextGenerator
+    /// Where the pitches are drawn.
+    public let backend: any PitchBackend
     public let options: PitchOptions
-    private let scriptFilter: ScriptFilter?
 
-    public init(generator: TextGenerator, options: PitchOptions = PitchOptions()) {
-        self.generator = generator
+    /// Pitches from the local engine (with the script filter unless ``PitchOptions/scriptFilter`` is off).
+    public init(generator: TextGenerator, options: PitchOptions = PitchOptions(), modelName: String = "") {
+        self.init(backend: LocalBackend(generator: generator, modelName: modelName, scriptFilter: options.scriptFilter),
+                  options: options)
+    }
+
+    public init(backend: any PitchBackend, options: PitchOptions = PitchOptions()) {
+        self.backend = backend
         self.options = options
-        scriptFilter = options.scriptFilter ? ScriptFilter(tokenizer: generator.tokenizer) : nil
     }
 
     /// The language and prompt of a customer's pitches, or why there can be none.
-    public func prompt(for profile: CustomerProfile) throws(PitchRejection) -> (language: PitchLanguage, text: String, ids: [Int]) {
+    public func prompt(for profile: CustomerProfile) throws(PitchRejection) -> (language: PitchLanguage, text: String) {
         let language = options.language ?? profile.language
         if options.template == nil {
             for field in ["name", "product"] where profile[field] == nil {
@@ -31,13 +37,8 @@ public struct PitchGenerator: Sendable {
             }
         }
         let text = try (options.template ?? .builtIn(language)).prompt(for: profile, language: language)
-        let ids = generator.promptTokens(text)
-        do {
-            try generator.checkPrompt(ids)
-        } catch {
-            throw PitchRejection(profile, "\(error)")
-        }
-        return (language, text, ids)
+        if let problem = backend.problem(with: text) { throw PitchRejection(profile, problem) }
+        return (language, text)
     }
 
     /// The customer's pitches for `variants` (default: 1 through ``PitchOptions/variants``), best
@@ -82,6 +83,8 @@ public struct PitchGenerator: Sendable {
                                     return .pitches(profile, try await self.pitches(for: profile, variants: wanted))
                                 } catch let rejection as PitchRejection {
                                     return .rejected(rejection)
+                                } catch let error as RemoteError {
+                                    return .rejected(PitchRejection(profile, error.message))  // done on a later run
                                 } catch {
                                     return nil  // cancelled
                                 }
@@ -104,27 +107,25 @@ public struct PitchGenerator: Sendable {
 
     /// One variant: drawn until it passes every check or the attempts run out; the best draw
     /// (most checks passed, then highest mean log-probability) is kept.
-    private func pitch(_ profile: CustomerProfile, variant: Int,
-                       prompt: (language: PitchLanguage, text: String, ids: [Int])) async throws -> Pitch {
+    private func pitch(_ profile: CustomerProfile, variant: Int, prompt: (language: PitchLanguage, text: String)) async throws -> Pitch {
         var parameters = options.parameters
         parameters.maxNewTokens = options.maxTokens ?? PitchOptions.defaultMaxTokens[prompt.language]!
-        let processors: [any LogitProcessor] = prompt.language == .english ? [scriptFilter].compactMap { $0 } : []
         let attempts = parameters.temperature == 0 ? 1 : max(options.attempts, 1)
         let firstSeed = options.seed(customerID: profile.id, variant: variant)
         var best: Pitch?
         for attempt in 0..<attempts {
             parameters.seed = firstSeed &+ UInt64(attempt)
-            let result = try await generator.generate(promptTokenIDs: prompt.ids, parameters: parameters, processors: processors)
-            try Task.checkCancellation()
-            let text = result.text
+            let draw: PitchDraw
+            do {
+                draw = try await backend.draw(prompt.text, parameters: parameters, englishOnly: prompt.language == .english)
+            } catch let error as RemoteError where error.status == 400 {
+                throw PitchRejection(profile, error.message)  // the server refused this prompt
+            }
             let pitch = Pitch(
-                customerID: profile.id, variant: variant, rank: 1, prompt: prompt.text, text: text,
-                language: prompt.language,
-                checks: PitchCheck.passed(by: text, stopReason: result.summary.stopReason, profile: profile,
-                                          language: prompt.language),
-                attempts: attempt + 1, seed: parameters.seed!, stopReason: result.summary.stopReason,
-                promptTokens: prompt.ids.count, generatedTokens: result.tokenIDs.count,
-                meanLogprob: result.logprobs.isEmpty ? 0 : result.logprobs.reduce(0, +) / Double(result.logprobs.count))
+                customerID: profile.id, variant: variant, rank: 1, prompt: prompt.text, text: draw.text, language: prompt.language,
+                checks: PitchCheck.passed(by: draw.text, stopReason: draw.stopReason, profile: profile, language: prompt.language),
+                attempts: attempt + 1, seed: parameters.seed!, stopReason: draw.stopReason,
+                promptTokens: draw.promptTokens, generatedTokens: draw.generatedTokens, meanLogprob: draw.meanLogprob)
             if best == nil || (pitch.checks.count, pitch.meanLogprob) > (best!.checks.count, best!.meanLogprob) {
                 best = pitch
             }

@@ -18,7 +18,8 @@ public struct PitchOptions: Sendable {
     public var attempts: Int
     /// The seed every pitch's seed is derived from, with the customer's id and the variant.
     public var seed: UInt64
-    /// Forbid CJK tokens in English pitches (``ScriptFilter``) rather than only redrawing.
+    /// Forbid CJK tokens in English pitches (``ScriptFilter``) rather than only redrawing (local
+    /// engine only).
     public var scriptFilter: Bool
 
     /// Tokens a pitch may take, by language: the demo model's pitches run to 50–90 tokens in

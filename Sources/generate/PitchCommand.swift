@@ -58,6 +58,12 @@ struct PitchCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Customers worked on at once, sharing each forward pass (1...16).", valueName: "n"))
     var parallel: Int = TextGenerator.defaultMaxBatchSize
 
+    @Option(help: ArgumentHelp("Draw the pitches from this OpenAI-compatible server (generate serve, or any other) instead of loading a model, e.g. http://10.0.0.5:8080/v1.", valueName: "url"))
+    var endpoint: String?
+
+    @Option(help: ArgumentHelp("With --endpoint: the server's API key.", valueName: "key"))
+    var apiKey: String?
+
     @Flag(help: "Let English pitches draw CJK tokens (the checks and redraws still apply).")
     var noScriptFilter = false
 
@@ -89,13 +95,16 @@ struct PitchCommand: AsyncParsableCommand {
             throw ValidationError("--customers, --out and --errors must be three different files")
         }
         if !(1...16).contains(parallel) { throw ValidationError("--parallel \(parallel): must be in 1...16") }
+        if endpoint != nil && (modelOptions.model != nil || !sampling.ban.isEmpty) {
+            throw ValidationError("--endpoint draws from the server's model: leave out --model and --ban (a server cannot take banned strings)")
+        }
+        if endpoint == nil && apiKey != nil { throw ValidationError("--api-key goes with --endpoint") }
         if !(1...100).contains(variants) { throw ValidationError("--variants \(variants): must be in 1...100") }
         if !(1...100).contains(attempts) { throw ValidationError("--attempts \(attempts): must be in 1...100") }
     }
 
     func run() async throws {
         Interruption.shared.install()
-        let directory = try modelOptions.directory()
         let pitchTemplate = try template.map(Self.readTemplate)
         let list = try customers.map(Self.readCustomers)
         if let pitchTemplate, let list {
@@ -107,28 +116,44 @@ struct PitchCommand: AsyncParsableCommand {
         }
         let single = list == nil ? try singleProfile() : nil
 
-        let tokenizer = try CLIError.loading { try GPT2Tokenizer(directory: directory) }
-        let model = try modelOptions.load(directory)
-        try sampling.check(vocabularySize: model.config.vocabularySize)
         var options = PitchOptions(template: pitchTemplate, language: language, variants: variants, attempts: attempts,
                                    seed: sampling.seed ?? UInt64.random(in: 0...UInt64(UInt32.max)),
                                    scriptFilter: !noScriptFilter)
         options.parameters = sampling.parameters(options.parameters)
         options.maxTokens = sampling.maxTokens
-        let generator = PitchGenerator(generator: TextGenerator(model: model, tokenizer: tokenizer, maxBatchSize: parallel),
-                                       options: options)
+        let generator = PitchGenerator(backend: try await backend(), options: options)
         if let single {
             try await writeOne(single, generator: generator)
         } else if let list, let out {
             let run = try PitchListRun(list: list, out: URL(fileURLWithPath: out), errors: errors.map(URL.init(fileURLWithPath:)),
-                                       model: directory.lastPathComponent, quiet: quiet)
+                                       model: generator.backend.modelName, quiet: quiet)
             try await run.run(generator: generator, parallel: parallel)
         }
     }
 
+    /// The local model, or the server of --endpoint.
+    func backend() async throws -> any PitchBackend {
+        if let endpoint {
+            guard let url = URL(string: endpoint), ["http", "https"].contains(url.scheme ?? "") else {
+                throw CLIError.usage("--endpoint \(endpoint): expected an http(s) URL such as http://127.0.0.1:8080/v1")
+            }
+            do {
+                return try await RemoteBackend.connect(to: url, apiKey: apiKey)
+            } catch {
+                throw CLIError.io("--endpoint \(endpoint): \(error)")
+            }
+        }
+        let directory = try modelOptions.directory()
+        let tokenizer = try CLIError.loading { try GPT2Tokenizer(directory: directory) }
+        let model = try modelOptions.load(directory)
+        try sampling.check(vocabularySize: model.config.vocabularySize)
+        return LocalBackend(generator: TextGenerator(model: model, tokenizer: tokenizer, maxBatchSize: parallel),
+                            modelName: directory.lastPathComponent, scriptFilter: !noScriptFilter)
+    }
+
     /// One customer: the pitch on standard output, its checks on standard error.
     func writeOne(_ profile: CustomerProfile, generator: PitchGenerator) async throws {
-        let prompt: (language: PitchLanguage, text: String, ids: [Int])
+        let prompt: (language: PitchLanguage, text: String)
         do {
             prompt = try generator.prompt(for: profile)
         } catch {

@@ -4,6 +4,7 @@ import FoundationNetworking
 #endif
 import Testing
 import TestSupport
+import SalesPitch
 
 /// `generate serve` on a free loopback port, spoken to over HTTP (URLSession, and curl for
 /// streams cut short), as a client on this machine would.
@@ -153,6 +154,32 @@ import TestSupport
         let line = try #require(server.logText.split(separator: "\n").first { $0.contains(" 499 ") }, "\(server.logText)")
         let tokens = Int(line.split(separator: " ")[5]) ?? .max
         #expect(tokens < 460, "\(line)")  // the context (512) would end it at 470
+    }
+
+    @Test("generate pitch --endpoint draws through the server: the same rows as the local engine, the server's model named")
+    func pitchThroughServer() throws {
+        let server = try Server(["--model-alias", "team-model"])
+        defer { #expect(server.stop() == 0) }
+        let directory = try TestPaths.temporaryDirectory()
+        let customers = TestPaths.salesDemo.appendingPathComponent("examples/customers.csv").path
+        let common = ["pitch", "--customers", customers, "--seed", "4", "--variants", "2", "--no-script-filter", "-q"]
+        let remote = directory.file("remote.csv"), local = directory.file("local.csv")
+        let viaServer = try CommandRunner.run("generate", common + ["--out", remote.path, "--endpoint", server.base.absoluteString + "/v1"])
+        #expect(viaServer.status == 0, "\(viaServer.stderr)")
+        #expect(try CommandRunner.run("generate", common + ["--out", local.path]).status == 0)
+        func rows(_ url: URL) throws -> [[String: String]] {
+            try String(contentsOf: url, encoding: .utf8).isEmpty ? [] : PitchTable.rows(of: url)
+        }
+        let remoteRows = try rows(remote), localRows = try rows(local)
+        #expect(remoteRows.count == 16)
+        #expect(Set(remoteRows.map { $0["model"] }) == ["sales-demo"])
+        let columns = ["id", "variant", "rank", "pitch", "checks", "attempts", "stop_reason", "prompt_tokens", "generated_tokens", "mean_logprob", "seed"]
+        func key(_ rows: [[String: String]]) -> [[String?]] { rows.map { row in columns.map { row[$0] } }.sorted { "\($0)" < "\($1)" } }
+        #expect(key(remoteRows) == key(localRows))
+        #expect(server.logText.split(separator: "\n").count(where: { $0.contains("POST /v1/completions 200") }) >= 16)
+
+        let unreachable = try CommandRunner.run("generate", common + ["--out", directory.file("x.csv").path, "--endpoint", "http://127.0.0.1:1/v1"])
+        #expect(unreachable.status == 74 && unreachable.stderr.contains("--endpoint"), "\(unreachable.stderr)")
     }
 
     @Test("SIGTERM lets the request in flight finish, then exits 0")
