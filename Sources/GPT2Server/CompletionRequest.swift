@@ -44,6 +44,7 @@ struct CompletionRequest {
         stream = try fields.bool("stream") ?? false
         echo = chat ? false : try fields.bool("echo") ?? false
         logprobs = chat ? nil : try fields.int("logprobs", in: 0...5)
+        self.parameters.topLogprobs = logprobs ?? 0
         if chat, try fields.bool("logprobs") == true { throw APIError.invalid("logprobs", "logprobs are not supported for chat completions here") }
     }
 

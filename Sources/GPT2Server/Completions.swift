@@ -98,13 +98,18 @@ extension GPT2Server {
         }
     }
 
-    /// The legacy completions `logprobs` object: each token's text, log-probability and offset in
-    /// the text (with `echo`, the prompt's tokens first; the first has no log-probability).
+    /// The legacy completions `logprobs` object: each token's text, log-probability, the most
+    /// likely tokens at its step (text to log-probability) and its offset in the text (with
+    /// `echo`, the prompt's tokens first, without alternatives; the first has no log-probability).
     func logprobs(_ result: GenerationResult, prompt: [Int], echo: Bool) throws -> [String: Any] {
         var ids = result.tokenIDs, values: [Any] = result.logprobs
+        var top: [Any] = result.topLogprobs.map { step in
+            Dictionary(step.map { (generator.tokenizer.decode([$0.id]), $0.logprob) }, uniquingKeysWith: max)
+        }
         if echo {
             ids = prompt + ids
             values = try generator.promptLogprobs(prompt).map { (value: Double?) -> Any in value ?? NSNull() } + values
+            top = Array(repeating: NSNull(), count: prompt.count) + top
         }
         var offsets: [Int] = []
         var offset = 0
@@ -114,7 +119,7 @@ extension GPT2Server {
             offset += text.count
             return text
         }
-        return ["tokens": tokens, "token_logprobs": values, "top_logprobs": NSNull(), "text_offset": offsets]
+        return ["tokens": tokens, "token_logprobs": values, "top_logprobs": top, "text_offset": offsets]
     }
 
     /// Server-sent events: one `data:` chunk per token with text, a last one per choice with its

@@ -120,6 +120,7 @@ struct SamplingOptions: ParsableArguments {
         case .repetitionContextSize: "repetition-context-size"
         case .logitBias: "logit-bias"
         case .bannedStrings: "ban"
+        case .topLogprobs: "top-logprobs"
         }
     }
 }

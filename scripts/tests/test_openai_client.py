@@ -86,6 +86,17 @@ class OpenAIClientTests(unittest.TestCase):
                                                temperature=1, n=3, seed=7)
         self.assertEqual([c.text for c in again.choices], [c.text for c in response.choices])
 
+    def test_top_logprobs(self):
+        response = self.client.completions.create(model="sales-demo", prompt=ENGLISH, max_tokens=6, temperature=0, logprobs=3)
+        logprobs = response.choices[0].logprobs
+        self.assertEqual(len(logprobs.top_logprobs), 6)
+        for token, value, top in zip(logprobs.tokens, logprobs.token_logprobs, logprobs.top_logprobs):
+            self.assertLessEqual(len(top), 3)
+            # greedy: the token drawn is the most likely one, with the same log-probability
+            self.assertAlmostEqual(max(top.values()), value, places=6)
+            self.assertAlmostEqual(top[token], value, places=6)
+            self.assertLessEqual(sum(__import__("math").exp(v) for v in top.values()), 1.0 + 1e-6)
+
     def test_logprobs_and_echo(self):
         response = self.client.completions.create(model="sales-demo", prompt=ENGLISH, max_tokens=8, temperature=0,
                                                   logprobs=1, echo=True)

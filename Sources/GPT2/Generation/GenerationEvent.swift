@@ -47,10 +47,19 @@ public struct GeneratedToken: Sendable, Equatable {
     /// Log-probability of the token under the model's raw distribution (before penalties,
     /// temperature and truncation).
     public var logprob: Double
+    /// The ``GenerationParameters/topLogprobs`` most likely tokens at this step, most likely
+    /// first, with their log-probabilities under the raw distribution (empty unless asked for).
+    public var topLogprobs: [TokenLogprob] = []
     /// Text that became visible with this token. It can be empty: a character split across
     /// several byte-level tokens, or text that might be the start of a stop string, is held back
     /// until it is complete (or dropped, if it turns out to be the stop string).
     public var text: String
+}
+
+/// A token and its log-probability under the model's raw distribution.
+public struct TokenLogprob: Sendable, Equatable {
+    public var id: Int
+    public var logprob: Double
 }
 
 /// An event of ``TextGenerator/stream(prompt:parameters:)``.
@@ -70,6 +79,9 @@ public struct GenerationResult: Sendable, Equatable {
     public var tokenIDs: [Int]
     /// Log-probability of each generated token (see ``GeneratedToken/logprob``).
     public var logprobs: [Double]
+    /// The most likely tokens at each step (see ``GeneratedToken/topLogprobs``); empty lists
+    /// unless ``GenerationParameters/topLogprobs`` asked for them.
+    public var topLogprobs: [[TokenLogprob]]
     /// The generated text, without the stop string that ended it.
     public var text: String
     /// Counts, stop reason and timings.
@@ -82,6 +94,7 @@ public struct GenerationResult: Sendable, Equatable {
         self.promptTokenIDs = promptTokenIDs
         tokenIDs = []
         logprobs = []
+        topLogprobs = []
         text = ""
         summary = GenerationSummary(promptTokenCount: promptTokenIDs.count, generatedTokenCount: 0, stopReason: .cancelled,
                                     timings: GenerationTimings(promptSeconds: 0, generationSeconds: 0,
@@ -94,6 +107,7 @@ public struct GenerationResult: Sendable, Equatable {
         case .token(let token):
             tokenIDs.append(token.id)
             logprobs.append(token.logprob)
+            topLogprobs.append(token.topLogprobs)
             text += token.text
             summary.generatedTokenCount += 1
         case .finished(let summary):

@@ -54,6 +54,22 @@ struct SequenceState {
             // a character the generation ended inside; they stay out of the text (the ids keep them).
             text += filter.finish()
         }
-        return (GeneratedToken(id: id, logprob: logprob, text: text), reason)
+        var top: [TokenLogprob] = []
+        if parameters.topLogprobs > 0 {
+            let logSumExp = Double(logits[id]) - logprob  // log Σ exp(logits), from the token's log-softmax
+            top = Self.largest(logits, count: parameters.topLogprobs).map { TokenLogprob(id: $0, logprob: Double(logits[$0]) - logSumExp) }
+        }
+        return (GeneratedToken(id: id, logprob: logprob, topLogprobs: top, text: text), reason)
+    }
+
+    /// The indices of the `count` largest values, largest first (ties: the lower index first).
+    static func largest(_ values: [Float], count: Int) -> [Int] {
+        var best: [Int] = []
+        for i in values.indices where best.count < count || values[i] > values[best[best.count - 1]] {
+            let place = best.firstIndex { values[i] > values[$0] } ?? best.count
+            best.insert(i, at: place)
+            if best.count > count { best.removeLast() }
+        }
+        return best
     }
 }

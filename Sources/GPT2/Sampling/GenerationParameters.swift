@@ -104,6 +104,12 @@ public struct GenerationParameters: Sendable, Equatable {
     /// Default `[]` (none).
     public var stopSequences: [String]
 
+    /// How many of the most likely tokens each ``GeneratedToken`` lists with their
+    /// log-probabilities (``GeneratedToken/topLogprobs``), as OpenAI's `logprobs`; `0...20`.
+    ///
+    /// Default `0` (none: no extra work per token).
+    public var topLogprobs: Int
+
     /// Whether the generation stops when the model produces the end-of-text token
     /// (`<|endoftext|>`, id 50256 for GPT-2). Honoured by the generation loop.
     ///
@@ -126,7 +132,8 @@ public struct GenerationParameters: Sendable, Equatable {
         bannedStrings: [String] = [],
         seed: UInt64? = nil,
         stopSequences: [String] = [],
-        stopAtEndOfText: Bool = true
+        stopAtEndOfText: Bool = true,
+        topLogprobs: Int = 0
     ) {
         self.maxNewTokens = maxNewTokens
         self.temperature = temperature
@@ -142,6 +149,7 @@ public struct GenerationParameters: Sendable, Equatable {
         self.seed = seed
         self.stopSequences = stopSequences
         self.stopAtEndOfText = stopAtEndOfText
+        self.topLogprobs = topLogprobs
     }
 
     /// Greedy decoding preset: the defaults with `temperature` set to `0`, so every step picks the
@@ -158,7 +166,7 @@ public struct GenerationParameters: Sendable, Equatable {
     ///   `repetitionPenalty` that is `≤ 0`, NaN or infinite; a NaN or infinite `presencePenalty`
     ///   or `frequencyPenalty`; a negative `repetitionContextSize`; a `logitBias` entry with a
     ///   negative id or a bias that is NaN or infinite (the lowest such id is reported); an empty
-    ///   string in `bannedStrings`.
+    ///   string in `bannedStrings`; a `topLogprobs` outside `0...20`.
     public func validate() throws(GenerationParametersError) {
         if maxNewTokens < 0 {
             throw .init(.maxNewTokens, maxNewTokens, requirement: "must be >= 0")
@@ -194,6 +202,9 @@ public struct GenerationParameters: Sendable, Equatable {
         if bannedStrings.contains("") {
             throw .init(.bannedStrings, "\"\"", requirement: "must not be empty")
         }
+        if !(0...20).contains(topLogprobs) {
+            throw .init(.topLogprobs, topLogprobs, requirement: "must be in 0...20")
+        }
     }
 
     /// ``validate()``, and checks that every ``logitBias`` id is in `0..<vocabularySize`.
@@ -225,6 +236,7 @@ public struct GenerationParametersError: Error, Equatable, CustomStringConvertib
         case repetitionContextSize
         case logitBias
         case bannedStrings
+        case topLogprobs
     }
 
     /// The offending field.

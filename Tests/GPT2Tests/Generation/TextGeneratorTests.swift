@@ -118,6 +118,32 @@ import TestSupport
         #expect(endedInsideCharacter > 0)
     }
 
+    @Test("topLogprobs: the most likely tokens of each step, most likely first, on the raw distribution")
+    func topLogprobs() async throws {
+        let generator = try Self.demo
+        let prompt = generator.promptTokens("Customer: Anna Lee, 41, teacher.")
+        var parameters = GenerationParameters(maxNewTokens: 6, temperature: 1.5, seed: 9)
+        parameters.topLogprobs = 4
+        let result = try await generator.generate(promptTokenIDs: prompt, parameters: parameters)
+        #expect(result.topLogprobs.count == 6)
+        var context = prompt
+        for (step, top) in result.topLogprobs.enumerated() {
+            #expect(top.count == 4)
+            #expect(zip(top, top.dropFirst()).allSatisfy { $0.logprob >= $1.logprob })
+            // each alternative's log-probability, scored in its own pass over context + alternative
+            for alternative in top {
+                let scored = try generator.promptLogprobs(context + [alternative.id])
+                #expect(abs(scored.last!! - alternative.logprob) < 1e-4, "step \(step), id \(alternative.id)")
+            }
+            // the drawn token, if among them, has its own log-probability
+            if let drawn = top.first(where: { $0.id == result.tokenIDs[step] }) {
+                #expect(abs(drawn.logprob - result.logprobs[step]) < 1e-9)
+            }
+            context.append(result.tokenIDs[step])
+        }
+        #expect(try await generator.generate(promptTokenIDs: prompt, parameters: .greedy).topLogprobs.allSatisfy(\.isEmpty))
+    }
+
     @Test("the same seed gives the same text; another seed another text")
     func seeds() async throws {
         let generator = try Self.demo
