@@ -41,6 +41,9 @@ struct CompletionRequest {
         parameters.stopAtEndOfText = !(try fields.bool("ignore_eos") ?? false)  // as llama.cpp's server, for benchmarks
         self.parameters = parameters
         n = try fields.int("n", in: 1...16) ?? 1
+        if prompts.count * n > 128 {
+            throw APIError.invalid("prompt", "\(prompts.count) prompts × n \(n) is \(prompts.count * n) completions; at most 128 per request")
+        }
         stream = try fields.bool("stream") ?? false
         echo = chat ? false : try fields.bool("echo") ?? false
         logprobs = chat ? nil : try fields.int("logprobs", in: 0...5)

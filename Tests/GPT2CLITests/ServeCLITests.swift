@@ -92,6 +92,9 @@ import SalesPitch
             (["model": "sales-demo", "prompt": "hi", "stream": "yes"], 400, "stream"),
             (["model": "sales-demo", "prompt": [1.5]], 400, "prompt"),
             (["model": "sales-demo", "prompt": [99999999]], 400, "prompt"),
+            (["model": "sales-demo", "prompt": Array(repeating: "hi", count: 20), "n": 8], 400, "prompt"),
+            (["model": "sales-demo", "prompt": "hi", "logit_bias": ["50256": 500]], 400, "logit_bias"),
+            (["model": "sales-demo", "prompt": "hi", "seed": 1.5], 400, "seed"),
             (["model": "sales-demo", "prompt": String(repeating: "hi ", count: 600)], 400, "prompt"),
         ]
         for (fields, status, param) in cases {
