@@ -37,7 +37,7 @@ for kind in "${kinds[@]}"; do
             scratch=.build-asan
             # halt_on_error stays at its default (stop at the first report, non-zero exit).
             export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
-            # LeakSanitizer runs at exit. Three leaks are the toolchain's, not this project's
+            # LeakSanitizer runs at exit. These leaks are the toolchain's, not this project's
             # (Swift 6.3.1 on Linux), and are suppressed by the narrowest stack frame that names them:
             # - FoundationEssentials' readBytesFromFile leaks its 4 KB read buffer whenever
             #   Data(contentsOf:) reads an empty file (reproduced without this project: three reads
@@ -46,12 +46,18 @@ for kind in "${kinds[@]}"; do
             #   (the end-to-end tests run the generate CLI with Process).
             # - XCTest's harness (swift test runs it, with no XCTest tests) keeps its suite-run
             #   objects at exit.
+            # - FoundationNetworking's URLSession (the server tests' HTTP client) leaves libcurl's
+            #   per-request allocations and a weak-reference side table behind, and
+            #   Process.waitUntilExit a side table per process waited on.
             mkdir -p "$scratch"
             suppressions="$root/$scratch/lsan-suppressions.txt"
             cat >"$suppressions" <<'EOF_SUPPRESSIONS'
 leak:FoundationEssentials17readBytesFromFile
 leak:Foundation7ProcessC3run
 leak:libXCTest.so
+leak:libcurl.so
+leak:FoundationNetworking10URLSession
+leak:Foundation7ProcessC13waitUntilExit
 EOF_SUPPRESSIONS
             export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$suppressions:print_suppressions=1}"
             ;;

@@ -19,6 +19,12 @@ struct CompletionRequest {
         let fields = Fields(body)
         guard let model = try fields.string("model") else { throw APIError.invalid("model", "you must provide a model parameter") }
         self.model = model
+        // the count first: a body of a million short prompts is refused before any is tokenized
+        n = try fields.int("n", in: 1...16) ?? 1
+        let promptCount = chat ? 1 : (fields.value("prompt") as? [Any]).map { Self.tokenIDs($0) == nil ? $0.count : 1 } ?? 1
+        if promptCount * n > 128 {
+            throw APIError.invalid("prompt", "\(promptCount) prompts × n \(n) is \(promptCount * n) completions; at most 128 per request")
+        }
         if chat {
             prompts = [TextGenerator.promptTokens(try Self.chatPrompt(fields.value("messages")), tokenizer: tokenizer)]
         } else {
@@ -40,10 +46,6 @@ struct CompletionRequest {
         parameters.logitBias = try Self.logitBias(fields.value("logit_bias"))
         parameters.stopAtEndOfText = !(try fields.bool("ignore_eos") ?? false)  // as llama.cpp's server, for benchmarks
         self.parameters = parameters
-        n = try fields.int("n", in: 1...16) ?? 1
-        if prompts.count * n > 128 {
-            throw APIError.invalid("prompt", "\(prompts.count) prompts × n \(n) is \(prompts.count * n) completions; at most 128 per request")
-        }
         stream = try fields.bool("stream") ?? false
         echo = chat ? false : try fields.bool("echo") ?? false
         logprobs = chat ? nil : try fields.int("logprobs", in: 0...5)
@@ -119,9 +121,9 @@ struct CompletionRequest {
     static func stop(_ value: Any?) throws(APIError) -> [String] {
         switch value {
         case nil, is NSNull: return []
-        case let text as String: return text.isEmpty ? [] : [text]
-        case let texts as [String] where texts.count <= 4: return texts.filter { !$0.isEmpty }
-        default: throw APIError.invalid("stop", "stop must be a string or an array of up to 4 strings")
+        case let texts as [String] where texts.count <= 4 && texts.allSatisfy({ $0.count <= 256 }): return texts.filter { !$0.isEmpty }
+        case let text as String where text.count <= 256: return text.isEmpty ? [] : [text]
+        default: throw APIError.invalid("stop", "stop must be a string or an array of up to 4 strings, each of at most 256 characters")
         }
     }
 }

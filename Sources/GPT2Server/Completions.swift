@@ -9,9 +9,11 @@ extension GPT2Server {
         let body: ByteBuffer
         do {
             body = try await request.collectBody(upTo: configuration.maxBodyBytes)
-        } catch {
+        } catch let error as HTTPResponseError where error.status == .contentTooLarge {
             throw APIError(status: .contentTooLarge, message: "The request body is larger than \(configuration.maxBodyBytes) bytes.",
                            type: "invalid_request_error", param: nil, code: nil)
+        } catch {
+            throw APIError.invalid(nil, "The request body could not be read: \(error)")
         }
         guard let object = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any] else {
             throw APIError.invalid(nil, "We could not parse the JSON body of your request: expected a JSON object.")
@@ -33,16 +35,20 @@ extension GPT2Server {
         } catch {
             throw APIError.invalid(error.parameter.rawValue, error.description)
         }
-        guard admission.enter() else {
+        let jobs = Job.all(parsed)
+        guard jobs.count <= admission.limit else {
+            throw APIError.invalid("n", "\(jobs.count) completions in one request; this server takes at most \(admission.limit) at once")
+        }
+        // the places are given back when the ticket goes, whichever way the response ends
+        guard let ticket = admission.enter(jobs.count) else {
             throw APIError(status: .tooManyRequests, message: "The server is busy: too many requests waiting. Retry shortly.",
                            type: "requests", param: nil, code: "rate_limit_exceeded", headers: [.init("Retry-After")!: "1"])
         }
         let id = (chat ? "chatcmpl-" : "cmpl-") + UUID().uuidString.lowercased()
-        let jobs = Job.all(parsed)
         if parsed.stream {
-            return (stream(jobs, parsed: parsed, id: id, chat: chat, request: request), nil)
+            return (stream(jobs, parsed: parsed, id: id, chat: chat, request: request, ticket: ticket), nil)
         }
-        defer { admission.leave() }
+        defer { withExtendedLifetime(ticket) {} }
         let results = try await withThrowingTaskGroup(of: (Int, GenerationResult).self) { group in
             for job in jobs {
                 group.addTask { (job.index, try await generator.generate(promptTokenIDs: job.prompt, parameters: job.parameters)) }
@@ -52,16 +58,23 @@ extension GPT2Server {
         try Task.checkCancellation()
         var choices: [[String: Any]] = []
         var completionTokens = 0
+        var promptLogprobs: [Int: [Double?]] = [:]  // echo: scored once per prompt, not per choice
         for job in jobs {
             let result = results[job.index]!
             completionTokens += result.tokenIDs.count
             var choice: [String: Any] = ["index": job.index, "finish_reason": Self.finishReason(result.summary.stopReason)]
             if chat {
-                choice["message"] = ["role": "assistant", "content": result.text.trimmingCharacters(in: .whitespaces)]
+                choice["message"] = ["role": "assistant", "content": String(result.text.drop(while: \.isWhitespace))]
                 choice["logprobs"] = NSNull()
             } else {
                 choice["text"] = (parsed.echo ? generator.tokenizer.decode(job.prompt) : "") + result.text
-                choice["logprobs"] = try parsed.logprobs.map { _ in try logprobs(result, prompt: job.prompt, echo: parsed.echo) } ?? NSNull()
+                var scored: [Double?]?
+                if parsed.echo && parsed.logprobs != nil {
+                    let prompt = job.index / parsed.n
+                    scored = try promptLogprobs[prompt] ?? generator.promptLogprobs(job.prompt)
+                    promptLogprobs[prompt] = scored
+                }
+                choice["logprobs"] = parsed.logprobs.map { _ in logprobs(result, prompt: job.prompt, promptLogprobs: scored) } ?? NSNull()
             }
             choices.append(choice)
         }
@@ -101,14 +114,14 @@ extension GPT2Server {
     /// The legacy completions `logprobs` object: each token's text, log-probability, the most
     /// likely tokens at its step (text to log-probability) and its offset in the text (with
     /// `echo`, the prompt's tokens first, without alternatives; the first has no log-probability).
-    func logprobs(_ result: GenerationResult, prompt: [Int], echo: Bool) throws -> [String: Any] {
+    func logprobs(_ result: GenerationResult, prompt: [Int], promptLogprobs: [Double?]?) -> [String: Any] {
         var ids = result.tokenIDs, values: [Any] = result.logprobs
         var top: [Any] = result.topLogprobs.map { step in
             Dictionary(step.map { (generator.tokenizer.decode([$0.id]), $0.logprob) }, uniquingKeysWith: max)
         }
-        if echo {
+        if let promptLogprobs {
             ids = prompt + ids
-            values = try generator.promptLogprobs(prompt).map { (value: Double?) -> Any in value ?? NSNull() } + values
+            values = promptLogprobs.map { (value: Double?) -> Any in value ?? NSNull() } + values
             top = Array(repeating: NSNull(), count: prompt.count) + top
         }
         var offsets: [Int] = []
@@ -125,7 +138,8 @@ extension GPT2Server {
     /// Server-sent events: one `data:` chunk per token with text, a last one per choice with its
     /// finish reason, then `data: [DONE]`. A client that goes away cancels the generations (the
     /// write fails, the streams are dropped).
-    func stream(_ jobs: [Job], parsed: CompletionRequest, id: String, chat: Bool, request: Request) -> Response {
+    func stream(_ jobs: [Job], parsed: CompletionRequest, id: String, chat: Bool, request: Request,
+                ticket: Admission.Ticket) -> Response {
         let start = ContinuousClock.now
         let created = Int(Date().timeIntervalSince1970)
         let object = chat ? "chat.completion.chunk" : "text_completion"
@@ -144,7 +158,7 @@ extension GPT2Server {
             return ByteBuffer(data: Data("data: ".utf8) + json + Data("\n\n".utf8))
         }
         let body = ResponseBody { [self] writer in
-            defer { admission.leave() }
+            defer { withExtendedLifetime(ticket) {} }
             let (chunks, continuation) = AsyncStream<ByteBuffer>.makeStream()
             let tokens = LockedCount()
             let producers = Task {
@@ -154,17 +168,22 @@ extension GPT2Server {
                             if chat { continuation.yield(chunk(job.index, text: "", finish: nil, first: true)) }
                             if parsed.echo { continuation.yield(chunk(job.index, text: generator.tokenizer.decode(job.prompt), finish: nil)) }
                             var reason = "stop"
+                            var started = !chat  // a chat reply starts at its first non-space, as when not streamed
                             do {
                                 for try await event in generator.stream(promptTokenIDs: job.prompt, parameters: job.parameters) {
                                     switch event {
                                     case .token(let token):
                                         tokens.add(1)
-                                        if !token.text.isEmpty { continuation.yield(chunk(job.index, text: token.text, finish: nil)) }
+                                        let text = started ? token.text : String(token.text.drop(while: \.isWhitespace))
+                                        started = started || !text.isEmpty
+                                        if !text.isEmpty { continuation.yield(chunk(job.index, text: text, finish: nil)) }
                                     case .finished(let summary):
                                         reason = Self.finishReason(summary.stopReason)
                                     }
                                 }
-                            } catch {}
+                            } catch {
+                                return  // cancelled: the stream ends without [DONE]
+                            }
                             if !Task.isCancelled { continuation.yield(chunk(job.index, text: nil, finish: reason)) }
                         }
                     }
@@ -173,11 +192,17 @@ extension GPT2Server {
             }
             var status = 200
             do {
-                for await buffer in chunks { try await writer.write(buffer) }
-                try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
-                try await writer.finish(nil)
+                // the response cancelled (the shutdown's grace ran out) cancels the generations too
+                try await withTaskCancellationHandler {
+                    for await buffer in chunks { try await writer.write(buffer) }
+                    try Task.checkCancellation()  // a cut stream must not look finished
+                    try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+                    try await writer.finish(nil)
+                } onCancel: {
+                    producers.cancel()
+                }
             } catch {
-                status = 499  // the client went away: stop generating for it
+                status = 499  // the client went away, or the server is stopping: stop generating for it
                 producers.cancel()
             }
             logLine(request, status: status, tokens: tokens.value, start: start)

@@ -17,8 +17,8 @@ public struct GPT2Server: Sendable {
         public var modelNames: [String]
         /// When set, every `/v1` request needs `Authorization: Bearer <key>`.
         public var apiKey: String?
-        /// Requests waiting beyond those being generated (the generator's `maxBatchSize`); more
-        /// are refused with 429.
+        /// Completions (a request's prompts × `n`) waiting beyond those being generated (the
+        /// generator's `maxBatchSize`); more are refused with 429.
         public var maxQueue: Int
         /// Largest request body accepted, in bytes (413 beyond).
         public var maxBodyBytes: Int
@@ -105,12 +105,13 @@ public struct GPT2Server: Sendable {
     }
 
     func logLine(_ request: Request, status: Int, tokens: Int, start: ContinuousClock.Instant) {
-        let seconds = Double((ContinuousClock.now - start).components.attoseconds) / 1e18 + Double((ContinuousClock.now - start).components.seconds)
+        let elapsed = (ContinuousClock.now - start).components
+        let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
         log(String(format: "%@ %@ %d %d tokens %.3f s", request.method.rawValue, request.uri.path, status, tokens, seconds))
     }
 }
 
-/// Requests in flight (being generated or waiting for a batch slot), up to a limit.
+/// Completions in flight (being generated or waiting for a batch slot), up to a limit.
 final class Admission: @unchecked Sendable {  // `count` is guarded by `lock`
     private let lock = NSLock()
     private var count = 0
@@ -120,16 +121,31 @@ final class Admission: @unchecked Sendable {  // `count` is guarded by `lock`
         self.limit = limit
     }
 
-    /// Takes a place, or returns false if all are taken.
-    func enter() -> Bool {
-        lock.withLock {
-            guard count < limit else { return false }
-            count += 1
-            return true
+    /// Places taken, given back when the ticket is released (by whatever path the response ends,
+    /// including a response whose body is never written).
+    final class Ticket: Sendable {
+        let admission: Admission
+        let places: Int
+
+        init(_ admission: Admission, places: Int) {
+            self.admission = admission
+            self.places = places
         }
+
+        deinit { admission.leave(places) }
     }
 
-    func leave() {
-        lock.withLock { count -= 1 }
+    /// Takes `places`, or returns nil if there are not that many free.
+    func enter(_ places: Int) -> Ticket? {
+        let taken = lock.withLock {
+            guard count + places <= limit else { return false }
+            count += places
+            return true
+        }
+        return taken ? Ticket(self, places: places) : nil
+    }
+
+    fileprivate func leave(_ places: Int) {
+        lock.withLock { count -= places }
     }
 }

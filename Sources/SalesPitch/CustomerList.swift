@@ -50,6 +50,8 @@ public enum CustomerList {
             switch record {
             case .malformed(let reason, let line):
                 rejected.append(PitchRejection(customerID: nil, line: line, reason: "malformed CSV: \(reason)"))
+            case .unclosed(let line):
+                rejected.append(PitchRejection(customerID: nil, line: line, reason: "malformed CSV: a quoted field is never closed"))
             case .fields(let values, let line) where values.count != columns.count:
                 rejected.append(PitchRejection(customerID: nil, line: line,
                                                reason: "malformed CSV: \(values.count) fields, the header has \(columns.count)"))

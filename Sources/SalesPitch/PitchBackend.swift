@@ -59,7 +59,8 @@ public struct LocalBackend: PitchBackend {
 
 /// Pitches from an OpenAI-compatible completions endpoint (`generate serve`, or any other), with
 /// the same sampling parameters and seeds. What it cannot do there: the script filter (a server
-/// may not share GPT-2's vocabulary; checks and redraws still apply) and banned strings.
+/// may not share GPT-2's vocabulary; checks and redraws still apply) and banned strings; and a
+/// pitch ended by a stop string is recorded as ended at end-of-text (the API says "stop" for both).
 public struct RemoteBackend: PitchBackend {
     /// The API's base URL, e.g. `http://10.0.0.5:8080/v1`.
     public let baseURL: URL
@@ -86,6 +87,7 @@ public struct RemoteBackend: PitchBackend {
             "frequency_penalty": parameters.frequencyPenalty, "logprobs": 1,
         ]
         if let seed = parameters.seed { body["seed"] = NSNumber(value: seed) }
+        if !parameters.stopAtEndOfText { body["ignore_eos"] = true }  // as llama.cpp's server and generate serve
         if !parameters.stopSequences.isEmpty { body["stop"] = parameters.stopSequences }
         if !parameters.logitBias.isEmpty {
             body["logit_bias"] = Dictionary(uniqueKeysWithValues: parameters.logitBias.map { (String($0.key), $0.value) })
@@ -118,6 +120,7 @@ public struct RemoteBackend: PitchBackend {
             do {
                 (data, response) = try await URLSession.shared.data(for: request)
             } catch {
+                if Task.isCancelled { throw CancellationError() }
                 throw RemoteError(message: "\(url.absoluteString): \(error.localizedDescription)")
             }
             let status = (response as? HTTPURLResponse)?.statusCode ?? 0

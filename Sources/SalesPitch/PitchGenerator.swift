@@ -83,10 +83,11 @@ public struct PitchGenerator: Sendable {
                                     return .pitches(profile, try await self.pitches(for: profile, variants: wanted))
                                 } catch let rejection as PitchRejection {
                                     return .rejected(rejection)
-                                } catch let error as RemoteError {
-                                    return .rejected(PitchRejection(profile, error.message))  // done on a later run
                                 } catch {
-                                    return nil  // cancelled
+                                    // cancelled: dropped; any other failure (a server gone) rejects
+                                    // the customer, whom a later run does again
+                                    return Task.isCancelled || error is CancellationError
+                                        ? nil : .rejected(PitchRejection(profile, "\(error)"))
                                 }
                             }
                             return true

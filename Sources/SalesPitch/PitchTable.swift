@@ -73,20 +73,30 @@ public struct PitchTable: Sendable {
                 rows.append(object.compactMapValues { $0 as? String ?? ($0 as? NSNumber)?.stringValue })
             }
         } else {
+            // rows are appended in `columns` order: another header (a column added in a
+            // spreadsheet) would misplace them
             let records = CSVRecords.parse(text)
-            guard case .fields(let header, _) = records.first, Set(columns).isSubset(of: header) else { throw notATable }
-            for record in records.dropFirst() {
-                guard case .fields(let values, _) = record, values.count == header.count else {
-                    completeBytes = lineStarts[record.line - 1]
+            guard case .fields(let header, _) = records.first, header == columns else { throw notATable }
+            for (index, record) in records.enumerated().dropFirst() {
+                switch record {
+                case .fields(let values, _) where values.count == header.count:
+                    rows.append(Dictionary(zip(header, values), uniquingKeysWith: { first, _ in first }))
+                    continue
+                case .unclosed:  // a quoted field left open: the rest of the file is a row cut short
                     break
+                case .fields, .malformed:  // a row cut short can only be the last one
+                    guard index == records.count - 1 else {
+                        throw CustomerListError(message: "line \(record.line) is not a whole row of pitches (edited by hand?): fix or remove it, then run again")
+                    }
                 }
-                rows.append(Dictionary(zip(header, values), uniquingKeysWith: { first, _ in first }))
+                completeBytes = lineStarts[record.line - 1]
+                break
             }
         }
         return (rows, completeBytes)
     }
 
-    static let notATable = CustomerListError(message: "is not a table of pitches (from generate pitch: its rows have \(columns.joined(separator: ", ")))")
+    static let notATable = CustomerListError(message: "is not a table of pitches (from generate pitch: its header is \(columns.joined(separator: ",")))")
 
     /// Appends the rows of one customer, all in one write.
     public func append(_ rows: [[String: String]]) throws {

@@ -41,6 +41,9 @@ struct PitchListRun: Sendable {
         }
         let todo = profiles.filter { !(missing($0)?.isEmpty ?? true) }
         let progress = Progress(total: todo.count, skipped: profiles.count - todo.count, quiet: quiet)
+        if !done.isEmpty && !quiet && profiles.contains(where: { $0["id"] == nil }) {
+            Console.err("generate: warning: --customers rows without an id are matched to --out by their line number: a row added or removed above them since the last run mismatches them (give the list an id column)\n")
+        }
 
         // This run's rejected rows: the errors file starts afresh with them.
         let errorsFile = RejectionLog(url: errorsURL)

@@ -39,6 +39,7 @@ struct ReviewCommand: AsyncParsableCommand {
 
     func run() async throws {
         if let exportDataset {
+            try Self.checkDatasetTarget(exportDataset, feedback: file)
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory), !isDirectory.boolValue else {
                 throw CLIError.noInput("\(file): no such readable feedback file")
@@ -99,6 +100,20 @@ struct ReviewCommand: AsyncParsableCommand {
             + "\(pending.count - decided) not yet reviewed\n")
     }
 
+    /// The dataset's file must not be the feedback file, nor an existing file of another kind.
+    static func checkDatasetTarget(_ path: String, feedback: String) throws {
+        let resolved = { (path: String) in URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path }
+        if resolved(path) == resolved(feedback) {
+            throw CLIError.usage("--export-dataset \(path): that is the feedback file; give another name")
+        }
+        guard let data = FileManager.default.contents(atPath: path), !data.isEmpty else { return }
+        let firstLine = data.prefix { $0 != 0x0A }
+        let object = (try? JSONSerialization.jsonObject(with: Data(firstLine))) as? [String: Any]
+        guard let object, Set(object.keys) == ["prompt", "completion"] else {
+            throw CLIError.data("--export-dataset \(path): exists and is not a prompt/completion dataset; not overwritten")
+        }
+    }
+
     static func show(_ row: [String: String], number: Int, of total: Int) -> String {
         let checks = row["checks"] ?? ""
         let failed = PitchCheck.allCases.map(\.rawValue).filter { !checks.split(separator: " ").contains(Substring($0)) }
@@ -145,10 +160,16 @@ struct ReviewCommand: AsyncParsableCommand {
 
     /// Opens $EDITOR (else $VISUAL, else vi) on the pitch; the new text, or nil if unchanged or empty.
     static func editInEditor(_ text: String) throws -> String? {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("pitch-\(getpid()).txt")
+        // a new file of our own (mkstemp), not a predictable name another user could plant a link at
+        var template = Array((FileManager.default.temporaryDirectory.path + "/pitch-XXXXXX.txt").utf8CString)
+        let descriptor = template.withUnsafeMutableBufferPointer { mkstemps($0.baseAddress!, 4) }
+        guard descriptor >= 0 else { throw CLIError.io("cannot create a temporary file for the editor") }
+        let file = URL(fileURLWithPath: String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         defer { try? FileManager.default.removeItem(at: file) }
         let original = text.trimmingCharacters(in: .whitespaces)
-        try Data((original + "\n").utf8).write(to: file)
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        try handle.write(contentsOf: Data((original + "\n").utf8))
+        try handle.close()
         let environment = ProcessInfo.processInfo.environment
         let editor = environment["EDITOR"] ?? environment["VISUAL"] ?? "vi"
         // posix_spawn, not Process: Process starts the child in a process group of its own, which

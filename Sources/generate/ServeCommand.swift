@@ -35,7 +35,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Requests generated at once, sharing each forward pass (1...16).", valueName: "n"))
     var parallel: Int = TextGenerator.defaultMaxBatchSize
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Requests that may wait for a slot; beyond them, 429 with Retry-After.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Completions (a request's prompts × n) that may wait for a slot; beyond them, 429 with Retry-After.", valueName: "n"))
     var maxQueue = 64
 
     func validate() throws {

@@ -221,6 +221,8 @@ import TestSupport
             (["review", list.path, "--feedback", directory.file("f.jsonl").path], 65, "not a table of pitches"),
             (["review", "--export-dataset", directory.file("d.jsonl").path, other.path], 65, "not a review decision"),
             (["review", pitches.path, "--feedback", directory.path], 74, "--feedback"),
+            (["review", "--export-dataset", list.path, list.path], 64, "the feedback file"),
+            (["review", "--export-dataset", other.path, directory.file("f.jsonl").path], 65, "not overwritten"),
         ]
         for (arguments, status, message) in cases {
             let output = try Self.generate(arguments, stdin: "a\n")

@@ -93,6 +93,8 @@ import SalesPitch
             (["model": "sales-demo", "prompt": [1.5]], 400, "prompt"),
             (["model": "sales-demo", "prompt": [99999999]], 400, "prompt"),
             (["model": "sales-demo", "prompt": Array(repeating: "hi", count: 20), "n": 8], 400, "prompt"),
+            (["model": "sales-demo", "prompt": Array(repeating: "hi", count: 5), "n": 16], 400, "n"),
+            (["model": "sales-demo", "prompt": "hi", "stop": String(repeating: "x", count: 300)], 400, "stop"),
             (["model": "sales-demo", "prompt": "hi", "logit_bias": ["50256": 500]], 400, "logit_bias"),
             (["model": "sales-demo", "prompt": "hi", "seed": 1.5], 400, "seed"),
             (["model": "sales-demo", "prompt": String(repeating: "hi ", count: 600)], 400, "prompt"),
@@ -146,9 +148,9 @@ import SalesPitch
         #expect(Set(chunks.map { $0["id"] as? String }).count == 1)
     }
 
-    @Test("a client that leaves a stream cancels its generation")
-    func disconnectCancels() throws {
-        let server = try Server()
+    @Test("a client that leaves a stream cancels its generation and gives its place back")
+    func disconnectCancels() async throws {
+        let server = try Server(["--parallel", "1", "--max-queue", "0"])
         defer { #expect(server.stop() == 0) }
         let fields: [String: Any] = ["model": "sales-demo", "prompt": Self.prompt, "max_tokens": 5000, "ignore_eos": true, "stream": true]
         _ = try server.curlStream(fields, seconds: 0.3)
@@ -157,6 +159,8 @@ import SalesPitch
         let line = try #require(server.logText.split(separator: "\n").first { $0.contains(" 499 ") }, "\(server.logText)")
         let tokens = Int(line.split(separator: " ")[5]) ?? .max
         #expect(tokens < 460, "\(line)")  // the context (512) would end it at 470
+        // the only place is free again
+        #expect(try await server.complete(["model": "sales-demo", "prompt": "hi", "max_tokens": 1]).0 == 200)
     }
 
     @Test("generate pitch --endpoint draws through the server: the same rows as the local engine, the server's model named")

@@ -48,6 +48,15 @@ import TestSupport
         #expect(rejected[3].reason.contains("already used on line 4"))
     }
 
+    @Test("a quote inside a plain field (O\"Brien, 5'10\") is text, not the start of a quoted field that swallows rows")
+    func quoteInsidePlainField() throws {
+        let text = "id,name,product\n1,Dan O\"Brien,A\n2,Eve,\"B, large\"\n3,Al 5'10\",C\n4,Bo,D\n"
+        let (profiles, rejected) = try read(Data(text.utf8))
+        #expect(rejected.isEmpty)
+        #expect(profiles.map(\.id) == ["1", "2", "3", "4"])
+        #expect(profiles[0]["name"] == "Dan O\"Brien" && profiles[1]["product"] == "B, large" && profiles[2]["name"] == "Al 5'10\"")
+    }
+
     @Test("JSON Lines of objects: numbers and lists become text; a line that is not an object is rejected")
     func jsonLines() throws {
         let text = """
@@ -91,6 +100,24 @@ import TestSupport
         #expect(read[0]["pitch"] == " Hi \"X\",\nline two")
         #expect(read[1]["checks"] == "name ending" && read[1]["seed"] == String(UInt64.max) && read[1]["variant"] == "2")
         #expect(read[0]["mean_logprob"] == "-0.2500" || read[0]["mean_logprob"] == "-0.25")
+    }
+
+    @Test("a table with another header, or a broken row before whole ones, is refused, not cut")
+    func refusedTables() throws {
+        let directory = try TestPaths.temporaryDirectory()
+        let url = directory.file("out.csv")
+        let (table, _) = try PitchTable.open(url)
+        try table.append([PitchTable.row(Self.pitch("a", 1, "one"), model: "m")])
+        try table.append([PitchTable.row(Self.pitch("b", 1, "two"), model: "m")])
+        let good = try String(contentsOf: url, encoding: .utf8)
+        var lines = good.components(separatedBy: "\r\n")
+        lines[1] = "a,1,broken"  // a hand edit in the middle
+        try Data(lines.joined(separator: "\r\n").utf8).write(to: url)
+        #expect(throws: CustomerListError.self) { try PitchTable.open(url) }
+        let withColumn = good.replacingOccurrences(of: "prompt\r\n", with: "prompt,notes\r\n")
+        try Data(withColumn.utf8).write(to: url)
+        #expect(throws: CustomerListError.self) { try PitchTable.open(url) }
+        #expect(try String(contentsOf: url, encoding: .utf8) == withColumn)
     }
 
     @Test("a last row cut short (a killed run) is dropped when the table is opened again", arguments: ["out.csv", "out.jsonl"])

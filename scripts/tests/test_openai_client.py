@@ -115,7 +115,7 @@ class OpenAIClientTests(unittest.TestCase):
         self.assertIsInstance(response.choices[0].message.content, str)
         streamed = list(self.client.chat.completions.create(model="sales-demo", messages=[{"role": "user", "content": "Hello"}],
                                                             max_tokens=10, temperature=0, stream=True))
-        self.assertEqual("".join(c.choices[0].delta.content or "" for c in streamed).strip(),
+        self.assertEqual("".join(c.choices[0].delta.content or "" for c in streamed),
                          response.choices[0].message.content)
 
     def test_errors_are_the_clients_own_exceptions(self):
