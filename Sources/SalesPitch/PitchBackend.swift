@@ -30,7 +30,10 @@ public struct LocalBackend: PitchBackend {
     public let modelName: String
     let scriptFilter: ScriptFilter?
 
-    /// - Parameter scriptFilter: forbid CJK tokens in English pitches (``ScriptFilter``).
+    /// - Parameters:
+    ///   - generator: the engine.
+    ///   - modelName: the model's name, for the pitches file.
+    ///   - scriptFilter: forbid CJK tokens in English pitches (``ScriptFilter``).
     public init(generator: TextGenerator, modelName: String = "", scriptFilter: Bool = true) {
         self.generator = generator
         self.modelName = modelName
