@@ -3,6 +3,12 @@ import Foundation
 /// Text the command reads (a prompt file, standard input, a `--batch` file): it must be valid
 /// UTF-8, and a UTF-8 byte-order mark at its start is not part of the text.
 enum InputText {
+    /// A file's path with `.`, `..` and symbolic links resolved, to tell whether two flags name
+    /// the same file.
+    static func canonicalPath(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+    }
+
     /// Bytes that are not valid UTF-8, at `offset` from the start of the input (a byte-order
     /// mark included).
     struct InvalidUTF8: Error {

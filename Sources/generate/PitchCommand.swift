@@ -90,7 +90,7 @@ struct PitchCommand: AsyncParsableCommand {
         if customers == nil && profile == nil && flagFields.isEmpty {
             throw ValidationError("no customer: give --name and --product (and more fields), --profile FILE.json, or --customers FILE")
         }
-        let paths = [customers, out, errors].compactMap { $0.map { URL(fileURLWithPath: $0).standardizedFileURL.resolvingSymlinksInPath().path } }
+        let paths = [customers, out, errors].compactMap { $0.map(InputText.canonicalPath) }
         if Set(paths).count < paths.count {
             throw ValidationError("--customers, --out and --errors must be three different files")
         }

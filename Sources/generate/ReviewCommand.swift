@@ -102,8 +102,7 @@ struct ReviewCommand: AsyncParsableCommand {
 
     /// The dataset's file must not be the feedback file, nor an existing file of another kind.
     static func checkDatasetTarget(_ path: String, feedback: String) throws {
-        let resolved = { (path: String) in URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path }
-        if resolved(path) == resolved(feedback) {
+        if InputText.canonicalPath(path) == InputText.canonicalPath(feedback) {
             throw CLIError.usage("--export-dataset \(path): that is the feedback file; give another name")
         }
         guard let data = FileManager.default.contents(atPath: path), !data.isEmpty else { return }
