@@ -138,9 +138,11 @@ struct Fields {
     }
 
     /// Whether a JSONSerialization value is `true` or `false`. Not `value is Bool`: Foundation
-    /// bridges the numbers 0 and 1 to Bool too; the booleans have a class of their own.
+    /// bridges the numbers 0 and 1 to Bool too. JSON's booleans are the NSNumbers of C type
+    /// `char` ("c"); its numbers are integers ("q") or doubles ("d").
     static func isBoolean(_ value: Any) -> Bool {
-        String(describing: type(of: value)).hasSuffix("Boolean")
+        guard let number = value as? NSNumber else { return false }
+        return String(cString: number.objCType) == "c"
     }
 
     func value(_ name: String) -> Any? {

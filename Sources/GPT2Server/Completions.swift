@@ -49,13 +49,24 @@ extension GPT2Server {
             return (stream(jobs, parsed: parsed, id: id, chat: chat, request: request, ticket: ticket), nil)
         }
         defer { withExtendedLifetime(ticket) {} }
-        let results = try await withThrowingTaskGroup(of: (Int, GenerationResult).self) { group in
-            for job in jobs {
-                group.addTask { (job.index, try await generator.generate(promptTokenIDs: job.prompt, parameters: job.parameters)) }
+        let results: [Int: GenerationResult]
+        do {
+            // a client that closes its connection cancels the generations; the price is that the
+            // connection is not kept alive after the response (said with `Connection: close`)
+            results = try await request.body.consumeWithCancellationOnInboundClose { _ in
+                let results = try await withThrowingTaskGroup(of: (Int, GenerationResult).self) { group in
+                    for job in jobs {
+                        group.addTask { (job.index, try await generator.generate(promptTokenIDs: job.prompt, parameters: job.parameters)) }
+                    }
+                    return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+                }
+                try Task.checkCancellation()
+                return results
             }
-            return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+        } catch is CancellationError {
+            throw APIError(status: .init(code: 499, reasonPhrase: "Client Closed Request"), message: "The client closed the connection.",
+                           type: "invalid_request_error", param: nil, code: nil)
         }
-        try Task.checkCancellation()
         var choices: [[String: Any]] = []
         var completionTokens = 0
         var promptLogprobs: [Int: [Double?]] = [:]  // echo: scored once per prompt, not per choice
@@ -79,11 +90,13 @@ extension GPT2Server {
             choices.append(choice)
         }
         let promptTokens = parsed.prompts.reduce(0) { $0 + $1.count }
-        return (JSON.response([
+        var response = JSON.response([
             "id": id, "object": chat ? "chat.completion" : "text_completion", "created": Int(Date().timeIntervalSince1970),
             "model": parsed.model, "choices": choices,
             "usage": ["prompt_tokens": promptTokens, "completion_tokens": completionTokens, "total_tokens": promptTokens + completionTokens],
-        ]), completionTokens)
+        ])
+        response.headers[.connection] = "close"
+        return (response, completionTokens)
     }
 
     /// One generation of a request: prompt p's choice i has index p × n + i and, with a seed,
@@ -116,16 +129,19 @@ extension GPT2Server {
     /// `echo`, the prompt's tokens first, without alternatives; the first has no log-probability).
     func logprobs(_ result: GenerationResult, prompt: [Int], promptLogprobs: [Double?]?) -> [String: Any] {
         var ids = result.tokenIDs, values: [Any] = result.logprobs
-        var top: [Any] = result.topLogprobs.map { step in
-            Dictionary(step.map { (generator.tokenizer.decode([$0.id]), $0.logprob) }, uniquingKeysWith: max)
-        }
+        var top: [Any] = result.topLogprobs.map(topLogprobs)
         if let promptLogprobs {
             ids = prompt + ids
             values = promptLogprobs.map { (value: Double?) -> Any in value ?? NSNull() } + values
             top = Array(repeating: NSNull(), count: prompt.count) + top
         }
+        return logprobs(ids, values, top, offset: 0)
+    }
+
+    /// A `logprobs` object for some tokens, the first at character `offset` of the text.
+    func logprobs(_ ids: [Int], _ values: [Any], _ top: [Any], offset: Int) -> [String: Any] {
         var offsets: [Int] = []
-        var offset = 0
+        var offset = offset
         let tokens = ids.map { id in
             let text = generator.tokenizer.decode([id])
             offsets.append(offset)
@@ -133,6 +149,10 @@ extension GPT2Server {
             return text
         }
         return ["tokens": tokens, "token_logprobs": values, "top_logprobs": top, "text_offset": offsets]
+    }
+
+    func topLogprobs(_ step: [TokenLogprob]) -> [String: Double] {
+        Dictionary(step.map { (generator.tokenizer.decode([$0.id]), $0.logprob) }, uniquingKeysWith: max)
     }
 
     /// Server-sent events: one `data:` chunk per token with text, a last one per choice with its
@@ -143,7 +163,7 @@ extension GPT2Server {
         let start = ContinuousClock.now
         let created = Int(Date().timeIntervalSince1970)
         let object = chat ? "chat.completion.chunk" : "text_completion"
-        @Sendable func chunk(_ index: Int, text: String?, finish: String?, first: Bool = false) -> ByteBuffer {
+        @Sendable func chunk(_ index: Int, text: String?, finish: String?, first: Bool = false, logprobs: [String: Any]? = nil) -> ByteBuffer {
             var choice: [String: Any] = ["index": index, "finish_reason": finish ?? NSNull()]
             if chat {
                 var delta: [String: Any] = first ? ["role": "assistant"] : [:]
@@ -152,7 +172,7 @@ extension GPT2Server {
                 choice["logprobs"] = NSNull()
             } else {
                 choice["text"] = text ?? ""
-                choice["logprobs"] = NSNull()
+                choice["logprobs"] = logprobs ?? NSNull()
             }
             let json = JSON.data(["id": id, "object": object, "created": created, "model": parsed.model, "choices": [choice]])
             return ByteBuffer(data: Data("data: ".utf8) + json + Data("\n\n".utf8))
@@ -166,7 +186,16 @@ extension GPT2Server {
                     for job in jobs {
                         group.addTask {
                             if chat { continuation.yield(chunk(job.index, text: "", finish: nil, first: true)) }
-                            if parsed.echo { continuation.yield(chunk(job.index, text: generator.tokenizer.decode(job.prompt), finish: nil)) }
+                            var offset = 0  // of the next token's text, for logprobs
+                            if parsed.echo {
+                                let text = generator.tokenizer.decode(job.prompt)
+                                var scored: [String: Any]?
+                                if parsed.logprobs != nil, let values = try? generator.promptLogprobs(job.prompt) {
+                                    scored = logprobs(job.prompt, values.map { (value: Double?) -> Any in value ?? NSNull() }, Array(repeating: NSNull(), count: job.prompt.count), offset: 0)
+                                }
+                                continuation.yield(chunk(job.index, text: text, finish: nil, logprobs: scored))
+                                offset = job.prompt.reduce(0) { $0 + generator.tokenizer.decode([$1]).count }  // as `logprobs` counts
+                            }
                             var reason = "stop"
                             var started = !chat  // a chat reply starts at its first non-space, as when not streamed
                             do {
@@ -176,7 +205,14 @@ extension GPT2Server {
                                         tokens.add(1)
                                         let text = started ? token.text : String(token.text.drop(while: \.isWhitespace))
                                         started = started || !text.isEmpty
-                                        if !text.isEmpty { continuation.yield(chunk(job.index, text: text, finish: nil)) }
+                                        if parsed.logprobs != nil {
+                                            // every token, even one whose text is held back (part of a character)
+                                            let scored = logprobs([token.id], [token.logprob], [topLogprobs(token.topLogprobs)], offset: offset)
+                                            offset += generator.tokenizer.decode([token.id]).count
+                                            continuation.yield(chunk(job.index, text: text, finish: nil, logprobs: scored))
+                                        } else if !text.isEmpty {
+                                            continuation.yield(chunk(job.index, text: text, finish: nil))
+                                        }
                                     case .finished(let summary):
                                         reason = Self.finishReason(summary.stopReason)
                                     }

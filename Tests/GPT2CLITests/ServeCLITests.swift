@@ -163,6 +163,24 @@ import SalesPitch
         #expect(try await server.complete(["model": "sales-demo", "prompt": "hi", "max_tokens": 1]).0 == 200)
     }
 
+    @Test("a client that leaves before a non-streamed completion is done cancels its generation")
+    func disconnectCancelsCompletion() async throws {
+        let server = try Server(["--parallel", "8", "--max-queue", "0"])
+        defer { #expect(server.stop() == 0) }
+        // 8 completions of up to the whole context: seconds of work, cut after 0.3 s
+        let fields: [String: Any] = ["model": "sales-demo", "prompt": Self.prompt, "max_tokens": 5000, "ignore_eos": true, "n": 8]
+        let body = String(decoding: try JSONSerialization.data(withJSONObject: fields), as: UTF8.self)
+        let start = ContinuousClock.now
+        _ = try CommandRunner.runSystem("curl", ["-s", "--max-time", "0.3", "-H", "Content-Type: application/json", "-d", body,
+                                                 server.base.appendingPathComponent("v1/completions").absoluteString])
+        while !server.logText.contains("POST /v1/completions") && ContinuousClock.now - start < .seconds(60) { usleep(20_000) }
+        let line = server.logText.split(separator: "\n").first { $0.contains("POST /v1/completions") } ?? ""
+        #expect(line.contains(" 499 "), "\(server.logText)")
+        // its places are free again
+        let (code, _) = try await server.complete(["model": "sales-demo", "prompt": "hi", "max_tokens": 1, "n": 8])
+        #expect(code == 200)
+    }
+
     @Test("generate pitch --endpoint draws through the server: the same rows as the local engine, the server's model named")
     func pitchThroughServer() throws {
         let server = try Server(["--model-alias", "team-model"])

@@ -108,6 +108,32 @@ class OpenAIClientTests(unittest.TestCase):
         self.assertTrue(all(v <= 0 for v in logprobs.token_logprobs[1:]))
         self.assertEqual("".join(logprobs.tokens), choice.text)
 
+    def test_streamed_logprobs(self):
+        # one chunk per token, each with its logprobs, adding up to the non-streamed ones (Chinese:
+        # some tokens are parts of a character, whose text waits for the rest)
+        fields = dict(model="sales-demo", prompt=CHINESE, max_tokens=30, temperature=0, logprobs=2, echo=True)
+        whole = self.client.completions.create(**fields).choices[0]
+        chunks = [c.choices[0] for c in self.client.completions.create(**fields, stream=True)]
+        streamed = [c.logprobs for c in chunks if c.logprobs is not None]
+        self.assertEqual(len(streamed), 1 + 30)  # the echoed prompt, then every token
+        for name in ("tokens", "token_logprobs", "top_logprobs", "text_offset"):
+            joined = [value for chunk in streamed for value in getattr(chunk, name)]
+            expected = getattr(whole.logprobs, name)
+            if name in ("token_logprobs", "top_logprobs"):
+                self.assertEqual(len(joined), len(expected))
+                for a, b in zip(joined, expected):
+                    if isinstance(b, dict):
+                        self.assertEqual(a.keys(), b.keys())
+                        for key in b:
+                            self.assertAlmostEqual(a[key], b[key], places=4)
+                    elif b is None:
+                        self.assertIsNone(a)
+                    else:
+                        self.assertAlmostEqual(a, b, places=4)
+            else:
+                self.assertEqual(joined, expected, name)
+        self.assertEqual("".join(c.text for c in chunks), whole.text)
+
     def test_chat(self):
         response = self.client.chat.completions.create(model="sales-demo", messages=[{"role": "user", "content": "Hello"}],
                                                        max_tokens=10, temperature=0)
