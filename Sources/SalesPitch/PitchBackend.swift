@@ -20,8 +20,11 @@ public protocol PitchBackend: Sendable {
     var modelName: String { get }
     /// Why `prompt` cannot be completed (longer than the model's context), or nil.
     func problem(with prompt: String) -> String?
-    /// Draws one completion of `prompt`. `englishOnly`: keep CJK text out, where the backend can.
-    func draw(_ prompt: String, parameters: GenerationParameters, englishOnly: Bool) async throws -> PitchDraw
+    /// Draws one completion of `prompt`, passing its text to `onText` as it comes (piece by piece
+    /// where the backend streams, else all at once). `englishOnly`: keep CJK text out, where the
+    /// backend can.
+    func draw(_ prompt: String, parameters: GenerationParameters, englishOnly: Bool,
+              onText: @Sendable (String) -> Void) async throws -> PitchDraw
 }
 
 /// Pitches from a `TextGenerator` in this process.
@@ -49,10 +52,15 @@ public struct LocalBackend: PitchBackend {
         }
     }
 
-    public func draw(_ prompt: String, parameters: GenerationParameters, englishOnly: Bool) async throws -> PitchDraw {
+    public func draw(_ prompt: String, parameters: GenerationParameters, englishOnly: Bool,
+                     onText: @Sendable (String) -> Void) async throws -> PitchDraw {
         let ids = generator.promptTokens(prompt)
         let processors: [any LogitProcessor] = englishOnly ? [scriptFilter].compactMap { $0 } : []
-        let result = try await generator.generate(promptTokenIDs: ids, parameters: parameters, processors: processors)
+        var result = GenerationResult(promptTokenIDs: ids)
+        for try await event in generator.stream(promptTokenIDs: ids, parameters: parameters, processors: processors) {
+            result.append(event)
+            if case .token(let token) = event, !token.text.isEmpty { onText(token.text) }
+        }
         try Task.checkCancellation()
         return PitchDraw(text: result.text, stopReason: result.summary.stopReason, promptTokens: ids.count,
                          generatedTokens: result.tokenIDs.count,
@@ -82,7 +90,8 @@ public struct RemoteBackend: PitchBackend {
 
     public func problem(with prompt: String) -> String? { nil }  // the server says, per request
 
-    public func draw(_ prompt: String, parameters: GenerationParameters, englishOnly: Bool) async throws -> PitchDraw {
+    public func draw(_ prompt: String, parameters: GenerationParameters, englishOnly: Bool,
+                     onText: @Sendable (String) -> Void) async throws -> PitchDraw {
         var body: [String: Any] = [
             "model": modelName, "prompt": prompt, "max_tokens": parameters.maxNewTokens,
             "temperature": parameters.temperature, "top_p": parameters.topP, "top_k": parameters.topK, "min_p": parameters.minP,
@@ -99,6 +108,7 @@ public struct RemoteBackend: PitchBackend {
         guard let choice = (object["choices"] as? [[String: Any]])?.first, let text = choice["text"] as? String else {
             throw RemoteError(message: "the server's answer has no choices[0].text")
         }
+        onText(text)
         let usage = object["usage"] as? [String: Any]
         let logprobs = ((choice["logprobs"] as? [String: Any])?["token_logprobs"] as? [Any])?.compactMap { ($0 as? NSNumber)?.doubleValue } ?? []
         return PitchDraw(text: text, stopReason: choice["finish_reason"] as? String == "length" ? .maxTokens : .endOfText,

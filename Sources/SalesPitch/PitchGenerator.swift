@@ -57,6 +57,14 @@ public struct PitchGenerator: Sendable {
         return pitches
     }
 
+    /// The customer's pitch (one variant) as it is written: each draw's text goes to `onText` as
+    /// it is generated, and each draw that fails a check and is drawn again to `onRedraw`. The
+    /// pitch returned is the best draw, which need not be the last.
+    public func pitch(for profile: CustomerProfile, onText: @escaping @Sendable (String) -> Void,
+                      onRedraw: @escaping @Sendable (Pitch) -> Void) async throws -> Pitch {
+        try await pitch(profile, variant: 1, prompt: prompt(for: profile), onText: onText, onRedraw: onRedraw)
+    }
+
     /// The outcome of one customer in ``pitches(for:parallel:variants:)``.
     public enum Outcome: Sendable {
         case pitches(CustomerProfile, [Pitch])
@@ -108,7 +116,9 @@ public struct PitchGenerator: Sendable {
 
     /// One variant: drawn until it passes every check or the attempts run out; the best draw
     /// (most checks passed, then highest mean log-probability) is kept.
-    private func pitch(_ profile: CustomerProfile, variant: Int, prompt: (language: PitchLanguage, text: String)) async throws -> Pitch {
+    private func pitch(_ profile: CustomerProfile, variant: Int, prompt: (language: PitchLanguage, text: String),
+                       onText: @escaping @Sendable (String) -> Void = { _ in },
+                       onRedraw: @escaping @Sendable (Pitch) -> Void = { _ in }) async throws -> Pitch {
         var parameters = options.parameters
         parameters.maxNewTokens = options.maxTokens ?? PitchOptions.defaultMaxTokens[prompt.language]!
         let attempts = parameters.temperature == 0 ? 1 : max(options.attempts, 1)
@@ -118,7 +128,7 @@ public struct PitchGenerator: Sendable {
             parameters.seed = firstSeed &+ UInt64(attempt)
             let draw: PitchDraw
             do {
-                draw = try await backend.draw(prompt.text, parameters: parameters, englishOnly: prompt.language == .english)
+                draw = try await backend.draw(prompt.text, parameters: parameters, englishOnly: prompt.language == .english, onText: onText)
             } catch let error as RemoteError where error.status == 400 {
                 throw PitchRejection(profile, error.message)  // the server refused this prompt
             }
@@ -132,6 +142,7 @@ public struct PitchGenerator: Sendable {
             }
             best!.attempts = attempt + 1
             if pitch.passedAllChecks { break }
+            if attempt + 1 < attempts { onRedraw(pitch) }
         }
         return best!
     }

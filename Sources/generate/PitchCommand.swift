@@ -160,6 +160,12 @@ struct PitchCommand: AsyncParsableCommand {
             throw CLIError.data(error.reason)
         }
         if showPrompt { try Console.out(prompt.text + "\n\n") }
+        // streamed where nothing printed can be taken back (one draw), or where a person watches
+        let singleDraw = attempts == 1 || generator.options.parameters.temperature == 0
+        if variants == 1 && (singleDraw || isatty(STDOUT_FILENO) == 1) {
+            try await streamOne(profile, generator: generator)
+            return
+        }
         let task = Task { try await generator.pitches(for: profile) }
         Interruption.shared.watch(task)
         let pitches: [Pitch]
@@ -171,12 +177,49 @@ struct PitchCommand: AsyncParsableCommand {
         for pitch in pitches {
             if pitches.count > 1 { try Console.out("[\(pitch.rank)] ") }
             try Console.out(pitch.text.trimmingCharacters(in: .whitespaces) + "\n")
-            if !quiet {
-                let failed = PitchCheck.allCases.filter { !pitch.checks.contains($0) }.map(\.rawValue)
-                Console.err("checks: " + (failed.isEmpty ? "all passed" : "failed \(failed.joined(separator: ", "))")
-                    + " | draws \(pitch.attempts) | \(pitch.generatedTokens) tokens, stop: \(pitch.stopReason.rawValue) | seed \(pitch.seed)\n")
-            }
+            report(pitch)
         }
+    }
+
+    /// One customer's one pitch, printed as it is generated; a draw that fails a check is
+    /// followed by the next, and if an earlier draw is kept it is printed again at the end.
+    func streamOne(_ profile: CustomerProfile, generator: PitchGenerator) async throws {
+        let printed = Printed()
+        let task = Task {
+            try await generator.pitch(for: profile, onText: { text in
+                let piece = printed.take(text)
+                if !piece.isEmpty { try? Console.out(piece) }
+            }, onRedraw: { pitch in
+                try? Console.out("\n")
+                if !quiet { Console.err("checks: failed \(failedChecks(pitch).joined(separator: ", ")) | drawing again\n") }
+                printed.reset()
+            })
+        }
+        Interruption.shared.watch(task)
+        let pitch: Pitch
+        do {
+            pitch = try await task.value
+        } catch is CancellationError {
+            throw ExitCode(130)
+        }
+        try Console.out("\n")
+        if pitch.text.trimmingCharacters(in: .whitespaces) != printed.text.trimmingCharacters(in: .whitespaces) {
+            if !quiet { Console.err("keeping an earlier draw, which passed more checks:\n") }
+            try Console.out(pitch.text.trimmingCharacters(in: .whitespaces) + "\n")
+        }
+        report(pitch)
+    }
+
+    func failedChecks(_ pitch: Pitch) -> [String] {
+        PitchCheck.allCases.filter { !pitch.checks.contains($0) }.map(\.rawValue)
+    }
+
+    /// The pitch's checks on standard error.
+    func report(_ pitch: Pitch) {
+        guard !quiet else { return }
+        let failed = failedChecks(pitch)
+        Console.err("checks: " + (failed.isEmpty ? "all passed" : "failed \(failed.joined(separator: ", "))")
+            + " | draws \(pitch.attempts) | \(pitch.generatedTokens) tokens, stop: \(pitch.stopReason.rawValue) | seed \(pitch.seed)\n")
     }
 
     func singleProfile() throws -> CustomerProfile {
@@ -227,3 +270,21 @@ struct PitchCommand: AsyncParsableCommand {
 }
 
 extension PitchLanguage: ExpressibleByArgument {}
+
+/// The text of the draw being printed, its leading spaces left out (as in a printed pitch).
+private final class Printed: @unchecked Sendable {  // `value` is guarded by `lock`
+    private let lock = NSLock()
+    private var value = ""
+
+    /// The part of `piece` to print.
+    func take(_ piece: String) -> String {
+        lock.withLock {
+            let visible = value.isEmpty ? String(piece.drop(while: { $0 == " " })) : piece
+            value += visible
+            return visible
+        }
+    }
+
+    func reset() { lock.withLock { value = "" } }
+    var text: String { lock.withLock { value } }
+}

@@ -48,6 +48,29 @@ import TestSupport
         #expect(olivia["prompt"] == prompt)
     }
 
+    @Test("one customer's single draw is streamed: its text arrives in pieces while it is generated")
+    func streamsOneDraw() throws {
+        let process = Process()
+        process.executableURL = CommandRunner.productsDirectory.appendingPathComponent("generate")
+        // a long draw (the whole context), so that streaming is seen whatever the machine's speed
+        process.arguments = ["pitch", "--attempts", "1", "--seed", "4", "--max-tokens", "400", "--ignore-eos", "-q"] + Self.oliviaFlags
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var pieces: [Data] = []
+        while true {
+            let data = out.fileHandleForReading.availableData  // blocks until some output, or the end
+            if data.isEmpty { break }
+            pieces.append(data)
+        }
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let text = String(decoding: pieces.reduce(Data(), +), as: UTF8.self)
+        #expect(text.count > 1000 && text.hasSuffix("\n") && !text.hasPrefix(" "))
+        #expect(pieces.count >= 5, "the pitch came in \(pieces.count) pieces")
+    }
+
     @Test("a Chinese profile gets a Chinese pitch without a broken character, and the Chinese template")
     func chinese() throws {
         let output = try Self.generate(["pitch", "--seed", "5", "--show-prompt", "--name", "王芳", "--age", "41", "--gender", "f",
