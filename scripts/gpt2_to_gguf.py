@@ -8,7 +8,9 @@
 MODEL_DIR holds config.json, model.safetensors, vocab.json and merges.txt (what
 scripts/make_random_gpt2.py writes, or a GPT-2 from the Hugging Face hub). Names follow llama.cpp's
 "gpt2" architecture; its matrices are [out, in] where GPT-2's Conv1D stores [in, out], so those are
-transposed. The LM head is tied to `wte` and not written (llama.cpp falls back to the embedding).
+transposed. The LM head is tied to `wte` and not written (llama.cpp falls back to the embedding),
+unless --output-weight asks for a copy as `output.weight` (llama.cpp builds before that fallback,
+early 2025, refuse the file without it; the bytes read per token are the same either way).
 """
 import argparse
 import json
@@ -56,7 +58,7 @@ def gguf_tensors(state, n_layer):
     return [(gguf_name, state[name].T if transpose else state[name]) for name, gguf_name, transpose in wanted]
 
 
-def convert(model_dir: Path, out: Path):
+def convert(model_dir: Path, out: Path, output_weight: bool = False):
     import gguf
 
     config = json.loads((model_dir / "config.json").read_text())
@@ -73,6 +75,8 @@ def convert(model_dir: Path, out: Path):
     eos = vocab.get("<|endoftext|>", n_vocab - 1)
 
     tensors = gguf_tensors(load_file(str(model_dir / "model.safetensors")), n_layer)
+    if output_weight:
+        tensors.append(("output.weight", dict(tensors)["token_embd.weight"]))
     writer = gguf.GGUFWriter(out, "gpt2")
     writer.add_block_count(n_layer)
     writer.add_context_length(config["n_positions"])
@@ -100,11 +104,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model_dir", type=Path)
     parser.add_argument("out", type=Path)
+    parser.add_argument("--output-weight", action="store_true", help="also write the tied LM head as output.weight")
     args = parser.parse_args()
     for name in ["config.json", "model.safetensors", "vocab.json", "merges.txt"]:
         if not (args.model_dir / name).is_file():
             sys.exit(f"gpt2_to_gguf: {args.model_dir / name}: no such file")
-    convert(args.model_dir, args.out)
+    convert(args.model_dir, args.out, args.output_weight)
 
 
 if __name__ == "__main__":

@@ -20,8 +20,8 @@ MODEL = ROOT / "Models" / "sales-demo"
 CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
 
 
-def convert(model_dir, out):
-    return subprocess.run([sys.executable, str(SCRIPT), str(model_dir), str(out)], text=True, capture_output=True)
+def convert(model_dir, out, *flags):
+    return subprocess.run([sys.executable, str(SCRIPT), *flags, str(model_dir), str(out)], text=True, capture_output=True)
 
 
 class GGUFConversionTests(unittest.TestCase):
@@ -83,6 +83,15 @@ class GGUFConversionTests(unittest.TestCase):
             self.assertEqual(tensor.tensor_type, gguf.GGMLQuantizationType.F32, name)
             self.assertEqual(tensor.data.shape, expected[name].shape, name)
             self.assertTrue(np.array_equal(tensor.data, expected[name]), name)  # f16 → f32 is exact
+
+    def test_output_weight_is_a_copy_of_the_embedding(self):
+        with tempfile.TemporaryDirectory() as directory:
+            out = Path(directory) / "untied.gguf"
+            result = convert(MODEL, out, "--output-weight")
+            self.assertEqual(result.returncode, 0, result.stderr)
+            got = {tensor.name: tensor.data for tensor in gguf.GGUFReader(out).tensors}
+            self.assertEqual(len(got), len(self.reader.tensors) + 1)
+            self.assertTrue(np.array_equal(got["output.weight"], got["token_embd.weight"]))
 
     def test_missing_inputs_are_named(self):
         with tempfile.TemporaryDirectory() as directory:
