@@ -15,7 +15,9 @@ struct GenerateBench: AsyncParsableCommand {
             tokens (greedy, past <|endoftext|>). Reported per level: total tokens/s (generated \
             tokens over the level's wall time), time to first token (submission to first token \
             event) and inter-token latency (gaps between a request's token events), as p50 and \
-            p99 over all requests.
+            p99 over all requests; and, over the steps where all --parallel sequences decode (no \
+            prompt being read), the mean forward pass and the mean whole step (forward pass, \
+            sampling and events): what the scheduler adds to the bare forward pass.
             """
     )
 
@@ -84,15 +86,20 @@ struct GenerateBench: AsyncParsableCommand {
                 return all
             }
             let seconds = (ContinuousClock.now - start).seconds
+            // the steps of `level` sequences decoding (no prompt read): the full batch's steps
+            let full = generator.stepTimes.byRows[level] ?? StepTimes.Total()
+            let forwardMs = full.steps > 0 ? full.forward / Double(full.steps) * 1e3 : 0
+            let stepMs = full.steps > 0 ? full.step / Double(full.steps) * 1e3 : 0
             let generated = timings.reduce(0) { $0 + $1.tokens }
             let firsts = timings.map(\.firstToken), gaps = timings.flatMap(\.gaps)
             rows.append(["parallel": level, "requests": requests, "n_prompt": promptTokens, "n_gen": generatedTokens,
                          "threads": ComputeThreads.count, "tokens_per_s": Double(generated) / seconds, "seconds": seconds,
                          "ttft_p50_ms": percentile(firsts, 50) * 1e3, "ttft_p99_ms": percentile(firsts, 99) * 1e3,
-                         "itl_p50_ms": percentile(gaps, 50) * 1e3, "itl_p99_ms": percentile(gaps, 99) * 1e3])
+                         "itl_p50_ms": percentile(gaps, 50) * 1e3, "itl_p99_ms": percentile(gaps, 99) * 1e3,
+                         "full_steps": full.steps, "forward_ms": forwardMs, "step_ms": stepMs])
         }
         try printTable(rows, columns: ["parallel", "requests", "n_prompt", "n_gen", "tokens_per_s", "ttft_p50_ms", "ttft_p99_ms",
-                                       "itl_p50_ms", "itl_p99_ms"], format: format)
+                                       "itl_p50_ms", "itl_p99_ms", "full_steps", "forward_ms", "step_ms"], format: format)
     }
 }
 

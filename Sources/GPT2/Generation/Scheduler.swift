@@ -48,6 +48,9 @@ final class Scheduler: @unchecked Sendable {  // `waiting` and `running` are gua
     /// Sequences in the batch now, and tokens generated so far: tests watch these.
     let activeCount = LockedCounter()
     let tokensGenerated = LockedCounter()
+    /// Where the time of the steps without a prompt chunk went: what the scheduler costs on top
+    /// of the forward passes (`gpt2-bench generate` reports it).
+    let stepTimes = StepTimes()
 
     private let lock = NSLock()
     private var waiting: [GenerationRequest] = []
@@ -140,6 +143,7 @@ final class Scheduler: @unchecked Sendable {  // `waiting` and `running` are gua
     /// One forward pass: a token of every generating sequence, then a chunk of the first prompt
     /// still being read; then the next token of every sequence that got logits.
     private func step() {
+        let started = ContinuousClock.now
         var members: [Sequence] = []
         var batch: [(tokens: [Int], cache: KVCache)] = []
         var rows: [LogitRows] = []
@@ -164,6 +168,12 @@ final class Scheduler: @unchecked Sendable {  // `waiting` and `running` are gua
         } catch {
             for sequence in members { fail(sequence, error) }
             return
+        }
+        let forwardEnded = ContinuousClock.now
+        defer {
+            if batch.allSatisfy({ $0.tokens.count == 1 }) {
+                stepTimes.add(rows: batch.count, forward: forwardEnded - started, step: .now - started)
+            }
         }
         for (sequence, logits) in zip(members, logits) where logits.rowCount > 0 {
             let (token, reason) = sequence.state.next(logits: logits.values)
@@ -223,6 +233,28 @@ final class Scheduler: @unchecked Sendable {  // `waiting` and `running` are gua
         cache.reset()
         return cache
     }
+}
+
+/// Totals over decode steps (one token per sequence), by the number of sequences in the step.
+package final class StepTimes: Sendable {
+    package struct Total: Sendable {
+        package var steps = 0
+        /// Seconds in the forward pass, and in the whole step (the forward pass, sampling, events).
+        package var forward = 0.0, step = 0.0
+        package init() {}
+    }
+
+    private let totals = Mutex<[Int: Total]>([:])
+
+    func add(rows: Int, forward: Duration, step: Duration) {
+        totals.withLock { totals in
+            totals[rows, default: Total()].steps += 1
+            totals[rows]!.forward += forward.seconds
+            totals[rows]!.step += step.seconds
+        }
+    }
+
+    package var byRows: [Int: Total] { totals.withLock { $0 } }
 }
 
 extension Duration {

@@ -55,6 +55,7 @@ public final class TextGenerator: Sendable {
     /// cancellation ends a generation, and within how many tokens.
     var activeGenerations: LockedCounter { scheduler.activeCount }
     var tokensGenerated: LockedCounter { scheduler.tokensGenerated }
+    package var stepTimes: StepTimes { scheduler.stepTimes }
 
     /// The prompt as token ids; an empty prompt becomes `<|endoftext|>`, as GPT-2 was trained to start.
     public func promptTokens(_ prompt: String) -> [Int] {
