@@ -13,9 +13,7 @@ enum BatchFile {
     }
 
     static func read(path: String, tokenizer: GPT2Tokenizer) throws -> [Job] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CLIError.noInput("--batch \(path): no such readable file")
-        }
+        let data = try InputText.read(path, flag: "--batch")
         let contents: String
         do {
             contents = try InputText.decode(data)
@@ -24,7 +22,8 @@ enum BatchFile {
             throw CLIError.data("--batch \(path), line \(line): not valid UTF-8")
         }
         var jobs: [Job] = []
-        for (index, line) in contents.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // "\r\n" is one Character in Swift: Windows line ends are split on too
+        for (index, line) in contents.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated() {
             let text = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if text.isEmpty { continue }
             let value = try? JSONSerialization.jsonObject(with: Data(text.utf8), options: .fragmentsAllowed)

@@ -28,20 +28,11 @@ enum Console {
     /// Reads standard input to its end; a failed read (standard input a directory, a device
     /// error) is an error with exit code 74.
     static func readInput() throws -> Data {
-        var data = Data()
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress!, $0.count) }
-            if count == 0 { return data }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw CLIError.io("standard input: \(String(cString: strerror(errno)))")
-            }
-            data.append(contentsOf: buffer[..<count])
-        }
+        try InputText.readAll(STDIN_FILENO, source: "standard input")
     }
 
-    /// Writes every byte, resuming after partial writes and signals; the reason it failed, or nil.
+    /// Writes every byte, resuming after partial writes, signals and a full non-blocking pipe; the
+    /// reason it failed, or nil.
     private static func writeAll(_ data: Data, to descriptor: Int32) -> String? {
         data.withUnsafeBytes { buffer -> String? in
             var offset = 0
@@ -49,6 +40,12 @@ enum Console {
                 let written = write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
                 if written < 0 {
                     if errno == EINTR { continue }
+                    if errno == EAGAIN || errno == EWOULDBLOCK {
+                        // a non-blocking descriptor (inherited from a shell or a parent): wait until it takes more
+                        var ready = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
+                        _ = poll(&ready, 1, -1)
+                        continue
+                    }
                     return String(cString: strerror(errno))
                 }
                 offset += written

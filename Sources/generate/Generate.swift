@@ -119,10 +119,7 @@ struct Generate: AsyncParsableCommand {
         if let prompt {
             text = prompt
         } else if let promptFile {
-            guard let data = FileManager.default.contents(atPath: promptFile) else {
-                throw CLIError.noInput("--prompt-file \(promptFile): no such readable file")
-            }
-            text = try InputText.text(of: data, from: "--prompt-file \(promptFile)")
+            text = try InputText.text(of: InputText.read(promptFile, flag: "--prompt-file"), from: "--prompt-file \(promptFile)")
         } else if isatty(STDIN_FILENO) == 0 {
             text = try InputText.text(of: Console.readInput(), from: "standard input")
         } else {

@@ -131,7 +131,7 @@ struct JSONReport {
             "prompt_ids": promptIDs,
             "ids": result.tokenIDs,
             "text": result.text,
-            "logprobs": result.logprobs,
+            "logprobs": result.logprobs.map(Self.number),
             "stop_reason": result.summary.stopReason.rawValue,
             "timings": [
                 "load_s": loadSeconds,
@@ -142,11 +142,21 @@ struct JSONReport {
             ],
         ]
         if let promptLogprobs {
-            object["prompt_logprobs"] = promptLogprobs.map { $0.map { $0 as Any } ?? NSNull() }
+            object["prompt_logprobs"] = promptLogprobs.map { $0.map(Self.number) ?? NSNull() }
         }
         object.merge(extra) { _, new in new }
-        var data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-        data.append(0x0a)
+        let data: Data
+        do {
+            data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) + [0x0a]
+        } catch {
+            throw CLIError.data("the result cannot be written as JSON: \(error)")
+        }
         try Console.out(data)
+    }
+
+    /// A log-probability for JSON, which has no infinities: `-infinity` (a token that could not
+    /// have been drawn, e.g. forced past a ban) is written as null.
+    static func number(_ value: Double) -> Any {
+        value.isFinite ? value : NSNull()
     }
 }

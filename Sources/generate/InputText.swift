@@ -9,6 +9,40 @@ enum InputText {
         URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
     }
 
+    /// The most read from one input file or standard input: far more than any prompt, template or
+    /// list needs, and a bound on what a mistaken `/dev/zero` or a huge file costs.
+    static let maxBytes = 256 << 20
+
+    /// The bytes of the file `path` named by `flag`: a regular file, a pipe, `/dev/stdin` or a
+    /// process substitution; an error naming both for a missing, unreadable or oversized one.
+    static func read(_ path: String, flag: String) throws -> Data {
+        var isDirectory: ObjCBool = false
+        guard !path.isEmpty, FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw CLIError.noInput("\(flag) \(path): no such file")
+        }
+        if isDirectory.boolValue { throw CLIError.noInput("\(flag) \(path): a directory, not a file") }
+        let descriptor = open(path, O_RDONLY)
+        guard descriptor >= 0 else { throw CLIError.noInput("\(flag) \(path): cannot be read (\(String(cString: strerror(errno))))") }
+        defer { close(descriptor) }
+        return try readAll(descriptor, source: "\(flag) \(path)")
+    }
+
+    /// Everything `descriptor` gives until its end, at most ``maxBytes``.
+    static func readAll(_ descriptor: Int32, source: String) throws -> Data {
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress!, $0.count) }
+            if count == 0 { return data }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw CLIError.io("\(source): \(String(cString: strerror(errno)))")
+            }
+            data.append(contentsOf: buffer[..<count])
+            if data.count > maxBytes { throw CLIError.data("\(source): more than \(maxBytes >> 20) MB, the most that is read") }
+        }
+    }
+
     /// Bytes that are not valid UTF-8, at `offset` from the start of the input (a byte-order
     /// mark included).
     struct InvalidUTF8: Error {

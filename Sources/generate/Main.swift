@@ -17,13 +17,18 @@ struct GenerateTool: AsyncParsableCommand {
         0 success; 64 bad usage or option value; 65 bad data (a prompt too long, a token id outside \
         the vocabulary, input that is not UTF-8, malformed model files; for pitch, customers \
         rejected, after the others were done); 66 a file or directory that does not exist; 74 a \
-        failed read or write (e.g. a full disk); 130 interrupted (Ctrl-C or SIGTERM), after \
-        writing what was finished.
+        failed read or write (e.g. a full disk); 70 an internal error (a bug: please report it); \
+        130 interrupted (Ctrl-C or SIGTERM), after writing what was finished.
         """
 
     /// Parses and runs the command, turning every user error into one line on standard error and
     /// an exit code (see `exitCodes`); help and version requests print as usual.
     static func main() async {
+        // Swift would repair them silently (U+FFFD), where the same bytes in a file are refused
+        for index in 1..<Int(CommandLine.argc) where CommandLine.unsafeArgv[index].flatMap({ String(validatingCString: $0) }) == nil {
+            Console.err("generate: error: argument \(index) is not valid UTF-8\n")
+            terminate(65)
+        }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
@@ -43,7 +48,8 @@ struct GenerateTool: AsyncParsableCommand {
             let message = fullMessage(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
             let line = message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message
             Console.err("generate: error: \(line)\n")
-            terminate(code == .validationFailure ? 64 : code.rawValue)
+            // any error not mapped to a code of the table above is a bug: EX_SOFTWARE, not 1
+            terminate(code == .validationFailure ? 64 : 70)
         }
     }
 }

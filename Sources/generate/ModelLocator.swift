@@ -8,6 +8,8 @@ enum ModelLocator {
 
     static func directory(option: String?) throws -> URL {
         if let option {
+            // URL(fileURLWithPath: "") is the current directory: an empty --model is a mistake
+            guard !option.isEmpty else { throw CLIError.usage("--model: an empty path; give a model directory") }
             return try existing(URL(fileURLWithPath: option), from: "--model")
         }
         if let fromEnvironment = ProcessInfo.processInfo.environment["GPT2_MODEL_DIR"], !fromEnvironment.isEmpty {

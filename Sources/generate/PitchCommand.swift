@@ -225,10 +225,7 @@ struct PitchCommand: AsyncParsableCommand {
     func singleProfile() throws -> CustomerProfile {
         var fields: [String: String] = [:]
         if let profile {
-            guard let data = FileManager.default.contents(atPath: profile) else {
-                throw CLIError.noInput("--profile \(profile): no such readable file")
-            }
-            let text = try InputText.text(of: data, from: "--profile \(profile)")
+            let text = try InputText.text(of: InputText.read(profile, flag: "--profile"), from: "--profile \(profile)")
             guard let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else {
                 throw CLIError.data("--profile \(profile): not a JSON object")
             }
@@ -245,11 +242,9 @@ struct PitchCommand: AsyncParsableCommand {
     }
 
     static func readTemplate(_ path: String) throws -> PitchTemplate {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CLIError.noInput("--template \(path): no such readable file")
-        }
+        let text = try InputText.text(of: InputText.read(path, flag: "--template"), from: "--template \(path)")
         do {
-            return try PitchTemplate(text: try InputText.text(of: data, from: "--template \(path)"))
+            return try PitchTemplate(text: text)
         } catch {
             throw CLIError.data("--template \(path): \(error)")
         }

@@ -92,6 +92,35 @@ import TestSupport
         #expect(try JSONSerialization.jsonObject(with: fromFile.stdoutData) as? [Int] == example.prompt_ids)
     }
 
+    @Test("files that are not regular files are read: /dev/stdin, a pipe; a --batch file with CRLF line ends")
+    func otherFileKinds() throws {
+        let example = try SalesDemoCase.loadAll()[1]
+        let fromDevStdin = try Self.generate(["--tokenize", "--prompt-file", "/dev/stdin"], stdin: example.prompt)
+        #expect(fromDevStdin.status == 0, "\(fromDevStdin.stderr)")
+        #expect(try JSONSerialization.jsonObject(with: fromDevStdin.stdoutData) as? [Int] == example.prompt_ids)
+        // a process substitution, as bash gives it: a pipe under /dev/fd
+        let generate = CommandRunner.productsDirectory.appendingPathComponent("generate").path
+        let piped = try CommandRunner.runSystem("bash", ["-c", "\"$0\" --tokenize --prompt-file <(printf 'Hello world')", generate])
+        #expect(piped.status == 0 && piped.stdout == "[15496, 995]\n", "\(piped.stderr)")
+
+        let directory = try TestPaths.temporaryDirectory()
+        let batch = directory.appendingPathComponent("windows.jsonl")
+        try Data("\"Customer: Olivia\"\r\n{\"prompt\": \"Customer: Wei\", \"id\": 7}\r\n\r\n".utf8).write(to: batch)
+        let output = try Self.generate(["--batch", batch.path, "--max-tokens", "2", "--temperature", "0"])
+        #expect(output.status == 0, "\(output.stderr)")
+        let lines = output.stdout.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        #expect(lines.count == 2 && lines.contains { $0["id"] as? Int == 7 && $0["line"] as? Int == 2 })
+    }
+
+    @Test("an argument that is not valid UTF-8 is refused with exit 65, not replaced by U+FFFD")
+    func invalidUTF8Argument() throws {
+        let generate = CommandRunner.productsDirectory.appendingPathComponent("generate").path
+        let output = try CommandRunner.runSystem("bash", ["-c", "\"$0\" --tokenize \"$(printf 'caf\\303')\"", generate])
+        #expect(output.status == 65)
+        #expect(output.stderr == "generate: error: argument 2 is not valid UTF-8\n")
+        #expect(output.stdout.isEmpty)
+    }
+
     @Test("a UTF-8 byte-order mark starting a prompt file or standard input is not part of the prompt")
     func byteOrderMark() throws {
         let bom = Data([0xEF, 0xBB, 0xBF])
@@ -203,6 +232,11 @@ import TestSupport
         (["--echo", "hi"], 64, "--echo"),
         (["--prompt-ids", "1", "hi"], 64, "one way"),
         (["--batch", "/nonexistent/customers.jsonl"], 66, "/nonexistent/customers.jsonl"),
+        (["--model", "", "hi"], 64, "--model: an empty path"),
+        (["--prompt-file", "/tmp"], 66, "/tmp: a directory"),
+        (["--prompt-file", ""], 66, "--prompt-file"),
+        (["pitch", "--template", "/tmp", "--name", "A", "--product", "B"], 66, "--template /tmp: a directory"),
+        (["pitch", "--profile", "/nonexistent/p.json"], 66, "--profile /nonexistent/p.json"),
     ] as [([String], Int32, String)])
     func userErrors(arguments: [String], status: Int32, mention: String) throws {
         let output = try Self.generate(arguments)
