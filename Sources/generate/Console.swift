@@ -12,9 +12,13 @@ enum Console {
         try out(Data(text.utf8))
     }
 
-    /// Writes `data` to standard output, all of it or an error.
+    /// Writes `data` to standard output, all of it or an error. Into a regular file it is all or
+    /// nothing: a write cut short (a full disk) is taken back, so no half JSON line is left.
     static func out(_ data: Data) throws {
+        var status = stat()
+        let fileSize = fstat(STDOUT_FILENO, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG ? status.st_size : nil
         if let failure = writeAll(data, to: STDOUT_FILENO) {
+            if let fileSize, ftruncate(STDOUT_FILENO, fileSize) == 0 { lseek(STDOUT_FILENO, fileSize, SEEK_SET) }
             throw CLIError.io("standard output: \(failure)")
         }
     }

@@ -29,6 +29,7 @@ struct GenerateTool: AsyncParsableCommand {
             Console.err("generate: error: argument \(index) is not valid UTF-8\n")
             terminate(65)
         }
+        signal(SIGXFSZ, SIG_IGN)  // over a file-size limit, a write fails (EFBIG, exit 74) instead of killing the process
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

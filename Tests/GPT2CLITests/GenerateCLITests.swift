@@ -112,6 +112,25 @@ import TestSupport
         #expect(lines.count == 2 && lines.contains { $0["id"] as? Int == 7 && $0["line"] as? Int == 2 })
     }
 
+    @Test("output into a file that fills up (a file-size limit) exits 74 and leaves whole JSON lines only")
+    func fullFileKeepsWholeLines() throws {
+        let directory = try TestPaths.temporaryDirectory()
+        let batch = directory.appendingPathComponent("prompts.jsonl")
+        try Data(String(repeating: "\"Customer: Olivia Brown, nurse.\"\n", count: 20).utf8).write(to: batch)
+        let out = directory.appendingPathComponent("out.jsonl")
+        let generate = CommandRunner.productsDirectory.appendingPathComponent("generate").path
+        // ulimit -f counts 1024-byte blocks: 4 KB holds a few result lines, not twenty
+        let run = try CommandRunner.runSystem("bash", ["-c", "ulimit -f 4; \"$0\" --batch \"$1\" --max-tokens 20 -q > \"$2\"",
+                                                       generate, batch.path, out.path])
+        #expect(run.status == 74, "\(run.stderr)")
+        #expect(run.stderr.hasPrefix("generate: error: standard output:") && run.stderr.split(separator: "\n").count == 1, "\(run.stderr)")
+        let written = try String(contentsOf: out, encoding: .utf8)
+        #expect(written.hasSuffix("\n"))
+        let lines = written.split(separator: "\n")
+        #expect(!lines.isEmpty && lines.count < 20)
+        #expect(lines.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) != nil })
+    }
+
     @Test("an argument that is not valid UTF-8 is refused with exit 65, not replaced by U+FFFD")
     func invalidUTF8Argument() throws {
         let generate = CommandRunner.productsDirectory.appendingPathComponent("generate").path
