@@ -171,6 +171,10 @@ enum TokenizerFileReader {
         if let value = model["ignore_merges"], value.boolValue == true {
             throw unsupported(value, "BPE option \"ignore_merges\": true is not supported")
         }
+        // dropout splits words at random on every encode: not GPT-2's tokenization
+        if let value = model["dropout"], !value.isNull, value.intValue != 0 {
+            throw unsupported(value, "BPE option \"dropout\" is not supported (GPT-2 has null)")
+        }
         guard let vocab = model["vocab"] else {
             throw TokenizerError(.invalidVocabulary, file: file, line: model.line, "the model has no \"vocab\"")
         }
@@ -232,6 +236,14 @@ enum TokenizerFileReader {
         }
         if let value = byteLevel["use_regex"], value.boolValue == false {
             throw unsupported(value, "ByteLevel \"use_regex\": false is not supported (GPT-2 uses its pattern)")
+        }
+
+        // Post-processor and decoder: ByteLevel (or none) only. Another post-processor would add
+        // tokens (a template's BOS or EOS) that the engine does not; another decoder, other text.
+        for (key, what) in [("post_processor", "post-processor"), ("decoder", "decoder")] {
+            if let step = root[key], !step.isNull, step["type"]?.stringValue != "ByteLevel" {
+                throw unsupported(step, "\(what) \(step["type"]?.stringValue.map { "\"\($0)\"" } ?? "without a type") is not supported, only \"ByteLevel\" or null")
+            }
         }
 
         // Added tokens.

@@ -283,6 +283,24 @@ import TestSupport
         e = try tokenizerJSONError(json)
         #expect(e.kind == .unsupported && e.message.contains("add_prefix_space"))
 
+        // options that would change the ids or the text: refused, naming the option
+        let base = TinyVocabulary.tokenizerJSON(pairs: false)
+        for (from, to, mention) in [
+            (#""dropout": null"#, #""dropout": 0.1"#, "dropout"),
+            (#""post_processor": {"type": "ByteLevel""#, #""post_processor": {"type": "TemplateProcessing""#, "TemplateProcessing"),
+            (#""decoder": {"type": "ByteLevel""#, #""decoder": {"type": "WordPiece""#, "WordPiece"),
+        ] {
+            #expect(base.contains(from))
+            e = try tokenizerJSONError(base.replacingOccurrences(of: from, with: to))
+            #expect(e.kind == .unsupported && e.message.contains(mention), "\(e.message)")
+        }
+        // ... and the ones GPT-2's files may carry: accepted
+        let plain = base.replacingOccurrences(of: #""dropout": null"#, with: #""dropout": 0"#)
+            .replacingOccurrences(of: #""post_processor": {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": false, "use_regex": true}"#, with: #""post_processor": null"#)
+        #expect(plain != base)
+        let plainDirectory = try TokenizerFixtures.temporaryDirectory()  // kept until the end: it deletes itself
+        #expect(try GPT2Tokenizer(tokenizerJSONURL: plainDirectory.write("tokenizer.json", plain)).vocabularySize == 260)
+
         json = TinyVocabulary.tokenizerJSON(pairs: false, preTokenizer: #"{"type": "Sequence", "pretokenizers": [{"type": "ByteLevel", "add_prefix_space": false}]}"#)
         let dir = try TokenizerFixtures.temporaryDirectory()
         #expect(try GPT2Tokenizer(tokenizerJSONURL: dir.write("tokenizer.json", json)).vocabularySize == 260)

@@ -75,6 +75,12 @@ struct SafeTensorsFile: Sendable {
             throw fail("header is not a JSON object")
         }
 
+        // as the reference implementation: metadata, where present, maps strings to strings
+        if let metadata = object["__metadata__"], !(metadata is NSNull) {
+            guard let strings = metadata as? [String: Any], strings.values.allSatisfy({ $0 is String }) else {
+                throw fail("\"__metadata__\" is not an object of strings")
+            }
+        }
         var entries: [String: Entry] = [:]
         entries.reserveCapacity(object.count)
         for (name, value) in object where name != "__metadata__" {
@@ -116,9 +122,23 @@ struct SafeTensorsFile: Sendable {
                                   range: (dataStart + begin)..<(dataStart + end))
         }
 
-        let sorted = entries.values.filter { !$0.range.isEmpty }.sorted { $0.range.lowerBound < $1.range.lowerBound }
-        for (previous, next) in zip(sorted, sorted.dropFirst()) where next.range.lowerBound < previous.range.upperBound {
-            throw fail("tensors \"\(previous.name)\" and \"\(next.name)\" overlap")
+        // as the reference implementation: the tensors tile the data section exactly, with no
+        // overlap, no hole and nothing after the last one
+        let sorted = entries.values.sorted { ($0.range.lowerBound, $0.range.upperBound) < ($1.range.lowerBound, $1.range.upperBound) }
+        var covered = dataStart
+        var previous: Entry?
+        for entry in sorted {
+            if entry.range.lowerBound < covered, let previous {
+                throw fail("tensors \"\(previous.name)\" and \"\(entry.name)\" overlap")
+            }
+            guard entry.range.lowerBound == covered else {
+                throw fail("the data section has a hole of \(entry.range.lowerBound - covered) bytes before tensor \"\(entry.name)\"")
+            }
+            covered = entry.range.upperBound
+            previous = entry
+        }
+        guard covered == bytes.count else {
+            throw fail("\(bytes.count - covered) bytes after the last tensor's data: the tensors do not cover the data section")
         }
         return entries
     }
@@ -128,7 +148,8 @@ struct SafeTensorsFile: Sendable {
         var result: [Int] = []
         result.reserveCapacity(values.count)
         for value in values {
-            guard let number = value as? NSNumber else { return nil }
+            // integers only, as the reference's usize: not `true`, not `1.0` (a double: C type "d")
+            guard let number = value as? NSNumber, !["c", "d", "f"].contains(String(cString: number.objCType)) else { return nil }
             let double = number.doubleValue
             guard double >= 0, double < 0x1p62, double == double.rounded(.towardZero) else { return nil }
             result.append(number.intValue)

@@ -81,4 +81,50 @@ import Testing
     func malformedHeaders(_ header: String) {
         #expect(Self.error(Self.image(header))?.kind == .invalidSafetensors)
     }
+
+    // As strict as the reference implementation (the `safetensors` crate), which refuses each of these.
+
+    @Test(arguments: [#""x""#, "[]", "4", #"{"k": 4}"#, #"{"k": ["v"]}"#])
+    func metadataThatIsNotAnObjectOfStrings(_ metadata: String) {
+        let header = #"{"__metadata__": \#(metadata), "t": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}"#
+        let error = Self.error(Self.image(header, data: [0, 0, 0, 0]))
+        #expect(error?.kind == .invalidSafetensors && "\(error!)".contains("__metadata__"), "\(String(describing: error))")
+    }
+
+    @Test func metadataOfStringsIsAccepted() throws {
+        let header = #"{"__metadata__": {"format": "pt"}, "t": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}"#
+        #expect(try Self.parse(Self.image(header, data: [0, 0, 0, 0]))["t"]?.shape == [1])
+    }
+
+    @Test(arguments: ["[true]", "[1.0]", "[1e0]", "[false, 1]"])
+    func shapeOfNonIntegers(_ shape: String) {
+        #expect(Self.error(Self.image(Self.tensor(shape: shape, offsets: "[0, 4]"), data: [0, 0, 0, 0]))?.kind == .invalidSafetensors)
+    }
+
+    @Test(arguments: ["[0.0, 4]", "[0, 4.0]", "[false, 4]", "[0, 4e0]"])
+    func offsetsOfNonIntegers(_ offsets: String) {
+        #expect(Self.error(Self.image(Self.tensor(shape: "[1]", offsets: offsets), data: [0, 0, 0, 0]))?.kind == .invalidSafetensors)
+    }
+
+    @Test func aHoleInTheDataIsRefused() {
+        let header = #"{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "b": {"dtype": "F32", "shape": [1], "data_offsets": [8, 12]}}"#
+        let error = Self.error(Self.image(header, data: Array(repeating: 0, count: 12)))
+        #expect(error?.kind == .invalidSafetensors && "\(error!)".contains("hole of 4 bytes"), "\(String(describing: error))")
+    }
+
+    @Test func dataBeforeTheFirstTensorIsRefused() {
+        let error = Self.error(Self.image(Self.tensor(shape: "[1]", offsets: "[4, 8]"), data: Array(repeating: 0, count: 8)))
+        #expect(error?.kind == .invalidSafetensors && "\(error!)".contains("hole"), "\(String(describing: error))")
+    }
+
+    @Test(arguments: [1, 4, 100])
+    func bytesAfterTheLastTensorAreRefused(_ extra: Int) {
+        let error = Self.error(Self.image(Self.tensor(shape: "[1]", offsets: "[0, 4]"), data: Array(repeating: 0, count: 4 + extra)))
+        #expect(error?.kind == .invalidSafetensors && "\(error!)".contains("\(extra) bytes after the last tensor"), "\(String(describing: error))")
+    }
+
+    @Test func zeroSizeTensorsAnywhereAreAccepted() throws {
+        let header = #"{"a": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0]}, "b": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "c": {"dtype": "F32", "shape": [2, 0], "data_offsets": [4, 4]}}"#
+        #expect(try Self.parse(Self.image(header, data: [0, 0, 0, 0])).count == 3)
+    }
 }
