@@ -26,6 +26,8 @@ public struct ModelLoadingError: Error, CustomStringConvertible, Equatable, Send
         case missingTensor
         /// A tensor's shape disagrees with `config.json`.
         case shapeMismatch
+        /// A tensor holds a NaN or an infinity.
+        case nonFiniteValue
     }
 
     /// The broad class of problem.
