@@ -65,6 +65,20 @@ import TestSupport
         }
     }
 
+    @Test("a span of many chunks reports the first element, wherever the later ones are")
+    func parallelParts() {
+        let count = 3 << 20
+        let values = [Float](repeating: 1, count: count)
+        #expect(values.withUnsafeBytes { firstNonFinite($0.baseAddress!, count: count, format: .float32) } == nil)
+        for (positions, first) in [([count - 1], count - 1), ([count / 2 + 5, count - 3], count / 2 + 5),
+                                   ([7, count - 3], 7), ([count / 3], count / 3)] {
+            var bad = values
+            for p in positions { bad[p] = .nan }
+            let found = bad.withUnsafeBytes { firstNonFinite($0.baseAddress!, count: count, format: .float32) }
+            #expect(found?.index == first && found?.kind == .nan, "\(positions)")
+        }
+    }
+
     @Test func emptyIsFinite() {
         #expect(Self.scan([], .float32) == nil)
     }

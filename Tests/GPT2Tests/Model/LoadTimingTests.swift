@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import GPT2
+@testable import GPT2Kernels
 
 /// What refusing non-finite weights costs a load, measured on a real-sized checkpoint: loads with
 /// and without the check, alternating so that both see the same page cache and machine load.
@@ -39,5 +40,20 @@ struct LoadTimingTests {
         let pairs = zip(with, without).map { $0 / $1 }
         print(String(format: "load-timing %@: median per-round ratio %.3f (load), %.3f (to first logits)", residency.rawValue,
                      Self.median(pairs), Self.median(zip(withFirst, withoutFirst).map { $0 / $1 })))
+    }
+
+    @Test("the scan alone, over weights already in memory")
+    func scanThroughput() throws {
+        let file = try SafeTensorsFile(url: Self.directory.appendingPathComponent("model.safetensors"))
+        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: file.file.bytes.count, alignment: 64)
+        defer { copy.deallocate() }
+        copy.copyMemory(from: file.file.bytes)
+        let count = (copy.count - 8) / 4
+        var times: [Double] = []
+        for _ in 0..<11 {
+            times.append(Self.seconds { #expect(firstNonFinite(copy.baseAddress! + 8, count: count, format: .float32) == nil) })
+        }
+        print(String(format: "load-timing scan: %.1f MB in %.4f s (median), %.1f GB/s", Double(4 * count) / 1e6,
+                     Self.median(times), Double(4 * count) / Self.median(times) / 1e9))
     }
 }
