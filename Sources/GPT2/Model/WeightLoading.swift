@@ -50,6 +50,7 @@ extension GPT2Weights {
         }
         // An explicit lm_head (untied fine-tunes) wins; otherwise the head is tied to wte.
         let lmHead = index.contains("lm_head.weight") ? try table("lm_head.weight") : wte
+        try index.requireAllUsed(layerCount: config.layerCount, configFile: directory.appendingPathComponent("config.json"))
         return GPT2Weights(wte: wte, wpe: try tensor("wpe.weight", [config.contextLength, C]),
                            h: blocks, ln_f: try layerNorm("ln_f"), lm_head: lmHead, storage: storage)
     }
@@ -138,6 +139,33 @@ struct TensorIndex {
     }
 
     func contains(_ name: String) -> Bool { locations[name] != nil }
+
+    /// Refuses a checkpoint holding parameters the config does not use: blocks beyond `n_layer`
+    /// (which would otherwise run a truncated model silently) or tensors of another architecture.
+    /// The causal-mask buffers some exports include (`attn.bias`, `attn.masked_bias`) are not
+    /// parameters and may be there.
+    func requireAllUsed(layerCount: Int, configFile: URL) throws {
+        let perBlock = ["ln_1.weight", "ln_1.bias", "attn.c_attn.weight", "attn.c_attn.bias", "attn.c_proj.weight",
+                        "attn.c_proj.bias", "ln_2.weight", "ln_2.bias", "mlp.c_fc.weight", "mlp.c_fc.bias",
+                        "mlp.c_proj.weight", "mlp.c_proj.bias"]
+        var used: Set<String> = ["wte.weight", "wpe.weight", "ln_f.weight", "ln_f.bias", "lm_head.weight"]
+        for block in 0..<layerCount { for name in perBlock { used.insert("h.\(block).\(name)") } }
+        let unused = locations.keys.filter { !used.contains($0) && !$0.hasSuffix(".attn.bias") && !$0.hasSuffix(".attn.masked_bias") }
+        guard !unused.isEmpty else { return }
+        let blocks = unused.compactMap { name -> Int? in
+            guard name.hasPrefix("h.") else { return nil }
+            return Int(name.dropFirst(2).prefix { $0 != "." })
+        }
+        if let last = blocks.max(), last >= layerCount {
+            let (file, entry) = locations.first { $0.key.hasPrefix("h.\(last).") && !used.contains($0.key) }!.value
+            throw ModelLoadingError(.inconsistentFiles, file: file.url,
+                "holds block h.\(last) (tensor \"\(entry.name)\") but \(configFile.path) says n_layer \(layerCount); the two files disagree")
+        }
+        let name = unused.sorted()[0]
+        let (file, entry) = locations[name]!
+        throw ModelLoadingError(.inconsistentFiles, file: file.url,
+            "tensor \"\(entry.name)\" is not a parameter of the GPT-2 model \(configFile.path) describes (\(unused.count) such tensors); the two files disagree")
+    }
 
     /// The file and entry of tensor `name`, checked against the shape the config implies and
     /// the dtypes this engine reads.
