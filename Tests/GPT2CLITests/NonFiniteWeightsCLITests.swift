@@ -56,3 +56,20 @@ import TestSupport
         #expect(output.stderr.split(separator: "\n").count == 1, "\(output.stderr)")
     }
 }
+
+/// A config.json and a checkpoint that disagree, as the `generate` user meets them.
+@Suite struct DisagreeingFilesCLITests {
+    @Test("n_layer smaller than the checkpoint's blocks exits 65 with one line naming both files")
+    func fewerLayers() throws {
+        let directory = try NonFiniteWeightsCLITests.model("transformer.ln_f.bias", index: 0, values: [0])
+        let url = directory.file("config.json")
+        var config = try #require(JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        config["n_layer"] = 1
+        try JSONSerialization.data(withJSONObject: config).write(to: url)
+        let output = try GenerateCLITests.generate(["--model", directory.path, "hi"])
+        #expect(output.status == 65, "\(output.stderr)")
+        #expect(output.stderr.hasPrefix("generate: error: \(directory.file("model.safetensors").path): holds block h.1 (tensor \"transformer.h.1."), "\(output.stderr)")
+        #expect(output.stderr.hasSuffix(" but \(url.path) says n_layer 1; the two files disagree\n"), "\(output.stderr)")
+        #expect(output.stdout.isEmpty)
+    }
+}
