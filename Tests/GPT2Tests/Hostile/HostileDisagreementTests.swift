@@ -64,4 +64,26 @@ import TestSupport
         _ = try GPT2Model(directory: directory.url)
         _ = try GPT2Model(directory: TestPaths.salesDemo)
     }
+
+    @Test("a tokenizer with more tokens than vocab_size is refused, naming the tokenizer file and config.json")
+    func tokenizerLargerThanVocabulary() throws {
+        // a consistent 50000-token model: wte cut to 50000 rows, vocab_size 50000
+        var writer = try CheckpointLayoutTests.fixture()
+        let i = try #require(writer.tensors.firstIndex { $0.name == "transformer.wte.weight" })
+        writer.tensors[i].shape = [50000, 64]
+        writer.tensors[i].data = writer.tensors[i].data.prefix(50000 * 64 * 4)
+        let directory = try Self.directory(writer, config: ["vocab_size": 50000])
+        for name in ["vocab.json", "merges.txt"] {
+            try FileManager.default.copyItem(at: TestPaths.salesDemo.appendingPathComponent(name), to: directory.file(name))
+        }
+        let model = try GPT2Model(directory: directory.url)  // the model alone is consistent
+        let tokenizer = try GPT2Tokenizer(directory: directory.url)
+        let error = try #require(Hostile.loadingError { try model.check(tokenizer: tokenizer) })
+        #expect(error.kind == .inconsistentFiles)
+        #expect(error.description == "\(directory.file("vocab.json").path): has 50257 tokens but \(directory.file("config.json").path) says vocab_size 50000; the two files disagree")
+        #expect(Hostile.loadingError { _ = try TextGenerator(directory: directory.url) } == error)
+        // the demo's own files agree
+        let demo = try GPT2Model(directory: TestPaths.salesDemo)
+        try demo.check(tokenizer: GPT2Tokenizer(directory: TestPaths.salesDemo))
+    }
 }
