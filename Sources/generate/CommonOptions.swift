@@ -26,8 +26,13 @@ struct ModelOptions: ParsableArguments {
         return try ModelLocator.directory(option: model)
     }
 
-    func load(_ directory: URL) throws -> GPT2Model {
-        try CLIError.loading { try GPT2Model(directory: directory, residency: weights, precision: precision) }
+    /// The model in `directory`, checked against the tokenizer loaded from it.
+    func load(_ directory: URL, tokenizer: GPT2Tokenizer) throws -> GPT2Model {
+        try CLIError.loading {
+            let model = try GPT2Model(directory: directory, residency: weights, precision: precision)
+            try model.check(tokenizer: tokenizer)
+            return model
+        }
     }
 }
 

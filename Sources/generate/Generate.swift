@@ -68,7 +68,7 @@ struct Generate: AsyncParsableCommand {
         let tokenizer = try CLIError.loading { try GPT2Tokenizer(directory: directory) }
         if let batch {
             let jobs = try BatchFile.read(path: batch, tokenizer: tokenizer)
-            let model = try modelOptions.load(directory)
+            let model = try modelOptions.load(directory, tokenizer: tokenizer)
             try sampling.check(vocabularySize: model.config.vocabularySize)
             let generator = TextGenerator(model: model, tokenizer: tokenizer, maxBatchSize: parallel)
             try await BatchFile.run(jobs, generator: generator, parameters: parameters, parallel: parallel, echo: echo,
@@ -80,7 +80,7 @@ struct Generate: AsyncParsableCommand {
             try Console.out("[" + promptIDs.map(String.init).joined(separator: ", ") + "]\n")
             return
         }
-        let model = try modelOptions.load(directory)
+        let model = try modelOptions.load(directory, tokenizer: tokenizer)
         let loadSeconds = (ContinuousClock.now - loadStart).seconds
         try sampling.check(vocabularySize: model.config.vocabularySize)
         let generator = TextGenerator(model: model, tokenizer: tokenizer)

@@ -41,6 +41,10 @@ struct GenerateTool: AsyncParsableCommand {
         } catch let error as CLIError {
             Console.err("generate: error: \(error.message)\n")
             terminate(error.code)
+        } catch let error as GenerationError {
+            // a request the model could not continue (non-finite logits): the model's data is bad
+            Console.err("generate: error: \(error)\n")
+            terminate(65)
         } catch let error as ExitCode {
             terminate(error.rawValue)
         } catch {

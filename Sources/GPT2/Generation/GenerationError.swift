@@ -1,4 +1,5 @@
-/// Errors of ``TextGenerator`` before generation starts.
+/// Errors of ``TextGenerator``: a request it cannot start, or (``nonFiniteLogits(position:tokenID:)``)
+/// one it cannot continue.
 public enum GenerationError: Error, CustomStringConvertible, Equatable, Sendable {
     /// The prompt has no tokens.
     case emptyPrompt
@@ -6,6 +7,10 @@ public enum GenerationError: Error, CustomStringConvertible, Equatable, Sendable
     case invalidTokenID(Int, vocabularySize: Int)
     /// The prompt has `tokens` tokens; the model's context holds `contextLength`.
     case promptTooLong(tokens: Int, contextLength: Int)
+    /// The model's logit for token `tokenID`, after the token at `position`, is NaN or infinite:
+    /// its weights, although finite, overflow float32 on this input. Only the request that hit it
+    /// fails; the others in the batch go on.
+    case nonFiniteLogits(position: Int, tokenID: Int)
 
     public var description: String {
         switch self {
@@ -15,6 +20,8 @@ public enum GenerationError: Error, CustomStringConvertible, Equatable, Sendable
             "token id \(id) is outside the vocabulary (0..<\(vocabularySize))"
         case let .promptTooLong(tokens, contextLength):
             "the prompt is \(tokens) tokens long but the model's context holds \(contextLength); shorten it"
+        case let .nonFiniteLogits(position, tokenID):
+            "the model's logit for token id \(tokenID) after position \(position) is not finite (NaN or infinite): its weights overflow float32 on this input"
         }
     }
 }

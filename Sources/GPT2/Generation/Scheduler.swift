@@ -176,7 +176,14 @@ final class Scheduler: @unchecked Sendable {  // `waiting` and `running` are gua
             }
         }
         for (sequence, logits) in zip(members, logits) where logits.rowCount > 0 {
-            let (token, reason) = sequence.state.next(logits: logits.values)
+            let token: GeneratedToken, reason: StopReason?
+            do {
+                (token, reason) = try sequence.state.next(logits: logits.values)
+            } catch {
+                // only this sequence: the batch's rows are computed independently
+                fail(sequence, error)
+                continue
+            }
             tokensGenerated.add(1)
             if sequence.firstToken == nil { sequence.firstToken = .now }
             sequence.request.emit(.token(token))

@@ -32,7 +32,12 @@ struct SequenceState {
     /// Picks the next token from `logits` (the model's, for the last position), and returns it with
     /// its log-probability under the raw distribution and the text it makes visible, and why the
     /// generation ends with it, if it does.
-    mutating func next(logits: [Float]) -> (token: GeneratedToken, stop: StopReason?) {
+    ///
+    /// - Throws: ``GenerationError/nonFiniteLogits(position:tokenID:)`` when a logit of the model's
+    ///   is NaN or infinite. Checked before the processors, which may set infinities on purpose.
+    mutating func next(logits: [Float]) throws(GenerationError) -> (token: GeneratedToken, stop: StopReason?) {
+        let bad = logits.withUnsafeBytes { firstNonFinite($0.baseAddress!, count: logits.count, format: .float32) }
+        if let bad { throw .nonFiniteLogits(position: history.count - 1, tokenID: bad.index) }
         // sample from a copy: the sampler rewrites its input, the log-prob needs the raw logits
         scratch = logits
         let id = sampler.sample(logits: &scratch, history: history)

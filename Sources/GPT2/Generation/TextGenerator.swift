@@ -42,10 +42,13 @@ public final class TextGenerator: Sendable {
     }
 
     /// Loads the model (``GPT2Model/init(directory:residency:precision:)``) and the tokenizer
-    /// (``GPT2Tokenizer/init(directory:)``) from one Hugging Face model directory.
+    /// (``GPT2Tokenizer/init(directory:)``) from one Hugging Face model directory, and checks that
+    /// they fit each other (``GPT2Model/check(tokenizer:)``).
     public convenience init(directory: URL, maxBatchSize: Int = TextGenerator.defaultMaxBatchSize) throws {
         let model = try GPT2Model(directory: directory)
-        self.init(model: model, tokenizer: try GPT2Tokenizer(directory: directory), maxBatchSize: maxBatchSize)
+        let tokenizer = try GPT2Tokenizer(directory: directory)
+        try model.check(tokenizer: tokenizer)
+        self.init(model: model, tokenizer: tokenizer, maxBatchSize: maxBatchSize)
     }
 
     /// Generations in the batch now (for the package's tools and tests).

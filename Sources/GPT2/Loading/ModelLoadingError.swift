@@ -26,6 +26,10 @@ public struct ModelLoadingError: Error, CustomStringConvertible, Equatable, Send
         case missingTensor
         /// A tensor's shape disagrees with `config.json`.
         case shapeMismatch
+        /// A tensor holds a NaN or an infinity.
+        case nonFiniteValue
+        /// Two files of the model directory disagree (the checkpoint holds tensors `config.json` does not use).
+        case inconsistentFiles
     }
 
     /// The broad class of problem.

@@ -25,7 +25,13 @@ public final class GPT2Model: Sendable {
     /// float16 instead (see ``WeightPrecision``).
     ///
     /// - Throws: ``ModelLoadingError`` naming the file and what is wrong with it.
-    public init(directory: URL, residency: WeightResidency = .mapped, precision: WeightPrecision = .float32) throws {
+    public convenience init(directory: URL, residency: WeightResidency = .mapped, precision: WeightPrecision = .float32) throws {
+        try self.init(directory: directory, residency: residency, precision: precision, checkingValues: true)
+    }
+
+    /// `checkingValues: false` skips refusing NaN and infinite weights: only for measuring what
+    /// that check costs.
+    init(directory: URL, residency: WeightResidency, precision: WeightPrecision, checkingValues: Bool) throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory) else {
             throw ModelLoadingError(.missingFile, file: directory, "model directory does not exist")
@@ -37,7 +43,8 @@ public final class GPT2Model: Sendable {
         self.config = config
         self.directory = directory
         self.precision = precision
-        self.weights = try GPT2Weights.load(directory: directory, config: config, residency: residency, precision: precision)
+        self.weights = try GPT2Weights.load(directory: directory, config: config, residency: residency, precision: precision,
+                                            checkingValues: checkingValues)
     }
 
     /// Number of parameters (a tied `lm_head` counted once).

@@ -3,10 +3,12 @@ import GPT2Kernels
 
 extension GPT2Weights {
     /// Loads every tensor the architecture in `config` needs from the safetensors in `directory`.
+    /// `checkingValues: false` skips the finite-value check, only for measuring what it costs.
     static func load(directory: URL, config: GPT2Config, residency: WeightResidency,
-                     precision: WeightPrecision) throws -> GPT2Weights {
+                     precision: WeightPrecision, checkingValues: Bool = true) throws -> GPT2Weights {
         let storage = WeightStorage()
-        let index = try TensorIndex(directory: directory, residency: residency, storage: storage)
+        var index = try TensorIndex(directory: directory, residency: residency, storage: storage)
+        index.checksValues = checkingValues
         let (C, F, V) = (config.embeddingSize, config.innerSize, config.vocabularySize)
 
         func tensor(_ name: String, _ shape: [Int]) throws -> UnsafePointer<Float> {
@@ -48,6 +50,7 @@ extension GPT2Weights {
         }
         // An explicit lm_head (untied fine-tunes) wins; otherwise the head is tied to wte.
         let lmHead = index.contains("lm_head.weight") ? try table("lm_head.weight") : wte
+        try index.requireAllUsed(layerCount: config.layerCount, configFile: directory.appendingPathComponent("config.json"))
         return GPT2Weights(wte: wte, wpe: try tensor("wpe.weight", [config.contextLength, C]),
                            h: blocks, ln_f: try layerNorm("ln_f"), lm_head: lmHead, storage: storage)
     }
@@ -57,6 +60,8 @@ extension GPT2Weights {
 /// convention (`transformer.h.0...` from `save_pretrained`, bare `h.0...` in the original upload).
 struct TensorIndex {
     private var locations: [String: (file: SafeTensorsFile, entry: SafeTensorsFile.Entry)] = [:]
+    /// Whether `locate` refuses tensors holding NaN or infinity (always, except when measuring).
+    var checksValues = true
 
     init(directory: URL, residency: WeightResidency, storage: WeightStorage) throws {
         let single = directory.appendingPathComponent("model.safetensors")
@@ -135,6 +140,33 @@ struct TensorIndex {
 
     func contains(_ name: String) -> Bool { locations[name] != nil }
 
+    /// Refuses a checkpoint holding parameters the config does not use: blocks beyond `n_layer`
+    /// (which would otherwise run a truncated model silently) or tensors of another architecture.
+    /// The causal-mask buffers some exports include (`attn.bias`, `attn.masked_bias`) are not
+    /// parameters and may be there.
+    func requireAllUsed(layerCount: Int, configFile: URL) throws {
+        let perBlock = ["ln_1.weight", "ln_1.bias", "attn.c_attn.weight", "attn.c_attn.bias", "attn.c_proj.weight",
+                        "attn.c_proj.bias", "ln_2.weight", "ln_2.bias", "mlp.c_fc.weight", "mlp.c_fc.bias",
+                        "mlp.c_proj.weight", "mlp.c_proj.bias"]
+        var used: Set<String> = ["wte.weight", "wpe.weight", "ln_f.weight", "ln_f.bias", "lm_head.weight"]
+        for block in 0..<layerCount { for name in perBlock { used.insert("h.\(block).\(name)") } }
+        let unused = locations.keys.filter { !used.contains($0) && !$0.hasSuffix(".attn.bias") && !$0.hasSuffix(".attn.masked_bias") }
+        guard !unused.isEmpty else { return }
+        let blocks = unused.compactMap { name -> Int? in
+            guard name.hasPrefix("h.") else { return nil }
+            return Int(name.dropFirst(2).prefix { $0 != "." })
+        }
+        if let last = blocks.max(), last >= layerCount {
+            let (file, entry) = locations.first { $0.key.hasPrefix("h.\(last).") && !used.contains($0.key) }!.value
+            throw ModelLoadingError(.inconsistentFiles, file: file.url,
+                "holds block h.\(last) (tensor \"\(entry.name)\") but \(configFile.path) says n_layer \(layerCount); the two files disagree")
+        }
+        let name = unused.sorted()[0]
+        let (file, entry) = locations[name]!
+        throw ModelLoadingError(.inconsistentFiles, file: file.url,
+            "tensor \"\(entry.name)\" is not a parameter of the GPT-2 model \(configFile.path) describes (\(unused.count) such tensors); the two files disagree")
+    }
+
     /// The file and entry of tensor `name`, checked against the shape the config implies and
     /// the dtypes this engine reads.
     private func locate(_ name: String, shape: [Int], storage: WeightStorage) throws -> (file: SafeTensorsFile, entry: SafeTensorsFile.Entry) {
@@ -150,12 +182,33 @@ struct TensorIndex {
             throw ModelLoadingError(.unknownDType, file: file.url,
                 "tensor \"\(entry.name)\" has dtype \(entry.dtype.rawValue); only F32, F16 and BF16 weights are supported")
         }
+        if checksValues { try Self.requireFinite(entry, in: file) }
         return (file, entry)
+    }
+
+    /// Refuses a tensor holding a NaN or an infinity: one such weight makes every later logit NaN,
+    /// which would otherwise come out as confident garbage rather than an error. Every tensor the
+    /// model uses passes here once, on every load path, before it is used or copied.
+    private static func requireFinite(_ entry: SafeTensorsFile.Entry, in file: SafeTensorsFile) throws {
+        let format: StoredFloatFormat = switch entry.dtype {
+        case .F16: .float16
+        case .BF16: .bfloat16
+        default: .float32
+        }
+        let source = file.file.bytes.baseAddress! + entry.range.lowerBound
+        guard let (index, kind) = firstNonFinite(source, count: entry.elementCount, format: format) else { return }
+        var position = "index \(index)"
+        if entry.shape.count == 2, entry.shape[1] > 0 {
+            position += " (row \(index / entry.shape[1]), column \(index % entry.shape[1]))"
+        }
+        throw ModelLoadingError(.nonFiniteValue, file: file.url,
+            "tensor \"\(entry.name)\" has a non-finite value (\(kind.rawValue)) at \(position)")
     }
 
     /// The tensor as float16: in place when it is stored as aligned float16 and `residency` is
     /// `.mapped`, copied or converted (rounded to nearest) once otherwise. The decode kernels'
-    /// conversion assumes finite halves, so infinities, NaNs and values beyond ±65504 are refused.
+    /// conversion assumes finite halves, so values beyond ±65504 are refused (`locate` has already
+    /// refused infinities and NaNs).
     func halves(_ name: String, shape: [Int], residency: WeightResidency, storage: WeightStorage) throws -> UnsafePointer<UInt16> {
         let (file, entry) = try locate(name, shape: shape, storage: storage)
         let halves = elements(of: entry, in: file, storedAs: .F16, residency: residency, allocate: storage.allocateHalves) { source, i in
@@ -163,7 +216,7 @@ struct TensorIndex {
         }
         if (0..<entry.elementCount).contains(where: { halves[$0] & 0x7c00 == 0x7c00 }) {
             throw ModelLoadingError(.invalidValue, file: file.url,
-                "tensor \"\(entry.name)\" holds a value float16 cannot represent (infinite, NaN or beyond ±65504); load the model with float32 precision")
+                "tensor \"\(entry.name)\" holds a value float16 cannot represent (beyond ±65504); load the model with float32 precision")
         }
         return halves
     }
