@@ -45,6 +45,8 @@ final class Scheduler: @unchecked Sendable {  // `waiting` and `running` are gua
     let tokenizer: GPT2Tokenizer
     let maxBatchSize: Int
     let prefillChunk: Int
+    /// The tokens that end a generation (unless it ignores them): the checkpoint's, else `<|endoftext|>`.
+    let endOfTextIDs: Set<Int>
     /// Sequences in the batch now, and tokens generated so far: tests watch these.
     let activeCount = LockedCounter()
     let tokensGenerated = LockedCounter()
@@ -81,6 +83,7 @@ final class Scheduler: @unchecked Sendable {  // `waiting` and `running` are gua
     init(model: GPT2Model, tokenizer: GPT2Tokenizer, maxBatchSize: Int, prefillChunk: Int) {
         self.model = model
         self.tokenizer = tokenizer
+        endOfTextIDs = Set(model.endOfTextIDs ?? [tokenizer.endOfTextID])
         self.maxBatchSize = maxBatchSize
         self.prefillChunk = prefillChunk
     }
@@ -135,7 +138,7 @@ final class Scheduler: @unchecked Sendable {  // `waiting` and `running` are gua
         // room for the prompt and the tokens that can still come; no maxNewTokens (up to Int.max) overflows
         let capacity = prompt.count + min(request.parameters.maxNewTokens, contextLength - prompt.count)
         let state = SequenceState(prompt: prompt, parameters: request.parameters, processors: request.processors,
-                                  tokenizer: tokenizer, contextLength: contextLength)
+                                  tokenizer: tokenizer, contextLength: contextLength, endOfTextIDs: endOfTextIDs)
         active.append(Sequence(request: request, cache: takeCache(capacity: capacity), state: state))
         activeCount.add(1)
     }

@@ -7,7 +7,7 @@ struct SequenceState {
     let parameters: GenerationParameters
     let promptCount: Int
     private let contextLength: Int
-    private let endOfTextID: Int
+    private let endOfTextIDs: Set<Int>
     private(set) var history: [Int]
     private var sampler: Sampler
     private var decoder: StreamingDecoder
@@ -15,11 +15,11 @@ struct SequenceState {
     private var scratch: [Float] = []
 
     init(prompt: [Int], parameters: GenerationParameters, processors: [any LogitProcessor],
-         tokenizer: GPT2Tokenizer, contextLength: Int) {
+         tokenizer: GPT2Tokenizer, contextLength: Int, endOfTextIDs: Set<Int>) {
         self.parameters = parameters
         promptCount = prompt.count
         self.contextLength = contextLength
-        endOfTextID = tokenizer.endOfTextID
+        self.endOfTextIDs = endOfTextIDs
         history = prompt
         sampler = Sampler(parameters: parameters, tokenizer: tokenizer, processors: processors)
         decoder = StreamingDecoder(tokenizer: tokenizer)
@@ -46,7 +46,7 @@ struct SequenceState {
 
         var text: String
         var reason: StopReason?
-        if id == endOfTextID && parameters.stopAtEndOfText {
+        if endOfTextIDs.contains(id) && parameters.stopAtEndOfText {
             (text, reason) = ("", .endOfText)
         } else {
             let (visible, stopped) = filter.append(decoder.append(id))

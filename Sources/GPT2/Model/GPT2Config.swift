@@ -33,6 +33,9 @@ public struct GPT2Config: Sendable, Equatable {
     public var scaleAttentionWeights: Bool
     /// Also divide attention scores in block i by i + 1 (`scale_attn_by_inverse_layer_idx`).
     public var scaleAttentionByInverseLayerIndex: Bool
+    /// The tokens that end a text (`eos_token_id`, one id or a list), when the file names them;
+    /// `generation_config.json`'s take precedence (``GPT2Model/endOfTextIDs``).
+    public var endOfTextIDs: [Int]?
 
     /// Size of one attention head.
     public var headSize: Int { embeddingSize / headCount }
@@ -116,11 +119,13 @@ public struct GPT2Config: Sendable, Equatable {
                   layerNormEpsilon: Float(epsilon), activation: activation,
                   scaleAttentionWeights: try fields.bool("scale_attn_weights") ?? true,
                   scaleAttentionByInverseLayerIndex: try fields.bool("scale_attn_by_inverse_layer_idx") ?? false)
+        endOfTextIDs = try fields.ids("eos_token_id", below: vocabularySize)
     }
 }
 
-/// Typed access to the fields of a parsed `config.json`; `null` counts as absent.
-private struct ConfigFields {
+/// Typed access to the fields of a parsed `config.json` or `generation_config.json`; `null`
+/// counts as absent.
+struct ConfigFields {
     let object: [String: Any]
     let url: URL
 
@@ -160,6 +165,23 @@ private struct ConfigFields {
             throw ModelLoadingError(.invalidValue, file: url, "field \"\(key)\" is \(number), expected an integer in \(range.lowerBound)...\(range.upperBound)")
         }
         return Int(number)
+    }
+
+    /// Token ids, given as one integer or a list of them (as Hugging Face writes `eos_token_id`).
+    /// Ids at or past `vocabularySize` can never be generated and are left out, as Hugging Face
+    /// does (small test checkpoints keep GPT-2's 50256); nil when none is left.
+    func ids(_ key: String, below vocabularySize: Int) throws -> [Int]? {
+        guard let value = value(key) else { return nil }
+        let items = (value as? [Any]) ?? [value]
+        let ids = try items.map { item in
+            guard let number = item as? NSNumber, String(cString: number.objCType) != "c",
+                  number.doubleValue == number.doubleValue.rounded(.towardZero),
+                  number.doubleValue >= 0, number.doubleValue < 0x1p62 else {
+                throw ModelLoadingError(.invalidValue, file: url, "field \"\(key)\" holds \(item), expected token ids (integers >= 0)")
+            }
+            return number.intValue
+        }.filter { $0 < vocabularySize }
+        return ids.isEmpty ? nil : ids
     }
 
     func requiredInt(_ key: String, range: ClosedRange<Int>) throws -> Int {

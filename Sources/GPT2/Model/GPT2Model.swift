@@ -16,6 +16,10 @@ public final class GPT2Model: Sendable {
     public let directory: URL
     /// The precision the weight matrices are kept in.
     public let precision: WeightPrecision
+    /// The tokens that end a text, where the checkpoint names them: `eos_token_id` of
+    /// `generation_config.json`, else of `config.json` (as Hugging Face's `generate`); nil when
+    /// neither does, and the tokenizer's `<|endoftext|>` is used.
+    public let endOfTextIDs: [Int]?
     package let weights: GPT2Weights
 
     /// Loads `config.json` and `model.safetensors` (or a sharded `model.safetensors.index.json`)
@@ -43,6 +47,7 @@ public final class GPT2Model: Sendable {
         self.config = config
         self.directory = directory
         self.precision = precision
+        endOfTextIDs = try GenerationConfig(directory: directory, vocabularySize: config.vocabularySize).endOfTextIDs ?? config.endOfTextIDs
         self.weights = try GPT2Weights.load(directory: directory, config: config, residency: residency, precision: precision,
                                             checkingValues: checkingValues)
     }

@@ -107,8 +107,13 @@ import TestSupport
         let demo = try Self.demo.get()
         let generator = TextGenerator(model: demo.model, tokenizer: demo.tokenizer, maxBatchSize: 2)
         #expect(generator.maxBatchSize == 2)
-        let long = GenerationParameters(maxNewTokens: 200, temperature: 0, stopAtEndOfText: false)
-        let runners = (0..<2).map { _ in Task { try await generator.generate(prompt: "Customer:", parameters: long) } }
+        let long = GenerationParameters(maxNewTokens: 100_000, temperature: 0, stopAtEndOfText: false)
+        // 10 ms a token: the two runners last seconds (to the end of the context), however late
+        // this task gets a core on a loaded machine, and end only when cancelled
+        struct Pace: LogitProcessor {
+            func process(_ logits: inout [Float], history: [Int]) { usleep(10_000) }
+        }
+        let runners = (0..<2).map { _ in Task { try await generator.generate(prompt: "Customer:", parameters: long, processors: [Pace()]) } }
         while generator.activeGenerations.value < 2 { try await Task.sleep(for: .milliseconds(1)) }
         let waiter = Task { try await generator.generate(prompt: "Customer:", parameters: long) }
         try await Task.sleep(for: .milliseconds(50))
