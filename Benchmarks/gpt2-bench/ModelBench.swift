@@ -135,11 +135,11 @@ struct ModelBench: ParsableCommand {
                     // each test's token ids and caches are made before it is timed (and only then, so
                     // that the peak memory holds one test's caches): the timed region holds forward
                     // passes only
-                    var tests: [(name: String, prompt: Int, gen: Int, prepare: () -> () throws -> Void)] = []
+                    var tests: [(name: String, prompt: Int, gen: Int, prepare: () throws -> () throws -> Void)] = []
                     for n in prompts.values where n > 0 && fits(n, "pp") {
                         tests.append(("pp\(n)", n, 0, {
                             let prompt = (0..<batch).map { _ in tokens(n) }
-                            let caches = (0..<batch).map { _ in model.makeCache(capacity: n) }
+                            let caches = try (0..<batch).map { _ in try model.makeCache(capacity: n) }
                             return {
                                 for cache in caches { cache.reset() }
                                 _ = try model.forward(batch: Array(zip(prompt, caches)), logits: .last)
@@ -149,7 +149,7 @@ struct ModelBench: ParsableCommand {
                     for n in generations.values where n > 0 && fits(n, "tg") {
                         tests.append(("tg\(n)", 0, n, {
                             let steps = (0..<n).map { _ in (0..<batch).map { _ in tokens(1) } }
-                            let caches = (0..<batch).map { _ in model.makeCache(capacity: n) }
+                            let caches = try (0..<batch).map { _ in try model.makeCache(capacity: n) }
                             return {
                                 for cache in caches { cache.reset() }
                                 for step in steps {
@@ -159,7 +159,7 @@ struct ModelBench: ParsableCommand {
                         }))
                     }
                     for test in tests {
-                        let body = test.prepare()
+                        let body = try test.prepare()
                         try body()  // warm-up: page in the weights, grow the allocator's pools
                         let tokenCount = Double(batch * (test.prompt + test.gen))
                         let paired = test.gen > 0 && batch == 1 && !noBandwidth

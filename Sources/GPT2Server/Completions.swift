@@ -180,21 +180,36 @@ extension GPT2Server {
         let body = ResponseBody { [self] writer in
             defer { withExtendedLifetime(ticket) {} }
             let (chunks, continuation) = AsyncStream<ByteBuffer>.makeStream()
-            let tokens = LockedCount()
+            let tokens = LockedCount(), failures = LockedCount()
+            @Sendable func fail(_ error: any Error) {
+                // after the 200 and some chunks, an error can only be an event of its own
+                failures.add(1)
+                let event = ["error": ["message": "\(error)", "type": "server_error", "param": NSNull(), "code": NSNull()] as [String: Any]]
+                continuation.yield(ByteBuffer(data: Data("data: ".utf8) + JSON.data(event) + Data("\n\n".utf8)))
+            }
             let producers = Task {
+                // echo with logprobs: each prompt scored once, whatever n
+                let promptScores: [[Double?]]
+                do {
+                    promptScores = parsed.echo && parsed.logprobs != nil ? try parsed.prompts.map { try generator.promptLogprobs($0) } : []
+                } catch {
+                    fail(error)
+                    continuation.finish()
+                    return
+                }
                 await withTaskGroup(of: Void.self) { group in
                     for job in jobs {
                         group.addTask {
                             if chat { continuation.yield(chunk(job.index, text: "", finish: nil, first: true)) }
                             var offset = 0  // of the next token's text, for logprobs
                             if parsed.echo {
-                                let text = generator.tokenizer.decode(job.prompt)
                                 var scored: [String: Any]?
-                                if parsed.logprobs != nil, let values = try? generator.promptLogprobs(job.prompt) {
-                                    scored = logprobs(job.prompt, values.map { (value: Double?) -> Any in value ?? NSNull() }, Array(repeating: NSNull(), count: job.prompt.count), offset: 0)
+                                if !promptScores.isEmpty {
+                                    let values = promptScores[job.index / parsed.n].map { (value: Double?) -> Any in value ?? NSNull() }
+                                    scored = logprobs(job.prompt, values, Array(repeating: NSNull(), count: job.prompt.count), offset: 0)
+                                    offset = job.prompt.reduce(0) { $0 + generator.tokenizer.decode([$1]).count }  // as `logprobs` counts
                                 }
-                                continuation.yield(chunk(job.index, text: text, finish: nil, logprobs: scored))
-                                offset = job.prompt.reduce(0) { $0 + generator.tokenizer.decode([$1]).count }  // as `logprobs` counts
+                                continuation.yield(chunk(job.index, text: generator.tokenizer.decode(job.prompt), finish: nil, logprobs: scored))
                             }
                             var reason = "stop"
                             var started = !chat  // a chat reply starts at its first non-space, as when not streamed
@@ -218,7 +233,9 @@ extension GPT2Server {
                                     }
                                 }
                             } catch {
-                                return  // cancelled: the stream ends without [DONE]
+                                // cancelled: the stream ends without [DONE]; any other error says so
+                                if !(Task.isCancelled || error is CancellationError) { fail(error) }
+                                return
                             }
                             if !Task.isCancelled { continuation.yield(chunk(job.index, text: nil, finish: reason)) }
                         }
@@ -232,7 +249,11 @@ extension GPT2Server {
                 try await withTaskCancellationHandler {
                     for await buffer in chunks { try await writer.write(buffer) }
                     try Task.checkCancellation()  // a cut stream must not look finished
-                    try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+                    if failures.value > 0 {
+                        status = 500
+                    } else {
+                        try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+                    }
                     try await writer.finish(nil)
                 } onCancel: {
                     producers.cancel()

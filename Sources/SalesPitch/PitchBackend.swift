@@ -20,11 +20,11 @@ public protocol PitchBackend: Sendable {
     var modelName: String { get }
     /// Why `prompt` cannot be completed (longer than the model's context), or nil.
     func problem(with prompt: String) -> String?
-    /// Draws one completion of `prompt`, passing its text to `onText` as it comes (piece by piece
-    /// where the backend streams, else all at once). `englishOnly`: keep CJK text out, where the
-    /// backend can.
+    /// Draws one completion of `prompt`, passing its text to `onText`, if given, as it comes
+    /// (piece by piece where the backend streams, else all at once). `englishOnly`: keep CJK text
+    /// out, where the backend can.
     func draw(_ prompt: String, parameters: GenerationParameters, englishOnly: Bool,
-              onText: @Sendable (String) -> Void) async throws -> PitchDraw
+              onText: (@Sendable (String) -> Void)?) async throws -> PitchDraw
 }
 
 /// Pitches from a `TextGenerator` in this process.
@@ -53,13 +53,18 @@ public struct LocalBackend: PitchBackend {
     }
 
     public func draw(_ prompt: String, parameters: GenerationParameters, englishOnly: Bool,
-                     onText: @Sendable (String) -> Void) async throws -> PitchDraw {
+                     onText: (@Sendable (String) -> Void)?) async throws -> PitchDraw {
         let ids = generator.promptTokens(prompt)
         let processors: [any LogitProcessor] = englishOnly ? [scriptFilter].compactMap { $0 } : []
         var result = GenerationResult(promptTokenIDs: ids)
-        for try await event in generator.stream(promptTokenIDs: ids, parameters: parameters, processors: processors) {
-            result.append(event)
-            if case .token(let token) = event, !token.text.isEmpty { onText(token.text) }
+        if let onText {
+            for try await event in generator.stream(promptTokenIDs: ids, parameters: parameters, processors: processors) {
+                result.append(event)
+                if case .token(let token) = event, !token.text.isEmpty { onText(token.text) }
+            }
+        } else {
+            // collected on the scheduler's thread: no task to wake per token
+            result = try await generator.generate(promptTokenIDs: ids, parameters: parameters, processors: processors)
         }
         try Task.checkCancellation()
         return PitchDraw(text: result.text, stopReason: result.summary.stopReason, promptTokens: ids.count,
@@ -91,7 +96,7 @@ public struct RemoteBackend: PitchBackend {
     public func problem(with prompt: String) -> String? { nil }  // the server says, per request
 
     public func draw(_ prompt: String, parameters: GenerationParameters, englishOnly: Bool,
-                     onText: @Sendable (String) -> Void) async throws -> PitchDraw {
+                     onText: (@Sendable (String) -> Void)?) async throws -> PitchDraw {
         var body: [String: Any] = [
             "model": modelName, "prompt": prompt, "max_tokens": parameters.maxNewTokens,
             "temperature": parameters.temperature, "top_p": parameters.topP, "top_k": parameters.topK, "min_p": parameters.minP,
@@ -108,7 +113,7 @@ public struct RemoteBackend: PitchBackend {
         guard let choice = (object["choices"] as? [[String: Any]])?.first, let text = choice["text"] as? String else {
             throw RemoteError(message: "the server's answer has no choices[0].text")
         }
-        onText(text)
+        onText?(text)
         let usage = object["usage"] as? [String: Any]
         let logprobs = ((choice["logprobs"] as? [String: Any])?["token_logprobs"] as? [Any])?.compactMap { ($0 as? NSNumber)?.doubleValue } ?? []
         return PitchDraw(text: text, stopReason: choice["finish_reason"] as? String == "length" ? .maxTokens : .endOfText,

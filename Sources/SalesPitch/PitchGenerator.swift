@@ -117,11 +117,11 @@ public struct PitchGenerator: Sendable {
     /// One variant: drawn until it passes every check or the attempts run out; the best draw
     /// (most checks passed, then highest mean log-probability) is kept.
     private func pitch(_ profile: CustomerProfile, variant: Int, prompt: (language: PitchLanguage, text: String),
-                       onText: @escaping @Sendable (String) -> Void = { _ in },
+                       onText: (@Sendable (String) -> Void)? = nil,
                        onRedraw: @escaping @Sendable (Pitch) -> Void = { _ in }) async throws -> Pitch {
         var parameters = options.parameters
         parameters.maxNewTokens = options.maxTokens ?? PitchOptions.defaultMaxTokens[prompt.language]!
-        let attempts = parameters.temperature == 0 ? 1 : max(options.attempts, 1)
+        let attempts = options.draws
         let firstSeed = options.seed(customerID: profile.id, variant: variant)
         var best: Pitch?
         for attempt in 0..<attempts {

@@ -16,6 +16,8 @@ public struct PitchOptions: Sendable {
     public var variants: Int
     /// Draws per pitch until one passes every check (``PitchCheck``); greedy decoding draws once.
     public var attempts: Int
+    /// The most draws a pitch takes: ``attempts``, or 1 when greedy (every draw would be the same).
+    public var draws: Int { parameters.temperature == 0 ? 1 : max(attempts, 1) }
     /// The seed every pitch's seed is derived from, with the customer's id and the variant.
     public var seed: UInt64
     /// Forbid CJK tokens in English pitches (``ScriptFilter``) rather than only redrawing (local

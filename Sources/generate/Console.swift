@@ -12,15 +12,28 @@ enum Console {
         try out(Data(text.utf8))
     }
 
-    /// Writes `data` to standard output, all of it or an error. Into a regular file it is all or
-    /// nothing: a write cut short (a full disk) is taken back, so no half JSON line is left.
+    /// Writes `data` to standard output, all of it or an error. Appended to a regular file it is
+    /// all or nothing: a write cut short (a full disk) is taken back, so no half JSON line is left.
     static func out(_ data: Data) throws {
-        var status = stat()
-        let fileSize = fstat(STDOUT_FILENO, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG ? status.st_size : nil
+        let end = appendOffset()
         if let failure = writeAll(data, to: STDOUT_FILENO) {
-            if let fileSize, ftruncate(STDOUT_FILENO, fileSize) == 0 { lseek(STDOUT_FILENO, fileSize, SEEK_SET) }
+            if let end, ftruncate(STDOUT_FILENO, end) == 0 { lseek(STDOUT_FILENO, end, SEEK_SET) }
             throw CLIError.io("standard output: \(failure)")
         }
+    }
+
+    private static let stdoutIsRegularFile: Bool = {
+        var status = stat()
+        return fstat(STDOUT_FILENO, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG
+    }()
+
+    /// Where standard output is, when it is a regular file written at its end (what a cut-short
+    /// write can be taken back to without touching bytes that were there before).
+    private static func appendOffset() -> off_t? {
+        guard stdoutIsRegularFile else { return nil }
+        var status = stat()
+        let offset = lseek(STDOUT_FILENO, 0, SEEK_CUR)
+        return offset >= 0 && fstat(STDOUT_FILENO, &status) == 0 && offset == status.st_size ? offset : nil
     }
 
     /// Writes `text` to standard error. A failure there has nowhere to be reported and is ignored;

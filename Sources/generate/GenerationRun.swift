@@ -154,8 +154,8 @@ struct JSONReport {
         try Console.out(data)
     }
 
-    /// A log-probability for JSON, which has no infinities: `-infinity` (a token that could not
-    /// have been drawn, e.g. forced past a ban) is written as null.
+    /// A log-probability for JSON, which has no infinities: one that is not finite (none should
+    /// be: the model's logits are checked) is written as null rather than failing the line.
     static func number(_ value: Double) -> Any {
         value.isFinite ? value : NSNull()
     }

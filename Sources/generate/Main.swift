@@ -25,11 +25,12 @@ struct GenerateTool: AsyncParsableCommand {
     /// an exit code (see `exitCodes`); help and version requests print as usual.
     static func main() async {
         // Swift would repair them silently (U+FFFD), where the same bytes in a file are refused
-        for index in 1..<Int(CommandLine.argc) where CommandLine.unsafeArgv[index].flatMap({ String(validatingCString: $0) }) == nil {
+        for index in 1..<max(Int(CommandLine.argc), 1) where CommandLine.unsafeArgv[index].flatMap({ String(validatingCString: $0) }) == nil {
             Console.err("generate: error: argument \(index) is not valid UTF-8\n")
             terminate(65)
         }
         signal(SIGXFSZ, SIG_IGN)  // over a file-size limit, a write fails (EFBIG, exit 74) instead of killing the process
+        handleTruncatedModelFiles()
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
@@ -57,4 +58,17 @@ struct GenerateTool: AsyncParsableCommand {
             terminate(code == .validationFailure ? 64 : 70)
         }
     }
+}
+
+/// A mapped model file truncated while in use makes the next read of a lost page raise SIGBUS:
+/// one line and exit 74 instead of a crash report. Only async-signal-safe calls in the handler.
+private func handleTruncatedModelFiles() {
+    var action = sigaction()
+    action.__sigaction_handler.sa_handler = { _ in
+        let message: StaticString = "generate: error: a model file mapped into memory was truncated while in use (SIGBUS); leave model files unchanged while generate runs, or load them with --weights resident\n"
+        message.withUTF8Buffer { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }  // no allocation
+        _exit(74)
+    }
+    sigemptyset(&action.sa_mask)
+    sigaction(SIGBUS, &action, nil)
 }

@@ -161,19 +161,11 @@ struct PitchCommand: AsyncParsableCommand {
         }
         if showPrompt { try Console.out(prompt.text + "\n\n") }
         // streamed where nothing printed can be taken back (one draw), or where a person watches
-        let singleDraw = attempts == 1 || generator.options.parameters.temperature == 0
-        if variants == 1 && (singleDraw || isatty(STDOUT_FILENO) == 1) {
+        if variants == 1 && (generator.options.draws == 1 || isatty(STDOUT_FILENO) == 1) {
             try await streamOne(profile, generator: generator)
             return
         }
-        let task = Task { try await generator.pitches(for: profile) }
-        Interruption.shared.watch(task)
-        let pitches: [Pitch]
-        do {
-            pitches = try await task.value
-        } catch is CancellationError {
-            throw ExitCode(130)
-        }
+        let pitches = try await Self.run { try await generator.pitches(for: profile) }
         for pitch in pitches {
             if pitches.count > 1 { try Console.out("[\(pitch.rank)] ") }
             try Console.out(pitch.text.trimmingCharacters(in: .whitespaces) + "\n")
@@ -185,29 +177,38 @@ struct PitchCommand: AsyncParsableCommand {
     /// followed by the next, and if an earlier draw is kept it is printed again at the end.
     func streamOne(_ profile: CustomerProfile, generator: PitchGenerator) async throws {
         let printed = Printed()
-        let task = Task {
+        let pitch = try await Self.run {
             try await generator.pitch(for: profile, onText: { text in
-                let piece = printed.take(text)
-                if !piece.isEmpty { try? Console.out(piece) }
+                printed.write(printed.take(text))
             }, onRedraw: { pitch in
-                try? Console.out("\n")
+                printed.write("\n")
                 if !quiet { Console.err("checks: failed \(failedChecks(pitch).joined(separator: ", ")) | drawing again\n") }
                 printed.reset()
             })
         }
-        Interruption.shared.watch(task)
-        let pitch: Pitch
-        do {
-            pitch = try await task.value
-        } catch is CancellationError {
-            throw ExitCode(130)
-        }
+        if let failure = printed.failure { throw failure }  // a write that failed while streaming
         try Console.out("\n")
         if pitch.text.trimmingCharacters(in: .whitespaces) != printed.text.trimmingCharacters(in: .whitespaces) {
             if !quiet { Console.err("keeping an earlier draw, which passed more checks:\n") }
             try Console.out(pitch.text.trimmingCharacters(in: .whitespaces) + "\n")
         }
         report(pitch)
+    }
+
+    /// Runs one customer's generation where Ctrl-C can stop it, with its errors as exit codes:
+    /// a refused customer or prompt 65, a server that failed 74, interrupted 130.
+    static func run<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let task = Task { try await body() }
+        Interruption.shared.watch(task)
+        do {
+            return try await task.value
+        } catch is CancellationError {
+            throw ExitCode(130)
+        } catch let rejection as PitchRejection {
+            throw CLIError.data(rejection.reason)
+        } catch let error as RemoteError {
+            throw CLIError.io("--endpoint: \(error.message)")
+        }
     }
 
     func failedChecks(_ pitch: Pitch) -> [String] {
@@ -282,4 +283,17 @@ private final class Printed: @unchecked Sendable {  // `value` is guarded by `lo
 
     func reset() { lock.withLock { value = "" } }
     var text: String { lock.withLock { value } }
+
+    /// Writes `piece` to standard output; the first failure is kept (a draw cannot throw it).
+    func write(_ piece: String) {
+        guard !piece.isEmpty, lock.withLock({ failed == nil }) else { return }
+        do {
+            try Console.out(piece)
+        } catch {
+            lock.withLock { failed = error }
+        }
+    }
+
+    private var failed: (any Error)?
+    var failure: (any Error)? { lock.withLock { failed } }
 }

@@ -181,6 +181,30 @@ import SalesPitch
         #expect(code == 200)
     }
 
+    @Test("a mapped model file truncated under a running server: one line and exit 74, no crash report")
+    func truncatedModelFile() async throws {
+        // a copy of the demo model: the repository's file is never touched
+        let directory = try TestPaths.temporaryDirectory()
+        for name in ["config.json", "vocab.json", "merges.txt", "model.safetensors"] {
+            try FileManager.default.copyItem(at: TestPaths.salesDemo.appendingPathComponent(name), to: directory.file(name))
+        }
+        // float16 weights kept as float16 stay in the map (float32 ones would be converted into memory)
+        let server = try Server(["--model", directory.url.path, "--weights", "mapped", "--precision", "f16"])
+        #expect(try await server.complete(["model": directory.url.lastPathComponent, "prompt": "hi", "max_tokens": 2]).0 == 200)
+        let file = try FileHandle(forWritingTo: directory.file("model.safetensors"))
+        try file.truncate(atOffset: 4096)
+        try file.close()
+        _ = try? await server.complete(["model": directory.url.lastPathComponent, "prompt": "hello there", "max_tokens": 2])
+        let start = ContinuousClock.now
+        while server.process.isRunning && ContinuousClock.now - start < .seconds(60) { usleep(20_000) }
+        if server.process.isRunning { server.process.terminate() }  // it read no lost page: fail, don't hang
+        server.process.waitUntilExit()
+        #expect(server.process.terminationStatus == 74)
+        let lines = server.logText.split(separator: "\n").filter { !$0.hasPrefix("generate serve:") }
+        #expect(lines == ["generate: error: a model file mapped into memory was truncated while in use (SIGBUS); leave model files unchanged while generate runs, or load them with --weights resident"],
+                "\(server.logText)")
+    }
+
     @Test("generate pitch --endpoint draws through the server: the same rows as the local engine, the server's model named")
     func pitchThroughServer() throws {
         let server = try Server(["--model-alias", "team-model"])

@@ -11,6 +11,9 @@ public enum GenerationError: Error, CustomStringConvertible, Equatable, Sendable
     /// its weights, although finite, overflow float32 on this input. Only the request that hit it
     /// fails; the others in the batch go on.
     case nonFiniteLogits(position: Int, tokenID: Int)
+    /// The KV cache for `positions` positions (prompt and tokens to come), `bytes` bytes, could not
+    /// be allocated.
+    case cacheTooLarge(bytes: Int, positions: Int)
 
     public var description: String {
         switch self {
@@ -20,6 +23,8 @@ public enum GenerationError: Error, CustomStringConvertible, Equatable, Sendable
             "token id \(id) is outside the vocabulary (0..<\(vocabularySize))"
         case let .promptTooLong(tokens, contextLength):
             "the prompt is \(tokens) tokens long but the model's context holds \(contextLength); shorten it"
+        case let .cacheTooLarge(bytes, positions):
+            "the KV cache for \(positions) positions (\(bytes) bytes) cannot be allocated; ask for fewer tokens or a shorter prompt"
         case let .nonFiniteLogits(position, tokenID):
             "the model's logit for token id \(tokenID) after position \(position) is not finite (NaN or infinite): its weights overflow float32 on this input"
         }

@@ -137,9 +137,15 @@ final class Scheduler: @unchecked Sendable {  // `waiting` and `running` are gua
         }
         // room for the prompt and the tokens that can still come; no maxNewTokens (up to Int.max) overflows
         let capacity = prompt.count + min(request.parameters.maxNewTokens, contextLength - prompt.count)
+        let cache: KVCache
+        do {
+            cache = try takeCache(capacity: capacity)
+        } catch {
+            return request.complete(error)
+        }
         let state = SequenceState(prompt: prompt, parameters: request.parameters, processors: request.processors,
                                   tokenizer: tokenizer, contextLength: contextLength, endOfTextIDs: endOfTextIDs)
-        active.append(Sequence(request: request, cache: takeCache(capacity: capacity), state: state))
+        active.append(Sequence(request: request, cache: cache, state: state))
         activeCount.add(1)
     }
 
@@ -156,7 +162,8 @@ final class Scheduler: @unchecked Sendable {  // `waiting` and `running` are gua
             batch.append(([token], sequence.cache))
             rows.append(.last)
         }
-        if let reader = active.first(where: { $0.pending == nil }) {
+        let reader = active.first(where: { $0.pending == nil })
+        if let reader {
             let prompt = reader.request.prompt
             let end = min(prompt.count, reader.prefilled + prefillChunk)
             members.append(reader)
@@ -174,7 +181,7 @@ final class Scheduler: @unchecked Sendable {  // `waiting` and `running` are gua
         }
         let forwardEnded = ContinuousClock.now
         defer {
-            if batch.allSatisfy({ $0.tokens.count == 1 }) {
+            if reader == nil {  // a decode step: no prompt being read
                 stepTimes.add(rows: batch.count, forward: forwardEnded - started, step: .now - started)
             }
         }
@@ -234,10 +241,10 @@ final class Scheduler: @unchecked Sendable {  // `waiting` and `running` are gua
 
     /// A cache of at least `capacity` positions: the smallest one in the pool that is large
     /// enough (its memory already touched), or a new one.
-    private func takeCache(capacity: Int) -> KVCache {
+    private func takeCache(capacity: Int) throws(GenerationError) -> KVCache {
         let fitting = pool.indices.filter { pool[$0].capacity >= capacity }
         guard let best = fitting.min(by: { pool[$0].capacity < pool[$1].capacity }) else {
-            return model.makeCache(capacity: capacity)
+            return try model.makeCache(capacity: capacity)
         }
         let cache = pool.remove(at: best)
         cache.reset()

@@ -157,13 +157,18 @@ public final class TextGenerator: Sendable {
     public func promptLogprobs(_ promptTokenIDs: [Int]) throws -> [Double?] {
         guard !promptTokenIDs.isEmpty else { return [] }
         try checkPrompt(promptTokenIDs)
-        let logits = try model.forward(promptTokenIDs, cache: model.makeCache(capacity: promptTokenIDs.count), logits: .all)
-        return [nil] + (1..<promptTokenIDs.count).map { position in
+        let logits = try model.forward(promptTokenIDs, cache: try model.makeCache(capacity: promptTokenIDs.count), logits: .all)
+        let scores = (1..<promptTokenIDs.count).map { position in
             logits.values.withUnsafeBufferPointer { all in
                 logSoftmax(all.baseAddress! + (position - 1) * logits.vocabularySize,
                            count: logits.vocabularySize, at: promptTokenIDs[position])
             }
         }
+        // a non-finite logit anywhere in a row makes its log-softmax non-finite: an error, as when generating
+        if let bad = scores.firstIndex(where: { !$0.isFinite }) {
+            throw GenerationError.nonFiniteLogits(position: bad, tokenID: promptTokenIDs[bad + 1])
+        }
+        return [nil] + scores
     }
 }
 

@@ -35,7 +35,7 @@ public struct GPT2Config: Sendable, Equatable {
     public var scaleAttentionByInverseLayerIndex: Bool
     /// The tokens that end a text (`eos_token_id`, one id or a list), when the file names them;
     /// `generation_config.json`'s take precedence (``GPT2Model/endOfTextIDs``).
-    public var endOfTextIDs: [Int]?
+    var endOfTextIDs: [Int]?
 
     /// Size of one attention head.
     public var headSize: Int { embeddingSize / headCount }

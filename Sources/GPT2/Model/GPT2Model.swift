@@ -6,7 +6,7 @@ import GPT2Kernels
 ///
 /// ```swift
 /// let model = try GPT2Model(directory: URL(fileURLWithPath: "Models/sales-demo"))
-/// let cache = model.makeCache()
+/// let cache = try model.makeCache()
 /// let logits = try model.forward([15496, 11, 995], cache: cache)  // logits of the next token
 /// ```
 public final class GPT2Model: Sendable {
@@ -85,9 +85,11 @@ public final class GPT2Model: Sendable {
     /// (default and maximum: the model's context length). It takes 2 · n_layer · capacity ·
     /// n_embd floats, up to 4 MB per block of them from the first position on (see ``KVCache``):
     /// ask for the positions the sequence needs, as ``TextGenerator`` does.
-    public func makeCache(capacity: Int? = nil) -> KVCache {
+    ///
+    /// - Throws: ``GenerationError/cacheTooLarge(bytes:positions:)`` when that memory cannot be had.
+    public func makeCache(capacity: Int? = nil) throws(GenerationError) -> KVCache {
         let capacity = min(max(capacity ?? config.contextLength, 1), config.contextLength)
-        return KVCache(layerCount: config.layerCount, width: config.embeddingSize, capacity: capacity)
+        return try KVCache(layerCount: config.layerCount, width: config.embeddingSize, capacity: capacity)
     }
 
     /// Runs `tokens` through the model after the positions already in `cache`, appends them to

@@ -20,19 +20,23 @@ public final class KVCache {
     let keys: UnsafeMutablePointer<Float>
     let values: UnsafeMutablePointer<Float>
 
-    init(layerCount: Int, width: Int, capacity: Int) {
+    /// - Throws: ``GenerationError/cacheTooLarge(bytes:positions:)`` when the memory cannot be had
+    ///   (its size comes from the request: an error for that request, not a crash).
+    init(layerCount: Int, width: Int, capacity: Int) throws(GenerationError) {
         self.layerCount = layerCount
         self.width = width
         self.capacity = capacity
-        keys = Self.allocate(layerCount * capacity * width)
-        values = Self.allocate(layerCount * capacity * width)
-    }
-
-    private static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
-        guard let raw = allocateStreamedMemory(bytes: count * MemoryLayout<Float>.stride) else {
-            fatalError("out of memory allocating a KV cache of \(count * MemoryLayout<Float>.stride) bytes")
+        let (count, overflow) = (layerCount * width).multipliedReportingOverflow(by: capacity)
+        let bytes = overflow ? Int.max : count.multipliedReportingOverflow(by: 2 * MemoryLayout<Float>.stride).partialValue
+        guard !overflow, let keys = allocateStreamedMemory(bytes: bytes / 2) else {
+            throw .cacheTooLarge(bytes: bytes, positions: capacity)
         }
-        return raw.bindMemory(to: Float.self, capacity: count)
+        guard let values = allocateStreamedMemory(bytes: bytes / 2) else {
+            free(keys)
+            throw .cacheTooLarge(bytes: bytes, positions: capacity)
+        }
+        self.keys = keys.bindMemory(to: Float.self, capacity: count)
+        self.values = values.bindMemory(to: Float.self, capacity: count)
     }
 
     deinit {

@@ -157,7 +157,9 @@ struct TensorIndex {
             return Int(name.dropFirst(2).prefix { $0 != "." })
         }
         if let last = blocks.max(), last >= layerCount {
-            let (file, entry) = locations.first { $0.key.hasPrefix("h.\(last).") && !used.contains($0.key) }!.value
+            // the first of that block's tensors by name, so that the message is the same every run
+            let name = unused.filter { $0.hasPrefix("h.\(last).") }.min()!
+            let (file, entry) = locations[name]!
             throw ModelLoadingError(.inconsistentFiles, file: file.url,
                 "holds block h.\(last) (tensor \"\(entry.name)\") but \(configFile.path) says n_layer \(layerCount); the two files disagree")
         }

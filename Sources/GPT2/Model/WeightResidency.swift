@@ -3,6 +3,12 @@ public enum WeightResidency: String, Sendable, CaseIterable {
     /// Used in place from a read-only memory map of the files: loading takes milliseconds and the
     /// pages are shared with the page cache and with other processes mapping the same files.
     /// The default.
+    ///
+    /// The contract: the files must not change while the model is in use. A file truncated
+    /// under the map makes the next read of a lost page raise SIGBUS, which ends the process
+    /// unless the application handles it (`generate` prints one line and exits 74); a file
+    /// overwritten in place changes the weights silently. Replace a model by writing a new file
+    /// and renaming it over the old (the map keeps the old one), or use ``resident``.
     case mapped
     /// Copied into the process's own memory, in 2 MB-aligned buffers that Linux backs with
     /// transparent huge pages. Loading reads the whole file. The blocks' float32 matrices are copied transposed, so that decoding

@@ -41,7 +41,7 @@ import TestSupport
         let model = try GPT2Model(directory: TestPaths.reference.appendingPathComponent(name), residency: residency)
         for (m, mix) in Self.mixes(vocabularySize: model.config.vocabularySize).enumerated() {
             func prepared(_ sequence: Sequence) throws -> KVCache {
-                let cache = model.makeCache()
+                let cache = try model.makeCache()
                 if !sequence.prefix.isEmpty { _ = try model.forward(sequence.prefix, cache: cache, logits: .none) }
                 return cache
             }

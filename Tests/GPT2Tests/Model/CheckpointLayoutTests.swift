@@ -25,7 +25,7 @@ import TestSupport
 
     static func logits(_ directory: URL) throws -> [Float] {
         let model = try GPT2Model(directory: directory)
-        return try model.forward(prompt, cache: model.makeCache(), logits: .all).values
+        return try model.forward(prompt, cache: try model.makeCache(), logits: .all).values
     }
 
     static func fixture() throws -> SafeTensorsWriter {
@@ -114,7 +114,7 @@ import TestSupport
         try FileManager.default.removeItem(at: copy.url.appendingPathComponent("model.safetensors"))
         let weightBytes = 4 * (model.parameterCount)
         #expect(model.convertedWeightBytes >= weightBytes)
-        let resident = try model.forward(Self.prompt, cache: model.makeCache(), logits: .all).values
+        let resident = try model.forward(Self.prompt, cache: try model.makeCache(), logits: .all).values
         #expect(resident.count == mapped.count)
         let worst = zip(resident, mapped).map { abs($0 - $1) }.max()!
         #expect(worst <= 1e-5 * mapped.map(abs).max()!, "off by \(worst)")

@@ -57,11 +57,11 @@ import TestSupport
         #expect(half.decodeBytesPerToken * 2 == single.decodeBytesPerToken)
         #expect(residency == .resident || half.convertedWeightBytes < single.convertedWeightBytes / 4)
         for example in try ReferenceFile.load("small-gpt2-f16").cases {
-            let expected = try single.forward(example.input_ids, cache: single.makeCache(), logits: .all).values
-            let actual = try half.forward(example.input_ids, cache: half.makeCache(), logits: .all).values
+            let expected = try single.forward(example.input_ids, cache: try single.makeCache(), logits: .all).values
+            let actual = try half.forward(example.input_ids, cache: try half.makeCache(), logits: .all).values
             #expect(zip(expected, actual).map { abs($0 - $1) }.max()! <= 1e-5)
             // decode: single rows through the float16 small-batch kernels
-            let cache = half.makeCache()
+            let cache = try half.makeCache()
             var logits = try half.forward(example.input_ids, cache: cache)
             var generated: [Int] = []
             for _ in 0..<20 {
@@ -85,7 +85,7 @@ import TestSupport
         let expected = try CheckpointLayoutTests.logits(roundedDirectory)
         let half = try GPT2Model(directory: CheckpointLayoutTests.source, precision: .float16)
         let prompt = CheckpointLayoutTests.prompt
-        let actual = try half.forward(prompt, cache: half.makeCache(), logits: .all).values
+        let actual = try half.forward(prompt, cache: try half.makeCache(), logits: .all).values
         #expect(zip(expected, actual).map { abs($0 - $1) }.max()! <= 1e-5)
         // and the rounding did move them: the test would not notice a float32 path otherwise
         let unrounded = try CheckpointLayoutTests.logits(CheckpointLayoutTests.source)

@@ -30,7 +30,7 @@ struct LoadTimingTests {
                 model = try GPT2Model(directory: Self.directory, residency: residency, precision: .float32, checkingValues: checking)
             }
             // and to the first logits, which read every weight anyway
-            let first = try Self.seconds { _ = try model!.forward([464], cache: model!.makeCache(capacity: 8)) }
+            let first = try Self.seconds { _ = try model!.forward([464], cache: try model!.makeCache(capacity: 8)) }
             if checking { with.append(load); withFirst.append(load + first) } else { without.append(load); withoutFirst.append(load + first) }
         }
         print(String(format: "load-timing %@: load median %.4f s checked, %.4f s unchecked, ratio %.3f; to first logits %.4f s vs %.4f s, ratio %.3f",

@@ -21,7 +21,7 @@ import TestSupport
         let model = try Self.load(name, residency)
         let reference = try ReferenceFile.load(name)
         for example in reference.cases {
-            let logits = try model.forward(example.input_ids, cache: model.makeCache(), logits: .all)
+            let logits = try model.forward(example.input_ids, cache: try model.makeCache(), logits: .all)
             #expect(logits.rowCount == example.input_ids.count)
             let first = logits[row: 0], last = logits.last
             for i in 0..<64 {
@@ -47,7 +47,7 @@ import TestSupport
     func greedyContinuation(model name: String, residency: WeightResidency) throws {
         let model = try Self.load(name, residency)
         for example in try ReferenceFile.load(name).cases {
-            let cache = model.makeCache()
+            let cache = try model.makeCache()
             var logits = try model.forward(example.input_ids, cache: cache)
             var generated: [Int] = []
             for _ in 0..<20 {
@@ -63,10 +63,10 @@ import TestSupport
     func incrementalEqualsFull(model name: String, residency: WeightResidency) throws {
         let model = try Self.load(name, residency)
         let ids = try ReferenceFile.load(name).cases.max { $0.input_ids.count < $1.input_ids.count }!.input_ids
-        let full = try model.forward(ids, cache: model.makeCache(), logits: .all)
+        let full = try model.forward(ids, cache: try model.makeCache(), logits: .all)
 
         // one token at a time
-        let cache = model.makeCache()
+        let cache = try model.makeCache()
         for (position, id) in ids.enumerated() {
             let step = try model.forward([id], cache: cache)
             let expected = full[row: position]
@@ -74,7 +74,7 @@ import TestSupport
             #expect(worst <= 1e-4, "position \(position): max difference \(worst)")
         }
         // a prompt chunk, then uneven chunks
-        let chunked = model.makeCache()
+        let chunked = try model.makeCache()
         var position = 0
         for size in [7, 1, 13, 2, ids.count] where position < ids.count {
             let chunk = Array(ids[position..<min(ids.count, position + size)])
@@ -88,7 +88,7 @@ import TestSupport
         #expect(chunked.count == ids.count)
 
         // filling the cache without logits, then continuing, gives the same last logits
-        let filled = model.makeCache()
+        let filled = try model.makeCache()
         let none = try model.forward(Array(ids.dropLast()), cache: filled, logits: .none)
         #expect(none.rowCount == 0 && none.values.isEmpty)
         let last = try model.forward([ids.last!], cache: filled)
@@ -99,10 +99,10 @@ import TestSupport
     func batchEqualsSingle(model name: String, residency: WeightResidency) throws {
         let model = try Self.load(name, residency)
         let prompts = try ReferenceFile.load(name).cases.map(\.input_ids)
-        let caches = prompts.map { _ in model.makeCache() }
+        let caches = try prompts.map { _ in try model.makeCache() }
         let batched = try model.forward(batch: Array(zip(prompts, caches)), logits: .last)
         for (prompt, logits) in zip(prompts, batched) {
-            let single = try model.forward(prompt, cache: model.makeCache())
+            let single = try model.forward(prompt, cache: try model.makeCache())
             let worst = zip(logits.last, single.last).map { abs($0 - $1) }.max()!
             #expect(worst <= 1e-4)
         }
@@ -110,7 +110,7 @@ import TestSupport
         let next = batched.map { argmax($0.last) }
         let step = try model.forward(batch: zip(next, caches).map { ([$0], $1) })
         for (i, prompt) in prompts.enumerated() {
-            let single = try model.forward(prompt + [next[i]], cache: model.makeCache())
+            let single = try model.forward(prompt + [next[i]], cache: try model.makeCache())
             let worst = zip(step[i].last, single.last).map { abs($0 - $1) }.max()!
             #expect(worst <= 1e-4)
         }

@@ -9,7 +9,7 @@ import TestSupport
     func greedyPitches() throws {
         let model = try GPT2Model(directory: TestPaths.salesDemo)
         for example in try SalesDemoCase.loadAll() {
-            let cache = model.makeCache()
+            let cache = try model.makeCache()
             let promptLogits = try model.forward(example.prompt_ids, cache: cache, logits: .all)
             #expect(topK(promptLogits.last, 5) == example.last_logits_top5)
 
