@@ -8,7 +8,8 @@ public enum WeightResidency: String, Sendable, CaseIterable {
     /// under the map makes the next read of a lost page raise SIGBUS, which ends the process
     /// unless the application handles it (`generate` prints one line and exits 74); a file
     /// overwritten in place changes the weights silently. Replace a model by writing a new file
-    /// and renaming it over the old (the map keeps the old one), or use ``resident``.
+    /// and renaming it over the old (the map keeps the old one), or load it
+    /// ``WeightResidency/resident``.
     case mapped
     /// Copied into the process's own memory, in 2 MB-aligned buffers that Linux backs with
     /// transparent huge pages. Loading reads the whole file. The blocks' float32 matrices are copied transposed, so that decoding
