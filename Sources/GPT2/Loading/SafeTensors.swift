@@ -149,7 +149,7 @@ struct SafeTensorsFile: Sendable {
         result.reserveCapacity(values.count)
         for value in values {
             // integers only, as the reference's usize: not `true`, not `1.0` (a double: C type "d")
-            guard let number = value as? NSNumber, !["c", "d", "f"].contains(String(cString: number.objCType)) else { return nil }
+            guard let number = jsonNumber(value), !["d", "f"].contains(String(cString: number.objCType)) else { return nil }
             let double = number.doubleValue
             guard double >= 0, double < 0x1p62, double == double.rounded(.towardZero) else { return nil }
             result.append(number.intValue)

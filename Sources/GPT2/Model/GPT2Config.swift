@@ -123,6 +123,13 @@ public struct GPT2Config: Sendable, Equatable {
     }
 }
 
+/// A JSONSerialization value that is a number, not `true` or `false`: those bridge to NSNumber
+/// too (as 1 and 0), with the type code of a C char.
+func jsonNumber(_ value: Any) -> NSNumber? {
+    guard let number = value as? NSNumber, !(value is String), String(cString: number.objCType) != "c" else { return nil }
+    return number
+}
+
 /// Typed access to the fields of a parsed `config.json` or `generation_config.json`; `null`
 /// counts as absent.
 struct ConfigFields {
@@ -152,10 +159,7 @@ struct ConfigFields {
 
     func double(_ key: String) throws -> Double? {
         guard let value = value(key) else { return nil }
-        // JSON true/false also bridge to NSNumber (as 1 and 0), with the type code of a C char
-        guard let number = value as? NSNumber, !(value is String), String(cString: number.objCType) != "c" else {
-            throw wrongType(key, "a number")
-        }
+        guard let number = jsonNumber(value) else { throw wrongType(key, "a number") }
         return number.doubleValue
     }
 
@@ -174,8 +178,7 @@ struct ConfigFields {
         guard let value = value(key) else { return nil }
         let items = (value as? [Any]) ?? [value]
         let ids = try items.map { item in
-            guard let number = item as? NSNumber, String(cString: number.objCType) != "c",
-                  number.doubleValue == number.doubleValue.rounded(.towardZero),
+            guard let number = jsonNumber(item), number.doubleValue == number.doubleValue.rounded(.towardZero),
                   number.doubleValue >= 0, number.doubleValue < 0x1p62 else {
                 throw ModelLoadingError(.invalidValue, file: url, "field \"\(key)\" holds \(item), expected token ids (integers >= 0)")
             }
