@@ -185,11 +185,24 @@ final class Scheduler: @unchecked Sendable {  // `waiting` and `running` are gua
                 stepTimes.add(rows: batch.count, forward: forwardEnded - started, step: .now - started)
             }
         }
-        for (sequence, logits) in zip(members, logits) where logits.rowCount > 0 {
+        // The sequences with logits pick their next tokens in parallel on the kernels' workers
+        // (they share nothing), then their events go out in order on this thread.
+        let sampling = members.indices.filter { logits[$0].rowCount > 0 }
+        var outcomes = [Result<(token: GeneratedToken, stop: StopReason?), GenerationError>?](repeating: nil, count: sampling.count)
+        outcomes.withUnsafeMutableBufferPointer { outcomes in
+            parallelRanges(sampling.count, minimumPerPart: 1) { range in
+                for j in range {
+                    let (sequence, logits) = (members[sampling[j]], logits[sampling[j]])
+                    outcomes[j] = Result { () throws(GenerationError) in try sequence.state.next(logits: logits.values) }
+                }
+            }
+        }
+        for (j, outcome) in outcomes.enumerated() {
+            let sequence = members[sampling[j]]
             let token: GeneratedToken, reason: StopReason?
-            do {
-                (token, reason) = try sequence.state.next(logits: logits.values)
-            } catch {
+            switch outcome! {
+            case .success(let next): (token, reason) = next
+            case .failure(let error):
                 // only this sequence: the batch's rows are computed independently
                 fail(sequence, error)
                 continue
