@@ -84,7 +84,7 @@ struct Generate: AsyncParsableCommand {
         let loadSeconds = (ContinuousClock.now - loadStart).seconds
         try sampling.check(vocabularySize: model.config.vocabularySize)
         let generator = TextGenerator(model: model, tokenizer: tokenizer)
-        try check(promptIDs, generator: generator, place: promptIds != nil ? "--prompt-ids" : "the prompt")
+        try check(promptIDs, generator: generator, place: promptSource)
 
         let output = try await GenerationRun.stream(generator: generator, promptIDs: promptIDs,
                                                     parameters: parameters, printText: format == .text)
@@ -104,6 +104,14 @@ struct Generate: AsyncParsableCommand {
                 output.result.summary.stopReason.rawValue))
         }
         if output.interrupted { throw ExitCode(130) }
+    }
+
+    /// Where the prompt came from, as an error message names it.
+    var promptSource: String {
+        if promptIds != nil { return "--prompt-ids" }
+        if prompt != nil { return "PROMPT" }
+        if let promptFile { return "--prompt-file \(promptFile)" }
+        return "standard input"
     }
 
     func readPromptIDs(tokenizer: GPT2Tokenizer) throws -> [Int] {
