@@ -4,7 +4,7 @@ import Foundation
 package func softmax(_ x: UnsafeMutablePointer<Float>, count n: Int) {
     // three passes, each of which vectorises: a float reduction written as one loop would not
     let maximum = maxElement(x, count: n)
-    for i in 0..<n { x[i] = fastExp(x[i] - maximum) }
+    exponentials(x, minus: maximum, into: x, count: n)
     let inverse = 1 / sumElements(x, count: n)
     for i in 0..<n { x[i] *= inverse }
 }
@@ -19,7 +19,7 @@ package func logSoftmax(_ x: UnsafePointer<Float>, count: Int, at index: Int) ->
         let e = block.baseAddress!
         for start in stride(from: 0, to: count, by: 1024) {
             let n = min(1024, count - start)
-            for i in 0..<n { e[i] = fastExp(x[start + i] - maximum) }
+            exponentials(x + start, minus: maximum, into: e, count: n)
             sum += sumElements(e, count: n)
         }
     }

@@ -15,6 +15,23 @@ import TestSupport
         #expect(worst < 3e-7, "worst relative error \(worst)")
     }
 
+    @Test("the eight-lane fastExp and exponentials(_:minus:into:count:) give the scalar fastExp's results, bit for bit")
+    func fastExpLanesMatchScalar() {
+        var values = (0..<4001).map { Float(-100 + Double($0) * 0.05) } + [-.infinity, .infinity, 0, -0.0, 1e-30, -1e-30]
+        values += (0..<1000).map { _ in Float.random(in: -90...90) }
+        var e = [Float](repeating: .nan, count: values.count)
+        values.withUnsafeBufferPointer { x in
+            e.withUnsafeMutableBufferPointer { exponentials(x.baseAddress!, minus: 0.25, into: $0.baseAddress!, count: x.count) }
+        }
+        for (i, x) in values.enumerated() {
+            #expect(e[i].bitPattern == fastExp(x - 0.25).bitPattern, "x = \(x)")
+        }
+        for start in stride(from: 0, to: values.count - 8, by: 8) {
+            let lanes = fastExp(SIMD8<Float>(values[start..<(start + 8)]))
+            for lane in 0..<8 { #expect(lanes[lane].bitPattern == fastExp(values[start + lane]).bitPattern) }
+        }
+    }
+
     @Test func fastExpClampsInsteadOfOverflowing() {
         #expect(fastExp(-1000) >= 0 && fastExp(-1000) < 1e-37)
         #expect(fastExp(1000).isFinite)
