@@ -20,6 +20,9 @@ public final class GPT2Model: Sendable {
     /// `generation_config.json`, else of `config.json` (as Hugging Face's `generate`); nil when
     /// neither does, and the tokenizer's `<|endoftext|>` is used.
     public let endOfTextIDs: [Int]?
+    /// The sampling defaults the checkpoint's `generation_config.json` recommends (none set when
+    /// it has no such file, or recommends nothing).
+    public let generationDefaults: GenerationDefaults
     package let weights: GPT2Weights
 
     /// Loads `config.json` and `model.safetensors` (or a sharded `model.safetensors.index.json`)
@@ -47,10 +50,17 @@ public final class GPT2Model: Sendable {
         self.config = config
         self.directory = directory
         self.precision = precision
-        endOfTextIDs = try GenerationConfig(directory: directory, vocabularySize: config.vocabularySize).endOfTextIDs ?? config.endOfTextIDs
+        let generationConfig = try GenerationConfig(directory: directory, vocabularySize: config.vocabularySize)
+        endOfTextIDs = generationConfig.endOfTextIDs ?? config.endOfTextIDs
+        generationDefaults = generationConfig.defaults
         self.weights = try GPT2Weights.load(directory: directory, config: config, residency: residency, precision: precision,
                                             checkingValues: checkingValues)
     }
+
+    /// The library's defaults (`GenerationParameters()`) with the checkpoint's
+    /// ``generationDefaults`` applied: what ``TextGenerator`` generates with when a call passes no
+    /// parameters. Change a copy to adjust it for one call.
+    public var defaultParameters: GenerationParameters { generationDefaults.applied(to: GenerationParameters()) }
 
     /// Number of parameters (a tied `lm_head` counted once).
     public var parameterCount: Int {
