@@ -239,12 +239,14 @@ final class Scheduler: @unchecked Sendable {  // `waiting` and `running` are gua
         request.complete(nil)
     }
 
-    /// A cache of at least `capacity` positions: the smallest one in the pool that is large
-    /// enough (its memory already touched), or a new one.
+    /// A cache for a sequence of up to `capacity` positions. Caches hold the whole context and
+    /// grow as they fill, so any pooled one will do: the smallest whose memory already holds
+    /// `capacity` positions, else the largest (the least to grow); a new one if none is pooled.
     private func takeCache(capacity: Int) throws(GenerationError) -> KVCache {
-        let fitting = pool.indices.filter { pool[$0].capacity >= capacity }
-        guard let best = fitting.min(by: { pool[$0].capacity < pool[$1].capacity }) else {
-            return try model.makeCache(capacity: capacity)
+        let fitting = pool.indices.filter { pool[$0].allocatedPositions >= capacity }
+        guard let best = fitting.min(by: { pool[$0].allocatedPositions < pool[$1].allocatedPositions })
+                ?? pool.indices.max(by: { pool[$0].allocatedPositions < pool[$1].allocatedPositions }) else {
+            return try model.makeCache()
         }
         let cache = pool.remove(at: best)
         cache.reset()
