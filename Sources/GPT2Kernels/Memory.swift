@@ -5,13 +5,21 @@ import Foundation
 /// up to whole 2 MB pages and, on Linux, backed by transparent huge pages, since with 4 KB pages
 /// the TLB misses of such a stream cost measurable bandwidth. Release it with `free`.
 package func allocateStreamedMemory(bytes: Int) -> UnsafeMutableRawPointer? {
-    let hugePage = 1 << 21
-    let large = bytes >= hugePage / 2
-    let size = large ? (bytes + hugePage - 1) / hugePage * hugePage : bytes
+    let size = streamedAllocationBytes(bytes)
+    let large = size >= hugePage / 2
     var raw: UnsafeMutableRawPointer?
     guard posix_memalign(&raw, large ? hugePage : 64, max(1, size)) == 0, let raw else { return nil }
     #if os(Linux)
     if large { _ = madvise(raw, size, 14 /* MADV_HUGEPAGE */) }
     #endif
     return raw
+}
+
+private let hugePage = 1 << 21
+
+/// The bytes ``allocateStreamedMemory(bytes:)`` takes for `bytes`: from 1 MB up, whole 2 MB
+/// pages, which a growing buffer can fill rather than leave unused.
+package func streamedAllocationBytes(_ bytes: Int) -> Int {
+    guard bytes >= hugePage / 2, bytes <= Int.max - hugePage else { return bytes }  // too large for any machine: left to fail
+    return (bytes + hugePage - 1) / hugePage * hugePage
 }

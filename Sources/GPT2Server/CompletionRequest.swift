@@ -2,7 +2,8 @@ import Foundation
 import GPT2
 
 /// A `POST /v1/completions` or `/v1/chat/completions` body, checked field by field: a field of
-/// the wrong type or out of range is a 400 naming it. Defaults are the OpenAI API's (temperature
+/// the wrong type or out of range is a 400 naming it. A field left out takes the model's default
+/// where its generation_config.json sets one (as vLLM does), else the OpenAI API's (temperature
 /// 1, top_p 1, 16 tokens, no top-k or min-p), not the command line's.
 struct CompletionRequest {
     var model: String
@@ -15,7 +16,7 @@ struct CompletionRequest {
     /// Top alternatives per token in `logprobs` (nil: no logprobs).
     var logprobs: Int?
 
-    init(body: [String: Any], tokenizer: GPT2Tokenizer, chat: Bool) throws(APIError) {
+    init(body: [String: Any], tokenizer: GPT2Tokenizer, chat: Bool, defaults: GenerationDefaults = GenerationDefaults()) throws(APIError) {
         let fields = Fields(body)
         guard let model = try fields.string("model") else { throw APIError.invalid("model", "you must provide a model parameter") }
         self.model = model
@@ -33,16 +34,18 @@ struct CompletionRequest {
         var parameters = GenerationParameters(maxNewTokens: 16, temperature: 1, topK: 0, topP: 1, minP: 0)
         let maxCompletionTokens = chat ? try fields.int("max_completion_tokens", in: 0...Int(Int32.max)) : nil
         let maxTokens = try fields.int("max_tokens", in: 0...Int(Int32.max))
-        parameters.maxNewTokens = maxCompletionTokens ?? maxTokens ?? (chat ? 256 : 16)
-        parameters.temperature = try fields.float("temperature", in: 0...2) ?? 1
-        parameters.topP = try fields.float("top_p", in: Float.leastNonzeroMagnitude...1) ?? 1
-        parameters.topK = try fields.int("top_k", in: 0...Int(Int32.max)) ?? 0
-        parameters.minP = try fields.float("min_p", in: 0...1) ?? 0
-        parameters.repetitionPenalty = try fields.float("repetition_penalty", in: Float.leastNonzeroMagnitude...10) ?? 1
+        parameters.maxNewTokens = maxCompletionTokens ?? maxTokens ?? defaults.maxNewTokens ?? (chat ? 256 : 16)
+        parameters.temperature = try fields.float("temperature", in: 0...2) ?? defaults.temperature ?? 1
+        parameters.topP = try fields.float("top_p", in: Float.leastNonzeroMagnitude...1) ?? defaults.topP ?? 1
+        parameters.topK = try fields.int("top_k", in: 0...Int(Int32.max)) ?? defaults.topK ?? 0
+        parameters.minP = try fields.float("min_p", in: 0...1) ?? defaults.minP ?? 0
+        parameters.repetitionPenalty = try fields.float("repetition_penalty", in: Float.leastNonzeroMagnitude...10)
+            ?? defaults.repetitionPenalty ?? 1
         parameters.presencePenalty = try fields.float("presence_penalty", in: -2...2) ?? 0
         parameters.frequencyPenalty = try fields.float("frequency_penalty", in: -2...2) ?? 0
         parameters.seed = try fields.seed()
-        parameters.stopSequences = try Self.stop(fields.value("stop")) + (chat ? ["\nUser:", "\nSystem:"] : [])
+        let stop = fields.value("stop") == nil ? defaults.stopSequences ?? [] : try Self.stop(fields.value("stop"))
+        parameters.stopSequences = stop + (chat ? ["\nUser:", "\nSystem:"] : [])
         parameters.logitBias = try Self.logitBias(fields.value("logit_bias"))
         parameters.stopAtEndOfText = !(try fields.bool("ignore_eos") ?? false)  // as llama.cpp's server, for benchmarks
         self.parameters = parameters

@@ -18,7 +18,8 @@ extension GPT2Server {
         guard let object = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any] else {
             throw APIError.invalid(nil, "We could not parse the JSON body of your request: expected a JSON object.")
         }
-        let parsed = try CompletionRequest(body: object, tokenizer: generator.tokenizer, chat: chat)
+        let parsed = try CompletionRequest(body: object, tokenizer: generator.tokenizer, chat: chat,
+                                           defaults: generator.model.generationDefaults)
         guard configuration.modelNames.contains(parsed.model) else {
             throw APIError(status: .notFound, message: "The model `\(parsed.model)` does not exist. Served here: \(configuration.modelNames.joined(separator: ", ")).",
                            type: "invalid_request_error", param: "model", code: "model_not_found")

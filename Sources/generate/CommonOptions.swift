@@ -36,32 +36,36 @@ struct ModelOptions: ParsableArguments {
     }
 }
 
-/// The sampling flags, shared by `text` and `pitch`. Their defaults are the library's
-/// (`GenerationParameters()`), except where a command sets its own (`pitch`: temperature 0.7).
+/// The sampling flags, shared by `text` and `pitch`. A flag not given takes the model's default
+/// from its generation_config.json where it sets one, else the command's own (`pitch`:
+/// temperature 0.7 and a length per language), else the library's (`GenerationParameters()`).
 struct SamplingOptions: ParsableArguments {
-    @Option(parsing: .unconditional, help: "Most tokens to generate (default: \(GenerationParameters().maxNewTokens)). For pitch: 150 in English, 300 in Chinese.")
+    static let library = GenerationParameters()
+    static let fromModel = "the model's generation_config.json, else"
+
+    @Option(parsing: .unconditional, help: "Most tokens to generate (default: \(fromModel) \(library.maxNewTokens); for pitch: 150 in English, 300 in Chinese).")
     var maxTokens: Int?
 
-    @Option(parsing: .unconditional, help: "Sampling temperature; 0 is greedy (default: \(GenerationParameters().temperature)). For pitch: 0.7.")
+    @Option(parsing: .unconditional, help: "Sampling temperature; 0 is greedy (default: \(fromModel) \(library.temperature); for pitch: 0.7).")
     var temperature: Float?
 
-    @Option(parsing: .unconditional, help: "Keep only the k most likely tokens; 0 turns it off.")
-    var topK: Int = GenerationParameters().topK
+    @Option(parsing: .unconditional, help: "Keep only the k most likely tokens; 0 turns it off (default: \(fromModel) \(library.topK)).")
+    var topK: Int?
 
-    @Option(parsing: .unconditional, help: "Keep the most likely tokens up to this cumulative probability; 1 turns it off.")
-    var topP: Float = GenerationParameters().topP
+    @Option(parsing: .unconditional, help: "Keep the most likely tokens up to this cumulative probability; 1 turns it off (default: \(fromModel) \(library.topP)).")
+    var topP: Float?
 
-    @Option(parsing: .unconditional, help: "Keep tokens at least this fraction as likely as the most likely one; 0 turns it off.")
-    var minP: Float = GenerationParameters().minP
+    @Option(parsing: .unconditional, help: "Keep tokens at least this fraction as likely as the most likely one; 0 turns it off (default: \(fromModel) \(library.minP)).")
+    var minP: Float?
 
-    @Option(parsing: .unconditional, help: "Repetition penalty (CTRL rule); 1 turns it off.")
-    var repetitionPenalty: Float = GenerationParameters().repetitionPenalty
+    @Option(parsing: .unconditional, help: "Repetition penalty (CTRL rule); 1 turns it off (default: \(fromModel) \(library.repetitionPenalty)).")
+    var repetitionPenalty: Float?
 
     @Option(parsing: .unconditional, help: "Presence penalty (OpenAI rule); 0 turns it off.")
-    var presencePenalty: Float = GenerationParameters().presencePenalty
+    var presencePenalty: Float = library.presencePenalty
 
     @Option(parsing: .unconditional, help: "Frequency penalty (OpenAI rule); 0 turns it off.")
-    var frequencyPenalty: Float = GenerationParameters().frequencyPenalty
+    var frequencyPenalty: Float = library.frequencyPenalty
 
     @Option(parsing: .unconditionalSingleValue,
             help: ArgumentHelp("Add BIAS to the logit of token ID before sampling, as OpenAI's logit_bias: 100 all but forces the token, -100 all but bans it. Repeatable; the last one for an ID wins.", valueName: "id:bias"),
@@ -80,19 +84,29 @@ struct SamplingOptions: ParsableArguments {
     @Option(help: "Random seed; the same seed gives the same text.")
     var seed: UInt64?
 
-    @Option(help: ArgumentHelp("Stop when this text appears; it is not printed. Repeatable.", valueName: "text"))
+    @Option(help: ArgumentHelp("Stop when this text appears; it is not printed. Repeatable; replaces the model's stop_strings.", valueName: "text"))
     var stop: [String] = []
 
     @Flag(help: "Keep generating past <|endoftext|>.")
     var ignoreEos = false
 
-    /// The parameters the flags give, over `defaults` (a command's own defaults).
-    func parameters(_ defaults: GenerationParameters = GenerationParameters()) -> GenerationParameters {
-        GenerationParameters(maxNewTokens: maxTokens ?? defaults.maxNewTokens, temperature: temperature ?? defaults.temperature,
-                             topK: topK, topP: topP, minP: minP, repetitionPenalty: repetitionPenalty,
-                             presencePenalty: presencePenalty, frequencyPenalty: frequencyPenalty,
-                             logitBias: Dictionary(logitBias, uniquingKeysWith: { _, last in last }),
-                             bannedStrings: ban, seed: seed, stopSequences: stop, stopAtEndOfText: !ignoreEos)
+    /// The parameters the flags give, over `defaults` (the model's defaults over a command's own).
+    func parameters(_ defaults: GenerationParameters = library) -> GenerationParameters {
+        var parameters = defaults
+        if let maxTokens { parameters.maxNewTokens = maxTokens }
+        if let temperature { parameters.temperature = temperature }
+        if let topK { parameters.topK = topK }
+        if let topP { parameters.topP = topP }
+        if let minP { parameters.minP = minP }
+        if let repetitionPenalty { parameters.repetitionPenalty = repetitionPenalty }
+        if !stop.isEmpty { parameters.stopSequences = stop }
+        parameters.presencePenalty = presencePenalty
+        parameters.frequencyPenalty = frequencyPenalty
+        parameters.logitBias = Dictionary(logitBias, uniquingKeysWith: { _, last in last })
+        parameters.bannedStrings = ban
+        parameters.seed = seed
+        parameters.stopAtEndOfText = !ignoreEos
+        return parameters
     }
 
     func validate() throws {

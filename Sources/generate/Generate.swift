@@ -10,7 +10,8 @@ struct Generate: AsyncParsableCommand {
         abstract: "Continue a prompt (the default command: `generate PROMPT` is `generate text PROMPT`).",
         discussion: """
             The prompt comes from the PROMPT argument, --prompt-file, --prompt-ids, or standard input. \
-            Text streams to standard output; a one-line summary goes to standard error.
+            Text streams to standard output; a one-line summary goes to standard error. \
+            \(GenerateTool.samplingDefaults)
 
             Exit codes: \(GenerateTool.exitCodes)
             """
@@ -50,7 +51,8 @@ struct Generate: AsyncParsableCommand {
         case text, json
     }
 
-    var parameters: GenerationParameters { sampling.parameters() }
+    /// The flags over the model's defaults (its generation_config.json) over the library's.
+    func parameters(_ model: GPT2Model) -> GenerationParameters { sampling.parameters(model.defaultParameters) }
 
     func validate() throws {
         let sources = [prompt != nil, promptFile != nil, promptIds != nil, batch != nil].filter { $0 }.count
@@ -71,7 +73,7 @@ struct Generate: AsyncParsableCommand {
             let model = try modelOptions.load(directory, tokenizer: tokenizer)
             try sampling.check(vocabularySize: model.config.vocabularySize)
             let generator = TextGenerator(model: model, tokenizer: tokenizer, maxBatchSize: parallel)
-            try await BatchFile.run(jobs, generator: generator, parameters: parameters, parallel: parallel, echo: echo,
+            try await BatchFile.run(jobs, generator: generator, parameters: parameters(model), parallel: parallel, echo: echo,
                                     quiet: quiet, loadSeconds: (ContinuousClock.now - loadStart).seconds)
             return
         }
@@ -87,7 +89,7 @@ struct Generate: AsyncParsableCommand {
         try check(promptIDs, generator: generator, place: promptSource)
 
         let output = try await GenerationRun.stream(generator: generator, promptIDs: promptIDs,
-                                                    parameters: parameters, printText: format == .text)
+                                                    parameters: parameters(model), printText: format == .text)
         if format == .json {
             let promptLogprobs = echo ? try generator.promptLogprobs(promptIDs) : nil
             try JSONReport(promptIDs: promptIDs, result: output.result, promptLogprobs: promptLogprobs,

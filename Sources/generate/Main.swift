@@ -7,11 +7,21 @@ struct GenerateTool: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
         abstract: "Text and sales pitches from a GPT-2 checkpoint (by default the bundled sales-pitch demo model).",
-        discussion: "Exit codes: \(exitCodes)",
+        discussion: """
+            \(samplingDefaults)
+
+            Exit codes: \(exitCodes)
+            """,
         version: SwiftGPT2.version,
         subcommands: [Generate.self, PitchCommand.self, ReviewCommand.self, ServeCommand.self],
         defaultSubcommand: Generate.self
     )
+
+    static let samplingDefaults = """
+        Sampling defaults come from the model's generation_config.json where it sets them \
+        (do_sample, temperature, top_k, top_p, min_p, repetition_penalty, max_new_tokens, \
+        stop_strings); a flag given always wins.
+        """
 
     static let exitCodes = """
         0 success; 64 bad usage or option value; 65 bad data (a prompt too long, a token id outside \

@@ -116,12 +116,16 @@ struct PitchCommand: AsyncParsableCommand {
         }
         let single = list == nil ? try singleProfile() : nil
 
+        let backend = try await backend()
         var options = PitchOptions(template: pitchTemplate, language: language, variants: variants, attempts: attempts,
                                    seed: sampling.seed ?? UInt64.random(in: 0...UInt64(UInt32.max)),
                                    scriptFilter: !noScriptFilter)
-        options.parameters = sampling.parameters(options.parameters)
-        options.maxTokens = sampling.maxTokens
-        let generator = PitchGenerator(backend: try await backend(), options: options)
+        // the flags over the local model's generation_config.json over pitch's own defaults (a
+        // server is sent every setting, so its model's file does not count)
+        let modelDefaults = (backend as? LocalBackend)?.generator.model.generationDefaults ?? GenerationDefaults()
+        options.parameters = sampling.parameters(modelDefaults.applied(to: options.parameters))
+        options.maxTokens = sampling.maxTokens ?? modelDefaults.maxNewTokens
+        let generator = PitchGenerator(backend: backend, options: options)
         if let single {
             try await writeOne(single, generator: generator)
         } else if let list, let out {

@@ -99,6 +99,11 @@ import TestSupport
             try "{ not json".write(to: directory.file("config.json"), atomically: true, encoding: .utf8)
             return try Run(output: generate(["--model", directory.url.path, "hi"]), directory: directory)
         },
+        "`generation_config.json` with `\"top_p\": 1.5` (or a field of the wrong type: `\"temperature\": true`, `\"do_sample\": 1`)": {
+            let directory = try modelDirectory(["config.json", "vocab.json", "merges.txt", "model.safetensors"])
+            try #"{"top_p": 1.5}"#.write(to: directory.file("generation_config.json"), atomically: true, encoding: .utf8)
+            return try Run(output: generate(["--model", directory.url.path, "hi"]), directory: directory)
+        },
         "`model.safetensors` with tensors `config.json` does not use (`n_layer` 5 on a 6-layer checkpoint)": {
             let directory = try modelDirectory(["vocab.json", "merges.txt", "model.safetensors"])
             let config = try String(contentsOf: TestPaths.salesDemo.appendingPathComponent("config.json"), encoding: .utf8)

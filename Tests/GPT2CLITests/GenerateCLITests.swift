@@ -410,7 +410,7 @@ import TestSupport
         #expect(ids.first == 15902 && ids.count == 2 && ids[1] != 33911)
     }
 
-    @Test("help shows the library's sampling defaults and the --logit-bias and --ban flags")
+    @Test("help shows the sampling defaults (the model's generation_config.json, else the library's) and the --logit-bias and --ban flags")
     func helpShowsDefaults() throws {
         let output = try Self.generate(["text", "--help"])
         #expect(output.status == 0)
@@ -421,8 +421,10 @@ import TestSupport
                               ("--repetition-penalty", "\(defaults.repetitionPenalty)")] {
             let start = try #require(help.range(of: flag + " <", options: .backwards), "\(flag) in the options")
             let next = help[start.upperBound...].range(of: " --")?.lowerBound ?? help.endIndex
-            #expect(help[start.upperBound..<next].contains("(default: \(value))"), "\(flag): \(help[start.upperBound..<next])")
+            #expect(help[start.upperBound..<next].contains("(default: the model's generation_config.json, else \(value)"),
+                    "\(flag): \(help[start.upperBound..<next])")
         }
+        #expect(help.contains("Sampling defaults come from the model's generation_config.json"))
         #expect(help.contains("--logit-bias <id:bias>"))
         #expect(help.contains("--ban <text>"))
     }
@@ -432,6 +434,8 @@ import TestSupport
         let output = try Self.generate(["--help"])
         #expect(output.status == 0)
         for command in ["text", "pitch", "review"] { #expect(output.stdout.contains("  \(command) ")) }
+        #expect(output.stdout.replacingOccurrences(of: "\n", with: " ").split(separator: " ").joined(separator: " ")
+            .contains("Sampling defaults come from the model's generation_config.json where it sets them"))
         let text = try Self.generate(["text", "--help"])
         #expect(text.status == 0)
         #expect(text.stdout.contains("--prompt-ids"))

@@ -158,19 +158,31 @@ final class Scheduler: @unchecked Sendable {  // `waiting` and `running` are gua
         var rows: [LogitRows] = []
         for sequence in active {
             guard let token = sequence.pending else { continue }
+            // a cache that cannot grow fails its own request here, not the whole batch in `forward`
+            do { try sequence.cache.reserve(sequence.cache.count + 1) } catch {
+                fail(sequence, error)
+                continue
+            }
             members.append(sequence)
             batch.append(([token], sequence.cache))
             rows.append(.last)
         }
-        let reader = active.first(where: { $0.pending == nil })
-        if let reader {
-            let prompt = reader.request.prompt
-            let end = min(prompt.count, reader.prefilled + prefillChunk)
-            members.append(reader)
-            batch.append((Array(prompt[reader.prefilled..<end]), reader.cache))
-            rows.append(end == prompt.count ? .last : .none)
-            reader.prefilled = end
+        var reader: Sequence?  // the first sequence still reading its prompt, with a chunk of it
+        if let sequence = active.first(where: { $0.pending == nil }) {
+            let prompt = sequence.request.prompt
+            let end = min(prompt.count, sequence.prefilled + prefillChunk)
+            do {
+                try sequence.cache.reserve(end)
+                members.append(sequence)
+                batch.append((Array(prompt[sequence.prefilled..<end]), sequence.cache))
+                rows.append(end == prompt.count ? .last : .none)
+                sequence.prefilled = end
+                reader = sequence
+            } catch {
+                fail(sequence, error)
+            }
         }
+        guard !batch.isEmpty else { return }
 
         let logits: [Logits]
         do {
@@ -252,12 +264,14 @@ final class Scheduler: @unchecked Sendable {  // `waiting` and `running` are gua
         request.complete(nil)
     }
 
-    /// A cache of at least `capacity` positions: the smallest one in the pool that is large
-    /// enough (its memory already touched), or a new one.
+    /// A cache for a sequence of up to `capacity` positions. Caches hold the whole context and
+    /// grow as they fill, so any pooled one will do: the smallest whose memory already holds
+    /// `capacity` positions, else the largest (the least to grow); a new one if none is pooled.
     private func takeCache(capacity: Int) throws(GenerationError) -> KVCache {
-        let fitting = pool.indices.filter { pool[$0].capacity >= capacity }
-        guard let best = fitting.min(by: { pool[$0].capacity < pool[$1].capacity }) else {
-            return try model.makeCache(capacity: capacity)
+        let fitting = pool.indices.filter { pool[$0].allocatedPositions >= capacity }
+        guard let best = fitting.min(by: { pool[$0].allocatedPositions < pool[$1].allocatedPositions })
+                ?? pool.indices.max(by: { pool[$0].allocatedPositions < pool[$1].allocatedPositions }) else {
+            return try model.makeCache()
         }
         let cache = pool.remove(at: best)
         cache.reset()

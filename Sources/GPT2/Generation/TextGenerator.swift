@@ -90,19 +90,24 @@ public final class TextGenerator: Sendable {
         }
     }
 
-    /// Generates a continuation of `prompt` and returns it whole. If the calling task is
-    /// cancelled, the token loop stops before its next token and the result holds what was
-    /// generated, with stop reason ``StopReason/cancelled`` and the timings so far.
-    public func generate(prompt: String, parameters: GenerationParameters = GenerationParameters()) async throws -> GenerationResult {
+    /// The parameters a call without any generates with: the library's defaults with the
+    /// model's ``GPT2Model/generationDefaults`` (from its `generation_config.json`) applied.
+    public var defaultParameters: GenerationParameters { model.defaultParameters }
+
+    /// Generates a continuation of `prompt` and returns it whole, with `parameters`, or
+    /// ``defaultParameters`` when they are nil. If the calling task is cancelled, the token loop
+    /// stops before its next token and the result holds what was generated, with stop reason
+    /// ``StopReason/cancelled`` and the timings so far.
+    public func generate(prompt: String, parameters: GenerationParameters? = nil) async throws -> GenerationResult {
         try await generate(promptTokenIDs: promptTokens(prompt), parameters: parameters)
     }
 
     /// Generates a continuation of a prompt given as token ids and returns it whole.
-    public func generate(promptTokenIDs: [Int], parameters: GenerationParameters = GenerationParameters()) async throws -> GenerationResult {
+    public func generate(promptTokenIDs: [Int], parameters: GenerationParameters? = nil) async throws -> GenerationResult {
         let result = ResultBox(GenerationResult(promptTokenIDs: promptTokenIDs))
         let continuation = ContinuationBox()
         let request = GenerationRequest(
-            prompt: promptTokenIDs, parameters: parameters, processors: CustomProcessors.current, finishesWhenCancelled: true,
+            prompt: promptTokenIDs, parameters: parameters ?? defaultParameters, processors: CustomProcessors.current, finishesWhenCancelled: true,
             emit: { result.value.append($0) },
             complete: { error in continuation.resume(error.map { .failure($0) } ?? .success(result.value)) })
         return try await withTaskCancellationHandler {
@@ -116,23 +121,23 @@ public final class TextGenerator: Sendable {
     }
 
     /// Streams a continuation of `prompt`: one ``GenerationEvent/token(_:)`` per generated token,
-    /// then ``GenerationEvent/finished(_:)``.
+    /// then ``GenerationEvent/finished(_:)``. Nil `parameters` are ``defaultParameters``.
     ///
     /// Cancelling the task that iterates the stream (or dropping the stream) stops the token loop,
     /// and the stream then ends without ``GenerationEvent/finished(_:)``: tokens already produced
     /// may still arrive, then iteration ends without an error. A ``GenerationResult`` built from
     /// such a stream keeps its initial stop reason, ``StopReason/cancelled``, and zero timings;
     /// a consumer that wants timings for a cancelled stream measures them as the events arrive.
-    public func stream(prompt: String, parameters: GenerationParameters = GenerationParameters()) -> AsyncThrowingStream<GenerationEvent, Error> {
+    public func stream(prompt: String, parameters: GenerationParameters? = nil) -> AsyncThrowingStream<GenerationEvent, Error> {
         stream(promptTokenIDs: promptTokens(prompt), parameters: parameters)
     }
 
     /// Streams a continuation of a prompt given as token ids; see ``stream(prompt:parameters:)``
     /// for the events and for what cancellation does.
-    public func stream(promptTokenIDs: [Int], parameters: GenerationParameters = GenerationParameters()) -> AsyncThrowingStream<GenerationEvent, Error> {
+    public func stream(promptTokenIDs: [Int], parameters: GenerationParameters? = nil) -> AsyncThrowingStream<GenerationEvent, Error> {
         let buffer = EventBuffer()
         let request = GenerationRequest(
-            prompt: promptTokenIDs, parameters: parameters, processors: CustomProcessors.current, finishesWhenCancelled: false,
+            prompt: promptTokenIDs, parameters: parameters ?? defaultParameters, processors: CustomProcessors.current, finishesWhenCancelled: false,
             emit: { buffer.push($0) },
             complete: { error in buffer.finish(error) })
         let owner = StreamOwner(request)

@@ -20,6 +20,9 @@ public final class GPT2Model: Sendable {
     /// `generation_config.json`, else of `config.json` (as Hugging Face's `generate`); nil when
     /// neither does, and the tokenizer's `<|endoftext|>` is used.
     public let endOfTextIDs: [Int]?
+    /// The sampling defaults the checkpoint's `generation_config.json` recommends (none set when
+    /// it has no such file, or recommends nothing).
+    public let generationDefaults: GenerationDefaults
     package let weights: GPT2Weights
 
     /// Loads `config.json` and `model.safetensors` (or a sharded `model.safetensors.index.json`)
@@ -47,10 +50,17 @@ public final class GPT2Model: Sendable {
         self.config = config
         self.directory = directory
         self.precision = precision
-        endOfTextIDs = try GenerationConfig(directory: directory, vocabularySize: config.vocabularySize).endOfTextIDs ?? config.endOfTextIDs
+        let generationConfig = try GenerationConfig(directory: directory, vocabularySize: config.vocabularySize)
+        endOfTextIDs = generationConfig.endOfTextIDs ?? config.endOfTextIDs
+        generationDefaults = generationConfig.defaults
         self.weights = try GPT2Weights.load(directory: directory, config: config, residency: residency, precision: precision,
                                             checkingValues: checkingValues)
     }
+
+    /// The library's defaults (`GenerationParameters()`) with the checkpoint's
+    /// ``generationDefaults`` applied: what ``TextGenerator`` generates with when a call passes no
+    /// parameters. Change a copy to adjust it for one call.
+    public var defaultParameters: GenerationParameters { generationDefaults.applied(to: GenerationParameters()) }
 
     /// Number of parameters (a tied `lm_head` counted once).
     public var parameterCount: Int {
@@ -82,11 +92,12 @@ public final class GPT2Model: Sendable {
     public var convertedWeightBytes: Int { weights.storage.ownedBytes }
 
     /// A fresh, empty cache for one sequence of up to `capacity` positions
-    /// (default and maximum: the model's context length). It takes 2 · n_layer · capacity ·
-    /// n_embd floats, up to 4 MB per block of them from the first position on (see ``KVCache``):
-    /// ask for the positions the sequence needs, as ``TextGenerator`` does.
+    /// (default and maximum: the model's context length). It starts with memory for a few
+    /// positions and grows as ``forward(_:cache:logits:)`` adds them (see ``KVCache``), up to
+    /// 2 · n_layer · capacity · n_embd floats: a large capacity costs nothing until it is used.
     ///
-    /// - Throws: ``GenerationError/cacheTooLarge(bytes:positions:)`` when that memory cannot be had.
+    /// - Throws: ``GenerationError/cacheTooLarge(bytes:positions:)`` when not even the first
+    ///   positions' memory can be had.
     public func makeCache(capacity: Int? = nil) throws(GenerationError) -> KVCache {
         let capacity = min(max(capacity ?? config.contextLength, 1), config.contextLength)
         return try KVCache(layerCount: config.layerCount, width: config.embeddingSize, capacity: capacity)
@@ -96,7 +107,9 @@ public final class GPT2Model: Sendable {
     /// the cache, and returns the next-token logits of the positions `logits` asks for.
     ///
     /// - Throws: ``GPT2Error`` for an empty input, an id outside the vocabulary, or a sequence
-    ///   longer than the cache; the cache is left unchanged then.
+    ///   longer than the cache's capacity; ``GenerationError/cacheTooLarge(bytes:positions:)`` when
+    ///   the cache cannot grow to hold the new positions. The cached positions are left unchanged
+    ///   then.
     public func forward(_ tokens: [Int], cache: KVCache, logits rows: LogitRows = .last) throws -> Logits {
         try forward(batch: [(tokens, cache)], logits: rows)[0]
     }
@@ -106,7 +119,8 @@ public final class GPT2Model: Sendable {
     /// the rows of sequences with one new token (decode steps) share each matrix product, up to 16
     /// at a time; a sequence with more rows (a prompt, or a chunk of one) has products of its own.
     /// So every row goes through the same kernels whatever company it keeps, and a sequence's
-    /// logits are the same, to the last bit, alone or in any batch.
+    /// logits are the same, to the last bit, alone or in any batch. Throws as
+    /// ``forward(_:cache:logits:)`` does, for any of the sequences.
     public func forward(batch: [(tokens: [Int], cache: KVCache)], logits rows: LogitRows = .last) throws -> [Logits] {
         try forward(batch: batch, logits: Array(repeating: rows, count: batch.count))
     }
@@ -245,5 +259,7 @@ public final class GPT2Model: Sendable {
                 throw GPT2Error.invalidTokenID(bad, vocabularySize: config.vocabularySize)
             }
         }
+        // only once every sequence is known good: a refused batch grows no cache
+        for (tokens, cache) in batch { try cache.reserve(cache.count + tokens.count) }
     }
 }

@@ -13,7 +13,9 @@ import Foundation
 /// ``TextGenerator/generate(prompt:parameters:processors:)`` and its siblings.
 ///
 /// Every field has a default, so `GenerationParameters()` is a reasonable configuration for
-/// GPT-2 and ``greedy`` gives deterministic argmax decoding. Call ``validate()`` before
+/// GPT-2 and ``greedy`` gives deterministic argmax decoding. A checkpoint may recommend its own
+/// in `generation_config.json`: ``GPT2Model/defaultParameters`` are these defaults with the
+/// model's (``GenerationDefaults``) applied, and ``TextGenerator`` uses them when given none. Call ``validate()`` before
 /// generating; ``Sampler`` itself never traps on out-of-range values (see its documentation for
 /// how it interprets them) but the results of such values are not meaningful.
 public struct GenerationParameters: Sendable, Equatable {

@@ -7,7 +7,7 @@ extension TextGenerator {
     /// ``generate(prompt:parameters:)``.
     ///
     /// Each generation runs on its own copy of `processors`.
-    public func generate(prompt: String, parameters: GenerationParameters = GenerationParameters(),
+    public func generate(prompt: String, parameters: GenerationParameters? = nil,
                          processors: [any LogitProcessor]) async throws -> GenerationResult {
         try await CustomProcessors.$current.withValue(processors) {
             try await generate(prompt: prompt, parameters: parameters)
@@ -16,7 +16,7 @@ extension TextGenerator {
 
     /// Generates a continuation of a prompt given as token ids with your own
     /// ``LogitProcessor``s; see ``generate(prompt:parameters:processors:)``.
-    public func generate(promptTokenIDs: [Int], parameters: GenerationParameters = GenerationParameters(),
+    public func generate(promptTokenIDs: [Int], parameters: GenerationParameters? = nil,
                          processors: [any LogitProcessor]) async throws -> GenerationResult {
         try await CustomProcessors.$current.withValue(processors) {
             try await generate(promptTokenIDs: promptTokenIDs, parameters: parameters)
@@ -25,7 +25,7 @@ extension TextGenerator {
 
     /// Streams a continuation of `prompt` with your own ``LogitProcessor``s; otherwise the same
     /// as ``stream(prompt:parameters:)``.
-    public func stream(prompt: String, parameters: GenerationParameters = GenerationParameters(),
+    public func stream(prompt: String, parameters: GenerationParameters? = nil,
                        processors: [any LogitProcessor]) -> AsyncThrowingStream<GenerationEvent, Error> {
         CustomProcessors.$current.withValue(processors) {
             stream(prompt: prompt, parameters: parameters)
@@ -34,7 +34,7 @@ extension TextGenerator {
 
     /// Streams a continuation of a prompt given as token ids with your own ``LogitProcessor``s;
     /// see ``stream(prompt:parameters:processors:)``.
-    public func stream(promptTokenIDs: [Int], parameters: GenerationParameters = GenerationParameters(),
+    public func stream(promptTokenIDs: [Int], parameters: GenerationParameters? = nil,
                        processors: [any LogitProcessor]) -> AsyncThrowingStream<GenerationEvent, Error> {
         CustomProcessors.$current.withValue(processors) {
             stream(promptTokenIDs: promptTokenIDs, parameters: parameters)
