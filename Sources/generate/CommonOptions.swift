@@ -92,14 +92,11 @@ struct SamplingOptions: ParsableArguments {
 
     /// The parameters the flags give, over `defaults` (the model's defaults over a command's own).
     func parameters(_ defaults: GenerationParameters = library) -> GenerationParameters {
-        var parameters = defaults
-        if let maxTokens { parameters.maxNewTokens = maxTokens }
-        if let temperature { parameters.temperature = temperature }
-        if let topK { parameters.topK = topK }
-        if let topP { parameters.topP = topP }
-        if let minP { parameters.minP = minP }
-        if let repetitionPenalty { parameters.repetitionPenalty = repetitionPenalty }
-        if !stop.isEmpty { parameters.stopSequences = stop }
+        // the flags given stand over the defaults as a model's generation_config.json does
+        var parameters = GenerationDefaults(
+            maxNewTokens: maxTokens, temperature: temperature, topK: topK, topP: topP, minP: minP,
+            repetitionPenalty: repetitionPenalty, stopSequences: stop.isEmpty ? nil : stop
+        ).applied(to: defaults)
         parameters.presencePenalty = presencePenalty
         parameters.frequencyPenalty = frequencyPenalty
         parameters.logitBias = Dictionary(logitBias, uniquingKeysWith: { _, last in last })

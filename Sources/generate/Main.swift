@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GPT2
+import Synchronization
 
 @main
 struct GenerateTool: AsyncParsableCommand {
@@ -70,11 +71,18 @@ struct GenerateTool: AsyncParsableCommand {
     }
 }
 
+private let sigbusReported = Atomic<Bool>(false)
+
 /// A mapped model file truncated while in use makes the next read of a lost page raise SIGBUS:
 /// one line and exit 74 instead of a crash report. Only async-signal-safe calls in the handler.
 private func handleTruncatedModelFiles() {
+    _ = sigbusReported.load(ordering: .relaxed)  // initialised here: never lazily, in the handler
     var action = sigaction()
     action.__sigaction_handler.sa_handler = { _ in
+        // several threads can read lost pages at once: one line, from the first
+        if sigbusReported.exchange(true, ordering: .acquiringAndReleasing) {
+            while true { pause() }  // until the first one's _exit ends the process
+        }
         let message: StaticString = "generate: error: a model file mapped into memory was truncated while in use (SIGBUS); leave model files unchanged while generate runs, or load them with --weights resident\n"
         message.withUTF8Buffer { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }  // no allocation
         _exit(74)
