@@ -216,13 +216,16 @@ import TestSupport
     }
 
     /// `generate` on mapped float16 weights (kept in the map), its model file cut short once it has
-    /// written its first text: the next token reads a lost page.
+    /// written its first result: the next token reads a lost page.
     static func truncatedWhileGenerating() throws -> Run {
         let directory = try modelDirectory(["config.json", "vocab.json", "merges.txt", "model.safetensors"])
+        // forty whole-context generations: seconds of work after the first line, however fast
+        let batch = directory.file("customers.jsonl")
+        try String(repeating: "\"Customer: Olivia\"\n", count: 40).write(to: batch, atomically: true, encoding: .utf8)
         let process = Process()
         process.executableURL = CommandRunner.productsDirectory.appendingPathComponent("generate")
         process.arguments = ["--model", directory.url.path, "--weights", "mapped", "--precision", "f16",
-                             "--max-tokens", "100000", "--ignore-eos", "-q", "Customer: Olivia"]
+                             "--batch", batch.path, "--parallel", "1", "--max-tokens", "100000", "--ignore-eos", "-q"]
         let out = Pipe(), err = Pipe()
         (process.standardOutput, process.standardError, process.standardInput) = (out, err, FileHandle.nullDevice)
         let written = LockedData()
