@@ -130,6 +130,12 @@ func jsonNumber(_ value: Any) -> NSNumber? {
     return number
 }
 
+/// A JSONSerialization value that is `true` or `false`, not a number (see `jsonNumber(_:)`).
+func jsonBool(_ value: Any) -> Bool? {
+    guard let number = value as? NSNumber, !(value is String), String(cString: number.objCType) == "c" else { return nil }
+    return number.boolValue
+}
+
 /// Typed access to the fields of a parsed `config.json` or `generation_config.json`; `null`
 /// counts as absent.
 struct ConfigFields {

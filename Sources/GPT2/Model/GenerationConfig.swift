@@ -112,10 +112,10 @@ public struct GenerationDefaults: Sendable, Equatable {
     /// likely a mistake than a choice.
     private static func strictBool(_ fields: ConfigFields, _ key: String) throws -> Bool? {
         guard let value = fields.object[key], !(value is NSNull) else { return nil }
-        guard let number = value as? NSNumber, !(value is String), String(cString: number.objCType) == "c" else {
+        guard let bool = jsonBool(value) else {
             throw ModelLoadingError(.invalidValue, file: fields.url, "field \"\(key)\" should be true or false, found \(value)")
         }
-        return number.boolValue
+        return bool
     }
 
     /// One non-empty string or a list of them, as Hugging Face writes `stop_strings`.
