@@ -21,15 +21,20 @@ import TestSupport
 
     @Test("Ctrl-C with --format json still prints the result so far, marked cancelled")
     func sigintJSON() throws {
-        // json prints only at the end, so interrupt after a while; if that was still during loading
-        // (a slow, sanitized build), the run ends with "interrupted" and nothing on stdout: wait longer
-        var output = try CommandRunner.interruptAfterFirstOutput("generate",
-            ["--ignore-eos", "--max-tokens", "480", "--seed", "3", "--format", "json", "--echo", "Customer:"],
-            timeout: .seconds(3))
-        for wait in [8, 20] where output.stdout.isEmpty && output.stderr.contains("interrupted") {
-            output = try CommandRunner.interruptAfterFirstOutput("generate",
-                ["--ignore-eos", "--max-tokens", "480", "--seed", "3", "--format", "json", "--echo", "Customer:"],
-                timeout: .seconds(wait))
+        // json prints only at the end, so the interrupt must land inside the generation by time alone.
+        // A whole run first says how long that is here (a fast CPU generates the 480 tokens in under
+        // a second); then interrupts aim at points inside it until one lands there: too early ends
+        // "interrupted" during loading, too late finishes with "length".
+        let arguments = ["--ignore-eos", "--max-tokens", "480", "--seed", "3", "--format", "json", "--echo", "Customer:"]
+        let start = ContinuousClock.now
+        let whole = try GenerateCLITests.generate(arguments)
+        let wall = ContinuousClock.now - start
+        let generating = try #require((try GenerateCLITests.json(whole)["timings"] as? [String: Double])?["generation_s"])
+        var output = whole
+        for fraction in [0.5, 0.3, 0.7, 0.15, 0.85, 0.5] {
+            output = try CommandRunner.interruptAfterFirstOutput("generate", arguments,
+                                                                 timeout: wall - .seconds(generating * (1 - fraction)))
+            if output.status == 130 && !output.stdout.isEmpty { break }
         }
         #expect(output.status == 130, "stderr: \(output.stderr)")
         let object = try #require(JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any])
