@@ -437,3 +437,106 @@ import TestSupport
         #expect(text.stdout.contains("--prompt-ids"))
     }
 }
+
+/// Model directories of degenerate size: files far larger than real ones, a header of a million
+/// entries, weights the machine has no memory for.
+extension GenerateCLITests {
+    /// The demo model's directory, its files linked, with `name` replaced by a file of `size`
+    /// bytes that takes no disk space (`{`, then a hole). A shard index replaces model.safetensors.
+    static func demoModel(replacing name: String, size: Int) throws -> TemporaryDirectory {
+        let directory = try TestPaths.temporaryDirectory()
+        for file in ["config.json", "generation_config.json", "model.safetensors", "vocab.json", "merges.txt"]
+        where file != name && !(file == "model.safetensors" && name.hasSuffix(".index.json")) {
+            try FileManager.default.createSymbolicLink(at: directory.file(file), withDestinationURL: TestPaths.salesDemo.appendingPathComponent(file))
+        }
+        let handle = try FileHandle(forWritingTo: directory.write(name, "{"))
+        defer { try? handle.close() }
+        try handle.truncate(atOffset: UInt64(size))
+        return directory
+    }
+
+    @Test("a model or tokenizer file over its limit exits 65 with one line naming it, its size and the limit", arguments: [
+        ("config.json", 4), ("generation_config.json", 1), ("model.safetensors.index.json", 16),
+        ("vocab.json", 64), ("merges.txt", 64), ("tokenizer.json", 64),
+    ])
+    func modelFileOverItsLimit(name: String, megabytes: Int) throws {
+        let size = 2 << 30
+        let directory = try Self.demoModel(replacing: name, size: size)
+        let output = try Self.generate(["--model", directory.path, "hi"])
+        #expect(output.status == 65)
+        #expect(output.stderr == "generate: error: \(directory.file(name).path): \(size) bytes, over the \(megabytes) MB limit for this file\n")
+        #expect(output.stdout.isEmpty)
+    }
+
+    @Test("a model.safetensors header of a million zero-size entries exits 65 at once, with one line")
+    func millionEntryHeader() throws {
+        let directory = try TestPaths.temporaryDirectory()
+        for file in ["config.json", "vocab.json", "merges.txt"] {
+            try FileManager.default.createSymbolicLink(at: directory.file(file), withDestinationURL: TestPaths.salesDemo.appendingPathComponent(file))
+        }
+        let entries = (0..<1_000_000).map { #""transformer.\#($0)":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}"# }
+        let header = Array(("{" + entries.joined(separator: ",") + "}").utf8)
+        try directory.write("model.safetensors", bytes: withUnsafeBytes(of: UInt64(header.count).littleEndian, Array.init) + header)
+        let start = ContinuousClock.now
+        let output = try Self.generate(["--model", directory.path, "hi"])
+        #expect(ContinuousClock.now - start < .seconds(10))
+        #expect(output.status == 65)
+        #expect(output.stderr == "generate: error: \(directory.file("model.safetensors").path): header has more than 179 entries, over twice the 89 tensors a GPT-2 model with n_layer 6 can use\n")
+    }
+
+    /// Sanitizers reserve terabytes of address space, which no `ulimit -v` leaves room for.
+    static let sanitized = ["ASAN_OPTIONS", "TSAN_OPTIONS"].contains { ProcessInfo.processInfo.environment[$0] != nil }
+
+    /// A float32 checkpoint of 1.05 GB, most of it `wte` (1 GB), as holes that take no disk space;
+    /// run under an address-space limit with room to map the file and run the model, but not to
+    /// copy `wte` as `--weights resident` does. Mapped, the same model runs under the same limit.
+    @Test("weights the machine has no memory for exit 74 with one line naming the tensor", .disabled(if: sanitized))
+    func weightsWithoutMemory() throws {
+        let directory = try TestPaths.temporaryDirectory()
+        let (V, C, P) = (262_144, 1024, 8)
+        try directory.write("config.json", #"{"n_layer": 1, "n_head": 1, "n_embd": \#(C), "vocab_size": \#(V), "n_positions": \#(P)}"#)
+        for file in ["vocab.json", "merges.txt"] {
+            try FileManager.default.createSymbolicLink(at: directory.file(file), withDestinationURL: TestPaths.salesDemo.appendingPathComponent(file))
+        }
+        let shapes: [(String, [Int])] = [
+            ("wte.weight", [V, C]), ("wpe.weight", [P, C]), ("h.0.ln_1.weight", [C]), ("h.0.ln_1.bias", [C]),
+            ("h.0.attn.c_attn.weight", [C, 3 * C]), ("h.0.attn.c_attn.bias", [3 * C]), ("h.0.attn.c_proj.weight", [C, C]),
+            ("h.0.attn.c_proj.bias", [C]), ("h.0.ln_2.weight", [C]), ("h.0.ln_2.bias", [C]), ("h.0.mlp.c_fc.weight", [C, 4 * C]),
+            ("h.0.mlp.c_fc.bias", [4 * C]), ("h.0.mlp.c_proj.weight", [4 * C, C]), ("h.0.mlp.c_proj.bias", [C]),
+            ("ln_f.weight", [C]), ("ln_f.bias", [C]),
+        ]
+        var offset = 0
+        var header: [String: Any] = [:]
+        for (name, shape) in shapes {
+            let bytes = 4 * shape.reduce(1, *)
+            header[name] = ["dtype": "F32", "shape": shape, "data_offsets": [offset, offset + bytes]]
+            offset += bytes
+        }
+        var json = try JSONSerialization.data(withJSONObject: header)
+        while json.count % 8 != 0 { json.append(UInt8(ascii: " ")) }
+        let size = 8 + json.count + offset
+        let weights = try directory.write("model.safetensors", bytes: withUnsafeBytes(of: UInt64(json.count).littleEndian, Array.init) + Array(json))
+        let handle = try FileHandle(forWritingTo: weights)
+        try handle.truncate(atOffset: UInt64(size))
+        try handle.close()
+
+        // the file's size and 768 MB more: a Swift process and its threads, but not a second gigabyte
+        let limitKB = (size + 768 << 20) / 1024
+        let generate = CommandRunner.productsDirectory.appendingPathComponent("generate").path
+        func run(_ arguments: [String]) throws -> CommandRunner.Output {
+            let command = ([generate] + arguments + ["--model", directory.path, "--threads", "1"]).map { "'\($0)'" }.joined(separator: " ")
+            // one malloc arena or two, so that the process's own address space varies little with the machine
+            return try CommandRunner.runSystem("sh", ["-c", "ulimit -v \(limitKB) && MALLOC_ARENA_MAX=2 exec \(command)"])
+        }
+        let message = "generate: error: \(weights.path): cannot allocate \(4 * V * C) bytes for tensor \"wte.weight\" (after 0 bytes of other weights): not enough memory\n"
+        for arguments in [["text", "--weights", "resident", "--prompt-ids", "1", "--max-tokens", "1"],
+                          ["pitch", "--weights", "resident", "--name", "Olivia", "--product", "camera"]] {
+            let output = try run(arguments)
+            #expect(output.status == 74, "\(arguments): \(output.stderr)")
+            #expect(output.stderr == message, "\(arguments)")
+            #expect(output.stdout.isEmpty)
+        }
+        let mapped = try run(["text", "--prompt-ids", "1", "--max-tokens", "1", "--temperature", "0", "-q"])
+        #expect(mapped.status == 0, "mapped: \(mapped.stderr)")
+    }
+}
