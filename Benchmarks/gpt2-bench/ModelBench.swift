@@ -96,6 +96,13 @@ struct ModelBench: ParsableCommand {
     }
 
     func run() throws {
+        for path in modelPaths {
+            // a directory without a readable config.json is reported by the model's load below
+            let url = URL(fileURLWithPath: path)
+            if let config = try? GPT2Config(contentsOf: url.appendingPathComponent("config.json")) {
+                try checkMemory(config: config, name: url.lastPathComponent)
+            }
+        }
         // allocated before anything is timed, so that a size the machine cannot give fails first;
         // resident from then on, so the peak memory of each model's tests leaves its bytes out
         let probe = noBandwidth ? nil : try ReadProbe(megabytes: probeMB)
@@ -239,6 +246,40 @@ struct ModelBench: ParsableCommand {
                 }
                 print()
                 for note in notes { print("- \(note)") }
+            }
+        }
+    }
+}
+
+extension ModelBench {
+    /// Refuses, before anything runs, a test that needs more memory than the machine has: the KV
+    /// caches, activations and logits of its `-b` sequences, and the bandwidth probe. A `-b` or
+    /// size too large for the machine would otherwise end in the allocator's trap, or in the
+    /// kernel's out-of-memory killer, partway through the run.
+    func checkMemory(config: GPT2Config, name: String) throws {
+        let memory = Double(ProcessInfo.processInfo.physicalMemory)
+        let (L, C, F, V) = (Double(config.layerCount), Double(config.embeddingSize), Double(config.innerSize),
+                            Double(config.vocabularySize))
+        let probe = noBandwidth ? 0 : Double(probeMB) * 1_048_576
+        guard probe <= memory else {
+            throw BenchError("--probe-mb \(probeMB): more than this machine's \(String(format: "%.1f", memory / 1e9)) GB of memory")
+        }
+        // (test, positions cached, rows of one pass) per sequence, for the sizes that fit the context
+        let tests = prompts.values.filter { $0 > 0 && $0 <= config.contextLength }.map { ("pp\($0)", $0, $0) }
+            + generations.values.filter { $0 > 0 && $0 <= config.contextLength }.map { ("tg\($0)", $0, 1) }
+        for batch in batches.values {
+            for (test, positions, rows) in tests {
+                // a sequence's cache (a key and a value row of every block and position), its rows
+                // of a pass's activations (x, h, q and the MLP's hidden layer), its logits (the
+                // pass's and the copy it is handed) and its token ids
+                let sequence = 2 * L * C * Double(positions) * 4 + Double(rows) * (3 * C + F) * 4 + 2 * V * 4
+                    + Double(positions) * 8
+                let needed = Double(batch) * sequence + probe
+                guard needed <= memory else {
+                    let probeNote = probe > 0 ? ", and the \(probeMB) MB bandwidth probe" : ""
+                    throw BenchError("\(name): -b \(batch) with \(test) needs at least \(String(format: "%.1f", needed / 1e9)) GB of memory "
+                                     + "(KV caches, activations and logits of \(batch) sequences\(probeNote)); this machine has \(String(format: "%.1f", memory / 1e9)) GB")
+                }
             }
         }
     }

@@ -60,8 +60,12 @@ struct TokenizerBench: ParsableCommand {
         let loadSeconds = try measure { tokenizer = try GPT2Tokenizer(directory: modelDirectory) }
 
         let text = text ?? Self.packageRoot.appendingPathComponent("Benchmarks/mixed_en_zh.txt").path
-        guard let data = FileManager.default.contents(atPath: text) else {
-            throw BenchError("--text \(text): no such file, or not readable")
+        // bounded as generate's inputs are: a mistaken /dev/zero or huge file is an error, not all of memory
+        let data: Data
+        do {
+            data = Data(try readWholeFile(URL(fileURLWithPath: text), limit: 256 << 20))
+        } catch {
+            throw BenchError("--text \(text): \(error.detail)")
         }
         guard let content = String(data: data, encoding: .utf8) else {
             throw BenchError("--text \(text): not valid UTF-8")

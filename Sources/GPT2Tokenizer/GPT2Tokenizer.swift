@@ -47,7 +47,8 @@ public struct GPT2Tokenizer: Sendable {
         var definition = GPT2TokenizerDefinition(vocabularyFile: vocabURL.path, mergesFile: mergesURL.path,
                                                   vocabularyName: "vocab.json")
         definition.vocabulary = try TokenizerFileReader.readVocabJSON(vocabURL)
-        definition.merges = try TokenizerFileReader.readMergesTXT(mergesURL)
+        // each merge makes a token (a vocabulary of fewer tokens than bytes is refused later, for that)
+        definition.merges = try TokenizerFileReader.readMergesTXT(mergesURL, maxMerges: max(definition.vocabulary.count, 256))
         tables = try Tables(definition)
     }
 

@@ -17,6 +17,8 @@ public struct TokenizerError: Error, CustomStringConvertible, Equatable, Sendabl
         case fileNotFound
         /// The file exists but could not be read.
         case unreadableFile
+        /// The file is larger than a tokenizer file of its kind can sensibly be, and was not read.
+        case fileTooLarge
         /// The file is not valid JSON (or not valid UTF-8 where text is required).
         case invalidJSON
         /// The vocabulary is malformed: a bad or duplicate id, a missing byte token, ...

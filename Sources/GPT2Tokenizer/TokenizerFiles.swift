@@ -37,6 +37,11 @@ struct GPT2TokenizerDefinition {
 // MARK: - Reading files
 
 enum TokenizerFileReader {
+    /// The most read from one tokenizer file: many times GPT-2's largest (its tokenizer.json), and
+    /// a bound on what a hostile or mistaken file costs before it is parsed.
+    static let maxFileBytes = 64 << 20
+
+    /// The file's bytes, read into one buffer that the parsed tokens share.
     static func readBytes(_ url: URL) throws(TokenizerError) -> [UInt8] {
         let path = url.path
         var isDirectory: ObjCBool = false
@@ -46,13 +51,11 @@ enum TokenizerFileReader {
         guard !isDirectory.boolValue else {
             throw TokenizerError(.unreadableFile, file: path, "is a directory, expected a file")
         }
-        guard isRegularFileOrMissing(url) else {
-            throw TokenizerError(.unreadableFile, file: path, "not a regular file")
-        }
         do {
-            return [UInt8](try Data(contentsOf: url))
+            return try readWholeFile(url, limit: maxFileBytes)
         } catch {
-            throw TokenizerError(.unreadableFile, file: path, "cannot read the file: \(error.localizedDescription)")
+            if case .tooLarge = error { throw TokenizerError(.fileTooLarge, file: path, error.detail) }
+            throw TokenizerError(.unreadableFile, file: path, error.detail)
         }
     }
 
@@ -99,14 +102,16 @@ enum TokenizerFileReader {
 
     /// Reads `merges.txt`: an optional `#version` line, then one merge per line, two tokens
     /// separated by one space, highest priority first. Blank lines are skipped.
-    static func readMergesTXT(_ url: URL) throws(TokenizerError) -> [GPT2TokenizerDefinition.Merge] {
-        try parseMergesTXT(readBytes(url), file: url.path)
+    static func readMergesTXT(_ url: URL, maxMerges: Int = .max) throws(TokenizerError) -> [GPT2TokenizerDefinition.Merge] {
+        try parseMergesTXT(readBytes(url), file: url.path, maxMerges: maxMerges)
     }
 
-    /// Parses the text of `merges.txt`; `file` is used in error messages.
-    static func parseMergesTXT(_ bytes: [UInt8], file: String) throws(TokenizerError) -> [GPT2TokenizerDefinition.Merge] {
+    /// Parses the text of `merges.txt`; `file` is used in error messages. Each merge makes a token
+    /// of the vocabulary, so a file of more than `maxMerges` (the vocabulary's size) is refused as soon as the
+    /// count is passed, before a degenerate file is built into gigabytes of merges.
+    static func parseMergesTXT(_ bytes: [UInt8], file: String, maxMerges: Int = .max) throws(TokenizerError) -> [GPT2TokenizerDefinition.Merge] {
         var merges: [GPT2TokenizerDefinition.Merge] = []
-        merges.reserveCapacity(bytes.count / 9)
+        merges.reserveCapacity(min(bytes.count / 9, maxMerges))
         var start = 0
         if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { start = 3 }
         var lineNumber = 0
@@ -132,6 +137,10 @@ enum TokenizerFileReader {
                 let found = spaces == 1 ? "an empty token" : "\(spaces + 1) space-separated parts"
                 throw TokenizerError(.invalidMerges, file: file, line: lineNumber,
                                      "expected two tokens separated by one space, found \(found): \(quote(line))")
+            }
+            guard merges.count < maxMerges else {
+                throw TokenizerError(.invalidMerges, file: file, line: lineNumber,
+                                     "more than \(maxMerges) merges, more than the vocabulary has tokens; each merge makes a token")
             }
             merges.append(.init(left: bytes[start..<split], right: bytes[(split + 1)..<end], line: lineNumber))
         }
@@ -187,6 +196,12 @@ enum TokenizerFileReader {
         guard case .array(let mergeValues) = mergeList.kind else {
             throw TokenizerError(.invalidMerges, file: file, line: mergeList.line,
                                  "\"model.merges\" must be an array, found \(mergeList.typeName)")
+        }
+        // each merge makes a token of the vocabulary: more is a degenerate file, refused before
+        // its merges are built (one with fewer tokens than bytes is refused later, for that)
+        guard mergeValues.count <= max(definition.vocabulary.count, 256) else {
+            throw TokenizerError(.invalidMerges, file: file, line: mergeList.line,
+                                 "\(mergeValues.count) merges, more than \"model.vocab\" has tokens (\(definition.vocabulary.count)); each merge makes a token")
         }
         definition.merges.reserveCapacity(mergeValues.count)
         for value in mergeValues {

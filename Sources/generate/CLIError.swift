@@ -12,15 +12,21 @@ struct CLIError: Error {
     static func data(_ message: String) -> CLIError { CLIError(message: message, code: 65) }
     /// A file or directory that does not exist (EX_NOINPUT).
     static func noInput(_ message: String) -> CLIError { CLIError(message: message, code: 66) }
-    /// A failed write, e.g. standard output on a full disk (EX_IOERR).
+    /// A failed read or write, e.g. standard output on a full disk, or memory the machine cannot
+    /// give for the weights (EX_IOERR).
     static func io(_ message: String) -> CLIError { CLIError(message: message, code: 74) }
 
-    /// Runs a loader, mapping its typed errors to exit codes.
+    /// Runs a loader, mapping its typed errors to exit codes. Weights the machine has no memory for
+    /// are 74, like a failed read: the files are fine, another machine or load option can run them.
     static func loading<T>(_ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch let error as ModelLoadingError {
-            throw error.kind == .missingFile ? noInput(error.description) : data(error.description)
+            switch error.kind {
+            case .missingFile: throw noInput(error.description)
+            case .outOfMemory: throw io(error.description)
+            default: throw data(error.description)
+            }
         } catch let error as TokenizerError {
             throw error.kind == .fileNotFound ? noInput(error.description) : data(error.description)
         }

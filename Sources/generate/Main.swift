@@ -28,8 +28,8 @@ struct GenerateTool: AsyncParsableCommand {
         0 success; 64 bad usage or option value; 65 bad data (a prompt too long, a token id outside \
         the vocabulary, input that is not UTF-8, malformed model files; for pitch, customers \
         rejected, after the others were done); 66 a file or directory that does not exist; 74 a \
-        failed read or write (e.g. a full disk); 70 an internal error (a bug: please report it); \
-        130 interrupted (Ctrl-C or SIGTERM), after writing what was finished.
+        failed read or write (e.g. a full disk), or no memory for the weights; 70 an internal \
+        error (a bug: please report it); 130 interrupted (Ctrl-C or SIGTERM), after writing what was finished.
         """
 
     /// Parses and runs the command, turning every user error into one line on standard error and

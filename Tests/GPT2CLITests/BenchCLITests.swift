@@ -136,6 +136,35 @@ import GPT2Kernels
         }
     }
 
+    /// `-b` and sizes come from the command line: a test no machine has the memory for used to end
+    /// in the allocator's trap (or the out-of-memory killer) partway through the run.
+    @Test("sizes the machine has no memory for: one line and exit 1, before anything is allocated")
+    func sizesBeyondMemory() throws {
+        let demo = TestPaths.salesDemo.path
+        let memory = String(format: "this machine has %.1f GB\n", Double(ProcessInfo.processInfo.physicalMemory) / 1e9)
+        var cases: [(arguments: [String], message: String)] = [
+            (["model", "-m", demo, "-b", "100000"], "Error: sales-demo: -b 100000 with pp512 needs at least "),
+            (["model", "-m", demo, "-b", "10000000", "-p", "0", "-n", "1", "--no-bandwidth"],
+             "Error: sales-demo: -b 10000000 with tg1 needs at least "),
+            (["model", "-m", demo, "-b", "1,9223372036854775807", "-p", "8", "-n", "0"],
+             "Error: sales-demo: -b 9223372036854775807 with pp8 needs at least "),
+            (["tokenizer", "--text", "/dev/zero"], "Error: --text /dev/zero: not a regular file\n"),
+        ]
+        if ProcessInfo.processInfo.physicalMemory < 64 << 30 {
+            cases.append((["model", "-m", demo, "--probe-mb", "65536"], "Error: --probe-mb 65536: more than this machine's "))
+        }
+        for (arguments, message) in cases {
+            let start = ContinuousClock.now
+            let output = try CommandRunner.run("gpt2-bench", arguments)
+            #expect(output.status == 1, "\(arguments): status \(output.status)")
+            #expect(output.stderr.hasPrefix(message), "\(arguments): \(output.stderr)")
+            #expect(output.stderr.split(separator: "\n").count == 1, "\(arguments): \(output.stderr)")
+            if arguments.contains("-b") { #expect(output.stderr.hasSuffix(memory), "\(arguments): \(output.stderr)") }
+            #expect(output.stdout.isEmpty, "\(arguments) printed: \(output.stdout)")
+            #expect(ContinuousClock.now - start < .seconds(30), "\(arguments)")
+        }
+    }
+
     @Test("--breakdown: every step of the forward pass timed, in order; the products' GB/s and GFLOP/s agree")
     func breakdown() throws {
         let rows = try Self.rows(["-p", "4", "-n", "2", "-r", "1", "--no-bandwidth", "--breakdown"])

@@ -35,7 +35,10 @@ final class MappedFile: @unchecked Sendable {  // immutable after init; the mapp
             throw ModelLoadingError(.invalidSafetensors, file: url, "file is empty")
         }
         guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
-            throw ModelLoadingError(.missingFile, file: url, "cannot map file (\(String(cString: strerror(errno))))")
+            let error = errno
+            // no address space for it (a memory limit) is the machine's limit, not a missing file
+            throw ModelLoadingError(error == ENOMEM ? .outOfMemory : .missingFile, file: url,
+                                    "cannot map file (\(String(cString: strerror(error))))")
         }
         bytes = UnsafeRawBufferPointer(start: base, count: size)
     }

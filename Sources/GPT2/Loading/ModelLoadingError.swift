@@ -30,6 +30,11 @@ public struct ModelLoadingError: Error, CustomStringConvertible, Equatable, Send
         case nonFiniteValue
         /// Two files of the model directory disagree (the checkpoint holds tensors `config.json` does not use).
         case inconsistentFiles
+        /// A file is larger than any real one of its kind, and was refused without being read whole.
+        case fileTooLarge
+        /// The machine could not give the memory the weights need (a copy or conversion of a
+        /// tensor, or the map of a file): the files are fine, the model does not fit.
+        case outOfMemory
     }
 
     /// The broad class of problem.
@@ -51,4 +56,16 @@ public struct ModelLoadingError: Error, CustomStringConvertible, Equatable, Send
     }
 
     public var description: String { "\(file): \(detail)" }
+}
+
+/// The bytes of `url`, a JSON file of the model directory, refused unread when it is not a
+/// regular file or holds more than `limit` bytes (see `readWholeFile`). The `Data` is a copy, of a
+/// few megabytes at most.
+func readModelFile(_ url: URL, limit: Int) throws(ModelLoadingError) -> Data {
+    do {
+        return Data(try readWholeFile(url, limit: limit))
+    } catch {
+        if case .tooLarge = error { throw ModelLoadingError(.fileTooLarge, file: url, error.detail) }
+        throw ModelLoadingError(.missingFile, file: url, error.detail)
+    }
 }

@@ -34,19 +34,39 @@ struct SafeTensorsFile: Sendable {
     /// so that a hostile length cannot make us parse gigabytes of JSON.
     static let maxHeaderBytes = 100_000_000
 
+    /// The tensors a checkpoint of a GPT-2 model of `layerCount` blocks can hold: 14 a block (its 12
+    /// parameters, and the `attn.bias` and `attn.masked_bias` buffers some exports include), `wte`,
+    /// `wpe`, `ln_f`'s two and `lm_head`. The loader refuses any other tensor.
+    static func maxTensors(layerCount: Int) -> Int { 14 * layerCount + 5 }
+
+    /// The most entries a header may have for a GPT-2 model of `layerCount` blocks: twice its
+    /// tensors, and `__metadata__`. Up to that, a checkpoint that disagrees with `config.json` is
+    /// parsed, and refused with the first tensor the model has no place for; beyond it, unparsed.
+    static func maxEntries(layerCount: Int) -> Int { 2 * maxTensors(layerCount: layerCount) + 1 }
+
+    /// JSON values a header may have per entry it may have: a tensor's entry has seven, and one a
+    /// dimension; the rest is room for metadata.
+    static let valuesPerEntry = 64
+
+    /// The longest entry name: GPT-2's longest, `transformer.h.1023.attn.masked_bias`, is 35 bytes.
+    static let maxNameBytes = 1024
+
     let file: MappedFile
     let entries: [String: Entry]
 
     var url: URL { file.url }
 
-    init(url: URL) throws {
+    /// Maps the file at `url` and parses its header, for a GPT-2 model of at most `layerCount` blocks.
+    init(url: URL, layerCount: Int = GPT2Config.maxLayerCount) throws {
         let file = try MappedFile(url: url)
         self.file = file
-        self.entries = try Self.parseHeader(file.bytes, url: url)
+        self.entries = try Self.parseHeader(file.bytes, url: url, layerCount: layerCount)
     }
 
-    /// Parses and validates the header of a safetensors image.
-    static func parseHeader(_ bytes: UnsafeRawBufferPointer, url: URL) throws -> [String: Entry] {
+    /// Parses and validates the header of a safetensors image, for a GPT-2 model of at most
+    /// `layerCount` blocks.
+    static func parseHeader(_ bytes: UnsafeRawBufferPointer, url: URL,
+                            layerCount: Int = GPT2Config.maxLayerCount) throws -> [String: Entry] {
         func fail(_ detail: String) -> ModelLoadingError {
             ModelLoadingError(.invalidSafetensors, file: url, detail)
         }
@@ -64,7 +84,11 @@ struct SafeTensorsFile: Sendable {
         let dataStart = 8 + headerLength
         let dataSize = bytes.count - dataStart
 
-        let headerData = Data(bytes[8..<dataStart])
+        let header = UnsafeRawBufferPointer(rebasing: bytes[8..<dataStart])
+        if let problem = Self.scan(header, layerCount: layerCount) { throw fail(problem) }
+        // the header in place, not a copy: the file outlives the parse
+        let headerData = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress! + 8),
+                              count: headerLength, deallocator: .none)
         let json: Any
         do {
             json = try JSONSerialization.jsonObject(with: headerData)
@@ -141,6 +165,51 @@ struct SafeTensorsFile: Sendable {
             throw fail("\(bytes.count - covered) bytes after the last tensor's data: the tensors do not cover the data section")
         }
         return entries
+    }
+
+    /// The first bound a header's JSON goes past, or nil: its entries (the members of the top-level
+    /// object, counted by their names), the values in all (each container, and each element after
+    /// a container's first) and the length of an entry name. Counted without building anything and
+    /// stopping at the first excess, so that a header of a million tiny entries, or a shape of a
+    /// million dimensions, is refused before JSONSerialization makes an object of each value;
+    /// the parse that follows checks the syntax.
+    static func scan(_ header: UnsafeRawBufferPointer, layerCount: Int) -> String? {
+        let maxEntries = maxEntries(layerCount: layerCount), maxValues = maxEntries * valuesPerEntry
+        let model = "a GPT-2 model with n_layer \(layerCount)"
+        var depth = 0, entries = 0, values = 0
+        var inString = false, escaped = false, stringStart = 0
+        for (offset, byte) in header.enumerated() {
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                    if depth == 1 {  // a name (or a misplaced value, which the parse refuses)
+                        entries += 1
+                        if entries > maxEntries {
+                            return "header has more than \(maxEntries) entries, over twice the \(maxTensors(layerCount: layerCount)) tensors \(model) can use"
+                        }
+                        if offset - stringStart > maxNameBytes {
+                            return "header has an entry name of \(offset - stringStart) bytes; a tensor name has at most \(maxNameBytes)"
+                        }
+                    }
+                }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""): inString = true; stringStart = offset + 1
+            case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1; values += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"): depth -= 1
+            case UInt8(ascii: ","): values += 1
+            default: continue
+            }
+            if values > maxValues {
+                return "header has more than \(maxValues) JSON values, \(valuesPerEntry) for each entry \(model) may have: a shape or the metadata is too large"
+            }
+        }
+        return nil
     }
 
     /// Converts JSON numbers to `Int`s, refusing negatives, fractions and values too large to be sizes.

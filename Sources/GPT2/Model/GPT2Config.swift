@@ -57,18 +57,15 @@ public struct GPT2Config: Sendable, Equatable {
         self.scaleAttentionByInverseLayerIndex = scaleAttentionByInverseLayerIndex
     }
 
+    /// The most read from a `config.json`: far more than any real one holds.
+    static let maxFileBytes = 4 << 20
+
+    /// The most blocks (`n_layer`) a config may give.
+    static let maxLayerCount = 1024
+
     /// Reads and validates a Hugging Face `config.json`.
     public init(contentsOf url: URL) throws {
-        guard isRegularFileOrMissing(url) else {
-            throw ModelLoadingError(.missingFile, file: url, "not a regular file")
-        }
-        let data: Data
-        do {
-            data = try Data(contentsOf: url)
-        } catch {
-            throw ModelLoadingError(.missingFile, file: url, "cannot read config (\(error.localizedDescription))")
-        }
-        try self.init(json: data, file: url)
+        try self.init(json: try readModelFile(url, limit: Self.maxFileBytes), file: url)
     }
 
     /// Parses `config.json` text; `file` is used in error messages.
@@ -85,7 +82,7 @@ public struct GPT2Config: Sendable, Equatable {
             throw ModelLoadingError(.unsupported, file: url, "add_cross_attention = true is not supported (decoder-only GPT-2 only)")
         }
 
-        let layerCount = try fields.requiredInt("n_layer", range: 1...1024)
+        let layerCount = try fields.requiredInt("n_layer", range: 1...Self.maxLayerCount)
         let headCount = try fields.requiredInt("n_head", range: 1...1024)
         let embeddingSize = try fields.requiredInt("n_embd", range: 1...65536)
         let vocabularySize = try fields.requiredInt("vocab_size", range: 1...(1 << 24))

@@ -57,24 +57,21 @@ final class WeightStorage: @unchecked Sendable {  // mutated only while loading,
 
     func add(_ file: SafeTensorsFile) { files.append(file) }
 
-    /// An uninitialized buffer of `count` floats, in huge pages (`allocateStreamedMemory`).
-    func allocate(_ count: Int) -> UnsafeMutableBufferPointer<Float> {
-        UnsafeMutableBufferPointer(start: allocate(bytes: count * 4).bindMemory(to: Float.self, capacity: count), count: count)
-    }
-
-    /// `allocate(_:)` for `count` float16 values.
-    func allocateHalves(_ count: Int) -> UnsafeMutableBufferPointer<UInt16> {
-        UnsafeMutableBufferPointer(start: allocate(bytes: count * 2).bindMemory(to: UInt16.self, capacity: count), count: count)
-    }
-
-    private func allocate(bytes requested: Int) -> UnsafeMutableRawPointer {
-        let bytes = max(1, requested)
+    /// An uninitialized buffer for the `count` elements of tensor `name` of `file`, in huge pages
+    /// (`allocateStreamedMemory`).
+    ///
+    /// - Throws: ``ModelLoadingError/Kind/outOfMemory`` naming the tensor when the machine cannot
+    ///   give the memory. Its size is the tensor's, which the file holds, so this is the machine's
+    ///   limit rather than the file's fault.
+    func allocate<T>(_ count: Int, of _: T.Type, for name: String, in file: URL) throws(ModelLoadingError) -> UnsafeMutableBufferPointer<T> {
+        let bytes = max(1, count * MemoryLayout<T>.stride)
         guard let raw = allocateStreamedMemory(bytes: bytes) else {
-            fatalError("out of memory allocating \(bytes) bytes of weights")
+            throw ModelLoadingError(.outOfMemory, file: file,
+                "cannot allocate \(bytes) bytes for tensor \"\(name)\" (after \(ownedBytes) bytes of other weights): not enough memory")
         }
         buffers.append(raw)
         ownedBytes += bytes
-        return raw
+        return UnsafeMutableBufferPointer(start: raw.bindMemory(to: T.self, capacity: count), count: count)
     }
 
     deinit {

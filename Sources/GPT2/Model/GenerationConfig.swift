@@ -11,11 +11,9 @@ struct GenerationConfig {
     init(directory: URL, vocabularySize: Int) throws {
         let url = directory.appendingPathComponent("generation_config.json")
         guard FileManager.default.fileExists(atPath: url.path) else { return }
-        guard isRegularFileOrMissing(url), let data = try? Data(contentsOf: url) else {
-            throw ModelLoadingError(.missingFile, file: url, "cannot be read")
-        }
-        guard data.count <= 1 << 20, let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw ModelLoadingError(.invalidJSON, file: url, "not a JSON object (of at most 1 MB)")
+        let data = try readModelFile(url, limit: 1 << 20)  // far more than any real one holds
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw ModelLoadingError(.invalidJSON, file: url, "not a JSON object")
         }
         let fields = ConfigFields(object: object, url: url)
         endOfTextIDs = try fields.ids("eos_token_id", below: vocabularySize)

@@ -7,7 +7,7 @@ extension GPT2Weights {
     static func load(directory: URL, config: GPT2Config, residency: WeightResidency,
                      precision: WeightPrecision, checkingValues: Bool = true) throws -> GPT2Weights {
         let storage = WeightStorage()
-        var index = try TensorIndex(directory: directory, residency: residency, storage: storage)
+        var index = try TensorIndex(directory: directory, layerCount: config.layerCount, residency: residency, storage: storage)
         index.checksValues = checkingValues
         let (C, F, V) = (config.embeddingSize, config.innerSize, config.vocabularySize)
 
@@ -63,14 +63,16 @@ struct TensorIndex {
     /// Whether `locate` refuses tensors holding NaN or infinity (always, except when measuring).
     var checksValues = true
 
-    init(directory: URL, residency: WeightResidency, storage: WeightStorage) throws {
+    /// The tensors of the checkpoint in `directory`, for a model of `layerCount` blocks (which
+    /// bounds the entries a safetensors header may have).
+    init(directory: URL, layerCount: Int, residency: WeightResidency, storage: WeightStorage) throws {
         let single = directory.appendingPathComponent("model.safetensors")
         let indexURL = directory.appendingPathComponent("model.safetensors.index.json")
         let files: [SafeTensorsFile]
         if FileManager.default.fileExists(atPath: single.path) {
-            files = [try SafeTensorsFile(url: single)]
+            files = [try SafeTensorsFile(url: single, layerCount: layerCount)]
         } else if FileManager.default.fileExists(atPath: indexURL.path) {
-            files = try Self.shards(indexURL: indexURL, directory: directory).map { try SafeTensorsFile(url: $0) }
+            files = try Self.shards(indexURL: indexURL, directory: directory).map { try SafeTensorsFile(url: $0, layerCount: layerCount) }
         } else {
             throw ModelLoadingError(.missingFile, file: directory,
                 "no model.safetensors or model.safetensors.index.json in the model directory")
@@ -91,15 +93,12 @@ struct TensorIndex {
 
     /// The shard files named by `model.safetensors.index.json`, which must lie in `directory`.
     private static func shards(indexURL: URL, directory: URL) throws -> [URL] {
-        guard isRegularFileOrMissing(indexURL) else {
-            throw ModelLoadingError(.missingFile, file: indexURL, "not a regular file")
-        }
-        let data: Data
-        do { data = try Data(contentsOf: indexURL) } catch {
-            throw ModelLoadingError(.missingFile, file: indexURL, "cannot read the shard index")
-        }
-        return try shards(indexJSON: data, indexURL: indexURL, directory: directory)
+        try shards(indexJSON: try readModelFile(indexURL, limit: maxIndexBytes), indexURL: indexURL, directory: directory)
     }
+
+    /// The most read from `model.safetensors.index.json`: many times the index of a model of
+    /// 1024 blocks, the most a config may give.
+    static let maxIndexBytes = 16 << 20
 
     /// Parses the text of `model.safetensors.index.json` (`indexURL` is used in error messages)
     /// into the shard files it names, sorted and without duplicates.
@@ -213,7 +212,7 @@ struct TensorIndex {
     /// refused infinities and NaNs).
     func halves(_ name: String, shape: [Int], residency: WeightResidency, storage: WeightStorage) throws -> UnsafePointer<UInt16> {
         let (file, entry) = try locate(name, shape: shape, storage: storage)
-        let halves = elements(of: entry, in: file, storedAs: .F16, residency: residency, allocate: storage.allocateHalves) { source, i in
+        let halves = try elements(of: entry, in: file, storedAs: .F16, residency: residency, storage: storage) { source, i in
             halfFromFloat(storedFloat(source, i, entry.dtype))
         }
         if (0..<entry.elementCount).contains(where: { halves[$0] & 0x7c00 == 0x7c00 }) {
@@ -227,7 +226,7 @@ struct TensorIndex {
     /// `.mapped`, copied or converted once otherwise.
     func floats(_ name: String, shape: [Int], residency: WeightResidency, storage: WeightStorage) throws -> UnsafePointer<Float> {
         let (file, entry) = try locate(name, shape: shape, storage: storage)
-        return elements(of: entry, in: file, storedAs: .F32, residency: residency, allocate: storage.allocate) { source, i in
+        return try elements(of: entry, in: file, storedAs: .F32, residency: residency, storage: storage) { source, i in
             storedFloat(source, i, entry.dtype)
         }
     }
@@ -236,7 +235,7 @@ struct TensorIndex {
     func transposedFloats(_ name: String, shape: [Int], storage: WeightStorage) throws -> UnsafePointer<Float> {
         let (file, entry) = try locate(name, shape: shape, storage: storage)
         let (rows, columns) = (shape[0], shape[1])
-        let buffer = storage.allocate(entry.elementCount)
+        let buffer = try storage.allocate(entry.elementCount, of: Float.self, for: entry.name, in: file.url)
         file.file.withTransientBytes(entry.range) { source in
             let tile = 32  // square tiles, so that both sides move whole cache lines
             for r0 in stride(from: 0, to: rows, by: tile) {
@@ -254,17 +253,17 @@ struct TensorIndex {
 
     /// The tensor's elements as `T`: in place from the map when they are stored as `native`,
     /// aligned, and `residency` is `.mapped`; otherwise copied (`native`) or converted one by one
-    /// (`convert(source, index)`) into a buffer from `allocate`.
+    /// (`convert(source, index)`) into a buffer of `storage`.
     @inline(__always)  // so that `convert` is inlined into the conversion loop
     private func elements<T>(of entry: SafeTensorsFile.Entry, in file: SafeTensorsFile, storedAs native: SafeTensorsDType,
-                             residency: WeightResidency, allocate: (Int) -> UnsafeMutableBufferPointer<T>,
-                             convert: (UnsafeRawPointer, Int) -> T) -> UnsafePointer<T> {
+                             residency: WeightResidency, storage: WeightStorage,
+                             convert: (UnsafeRawPointer, Int) -> T) throws -> UnsafePointer<T> {
         let source = file.file.bytes.baseAddress! + entry.range.lowerBound
         let count = entry.elementCount
         if entry.dtype == native, residency == .mapped, Int(bitPattern: source) % MemoryLayout<T>.alignment == 0 {
             return source.assumingMemoryBound(to: T.self)
         }
-        let buffer = allocate(count)
+        let buffer = try storage.allocate(count, of: T.self, for: entry.name, in: file.url)
         file.file.withTransientBytes(entry.range) { source in
             if entry.dtype == native {  // copied (resident) or realigned
                 memcpy(buffer.baseAddress!, source, count * MemoryLayout<T>.stride)
