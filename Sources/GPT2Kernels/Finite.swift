@@ -18,34 +18,37 @@ package enum NonFiniteKind: String, Sendable {
 /// the masked exponent then carries into the sign bit, and only then; OR-ing those sums over a
 /// chunk leaves the sign bit set if any element of the chunk is non-finite. That is three integer
 /// vector operations per load with no branch, so the scan runs at memory speed; only a chunk with
-/// the bit set is searched element by element.
+/// the bit set is searched element by element. Halves are scanned two to a 32-bit lane (the sum in
+/// the low half stops at its sign bit): vectors of 16-bit lanes compiled to element-wise code,
+/// a hundred times slower.
 package func firstNonFinite(_ source: UnsafeRawPointer, count: Int, format: StoredFloatFormat) -> (index: Int, kind: NonFiniteKind)? {
     switch format {
-    case .float32:
-        firstNonFinite(source, count: count, exponent: 0x7f80_0000 as UInt32, as: SIMD16<UInt32>.self)
-    case .float16:
-        firstNonFinite(source, count: count, exponent: 0x7c00 as UInt16, as: SIMD32<UInt16>.self)
-    case .bfloat16:
-        firstNonFinite(source, count: count, exponent: 0x7f80 as UInt16, as: SIMD32<UInt16>.self)
+    case .float32: firstNonFinite(source, count: count, exponent: 0x7f80_0000 as UInt32)
+    case .float16: firstNonFinite(source, count: count, exponent: 0x7c00 as UInt16)
+    case .bfloat16: firstNonFinite(source, count: count, exponent: 0x7f80 as UInt16)
     }
 }
 
 @inline(__always)
-private func firstNonFinite<V: SIMD>(_ source: UnsafeRawPointer, count: Int, exponent: V.Scalar,
-                                     as _: V.Type) -> (index: Int, kind: NonFiniteKind)?
-where V.Scalar: FixedWidthInteger & UnsignedInteger {
-    let size = MemoryLayout<V.Scalar>.size
-    let mask = V(repeating: exponent)
-    let carry = V(repeating: exponent & (~exponent &+ 1))  // the exponent's lowest bit
-    let sign = V(repeating: ~(V.Scalar.max >> 1))
+private func firstNonFinite<Scalar: FixedWidthInteger & UnsignedInteger>(_ source: UnsafeRawPointer, count: Int,
+                                                                          exponent: Scalar) -> (index: Int, kind: NonFiniteKind)? {
+    let size = MemoryLayout<Scalar>.size
+    let signBit = ~(Scalar.max >> 1)
+    /// `value` in each element's place of a 32-bit lane.
+    func lanes(_ value: Scalar) -> SIMD16<UInt32> {
+        var lane: UInt32 = 0
+        for k in stride(from: 0, to: 32, by: Scalar.bitWidth) { lane |= UInt32(value) << k }
+        return SIMD16(repeating: lane)
+    }
+    let mask = lanes(exponent), carry = lanes(exponent & (~exponent &+ 1)), sign = lanes(signBit)
     let chunk = 4096  // elements: a multiple of every lane count, small enough to rescan cheaply
 
     func scalar(_ range: Range<Int>) -> (index: Int, kind: NonFiniteKind)? {
         for i in range {
-            let bits = source.loadUnaligned(fromByteOffset: i * size, as: V.Scalar.self).littleEndian
+            let bits = source.loadUnaligned(fromByteOffset: i * size, as: Scalar.self).littleEndian
             guard bits & exponent == exponent else { continue }
-            let kind: NonFiniteKind = bits & ~(exponent | ~(V.Scalar.max >> 1)) != 0 ? .nan
-                : bits >> (V.Scalar.bitWidth - 1) == 0 ? .positiveInfinity : .negativeInfinity
+            let kind: NonFiniteKind = bits & ~(exponent | signBit) != 0 ? .nan
+                : bits & signBit == 0 ? .positiveInfinity : .negativeInfinity
             return (i, kind)
         }
         return nil
@@ -53,14 +56,14 @@ where V.Scalar: FixedWidthInteger & UnsignedInteger {
 
     var start = 0
     while start + chunk <= count {
-        var flags = V()
-        var i = start
-        while i < start + chunk {
-            let bits = source.loadUnaligned(fromByteOffset: i * size, as: V.self)
+        var flags = SIMD16<UInt32>()
+        var offset = start * size
+        while offset < (start + chunk) * size {
+            let bits = source.loadUnaligned(fromByteOffset: offset, as: SIMD16<UInt32>.self)
             flags |= (bits & mask) &+ carry
-            i += V.scalarCount
+            offset += MemoryLayout<SIMD16<UInt32>>.size
         }
-        if flags & sign != V(), let found = scalar(start..<(start + chunk)) { return found }
+        if flags & sign != SIMD16(), let found = scalar(start..<(start + chunk)) { return found }
         start += chunk
     }
     return scalar(start..<count)

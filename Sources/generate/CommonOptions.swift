@@ -13,8 +13,8 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Weight matrices in f32, or f16: half the memory and faster generation; float32 checkpoints are then rounded to float16, which moves the logits slightly (float16 ones, like the demo model, are unchanged).")
     var precision: WeightPrecision = .float32
 
-    @Option(help: "Weights mapped from the file (instant load) or resident (copied into the process's memory, in huge pages, float32 matrices transposed: a slower load, faster decoding, and they cannot be evicted with the page cache).")
-    var weights: WeightResidency = .mapped
+    @Option(help: "Weights mapped from the file (instant load) or resident (copied into the process's memory, in huge pages, float32 matrices transposed: a slower load, faster decoding, and they cannot be evicted with the page cache, nor lost if the files change). Default: resident for the long runs (--batch, pitch --customers, serve), else mapped.")
+    var weights: WeightResidency?
 
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads \(threads): must be at least 1") }
@@ -26,10 +26,14 @@ struct ModelOptions: ParsableArguments {
         return try ModelLocator.directory(option: model)
     }
 
-    /// The model in `directory`, checked against the tokenizer loaded from it.
-    func load(_ directory: URL, tokenizer: GPT2Tokenizer) throws -> GPT2Model {
+    /// The model in `directory`, checked against the tokenizer loaded from it. A long run (a list of
+    /// prompts or customers, a server) copies its weights unless told otherwise: the copy decodes
+    /// faster, costs a fraction of a second against minutes of work, and a model file replaced or
+    /// truncated during the run cannot change or end it.
+    func load(_ directory: URL, tokenizer: GPT2Tokenizer, longRun: Bool) throws -> GPT2Model {
         try CLIError.loading {
-            let model = try GPT2Model(directory: directory, residency: weights, precision: precision)
+            let residency = weights ?? (longRun ? .resident : .mapped)
+            let model = try GPT2Model(directory: directory, residency: residency, precision: precision)
             try model.check(tokenizer: tokenizer)
             return model
         }

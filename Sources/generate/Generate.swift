@@ -70,7 +70,7 @@ struct Generate: AsyncParsableCommand {
         let tokenizer = try CLIError.loading { try GPT2Tokenizer(directory: directory) }
         if let batch {
             let jobs = try BatchFile.read(path: batch, tokenizer: tokenizer)
-            let model = try modelOptions.load(directory, tokenizer: tokenizer)
+            let model = try modelOptions.load(directory, tokenizer: tokenizer, longRun: true)
             try sampling.check(vocabularySize: model.config.vocabularySize)
             let generator = TextGenerator(model: model, tokenizer: tokenizer, maxBatchSize: parallel)
             try await BatchFile.run(jobs, generator: generator, parameters: parameters(model), parallel: parallel, echo: echo,
@@ -82,7 +82,7 @@ struct Generate: AsyncParsableCommand {
             try Console.out("[" + promptIDs.map(String.init).joined(separator: ", ") + "]\n")
             return
         }
-        let model = try modelOptions.load(directory, tokenizer: tokenizer)
+        let model = try modelOptions.load(directory, tokenizer: tokenizer, longRun: false)
         let loadSeconds = (ContinuousClock.now - loadStart).seconds
         try sampling.check(vocabularySize: model.config.vocabularySize)
         let generator = TextGenerator(model: model, tokenizer: tokenizer)

@@ -149,7 +149,7 @@ struct PitchCommand: AsyncParsableCommand {
         }
         let directory = try modelOptions.directory()
         let tokenizer = try CLIError.loading { try GPT2Tokenizer(directory: directory) }
-        let model = try modelOptions.load(directory, tokenizer: tokenizer)
+        let model = try modelOptions.load(directory, tokenizer: tokenizer, longRun: customers != nil)
         try sampling.check(vocabularySize: model.config.vocabularySize)
         return LocalBackend(generator: TextGenerator(model: model, tokenizer: tokenizer, maxBatchSize: parallel),
                             modelName: directory.lastPathComponent, scriptFilter: !noScriptFilter)

@@ -51,7 +51,7 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let directory = try modelOptions.directory()
         let tokenizer = try CLIError.loading { try GPT2Tokenizer(directory: directory) }
-        let model = try modelOptions.load(directory, tokenizer: tokenizer)
+        let model = try modelOptions.load(directory, tokenizer: tokenizer, longRun: true)
         let names = [directory.lastPathComponent] + modelAlias
         let server = GPT2Server(
             generator: TextGenerator(model: model, tokenizer: tokenizer, maxBatchSize: parallel),

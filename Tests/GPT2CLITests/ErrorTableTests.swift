@@ -239,14 +239,24 @@ import TestSupport
     /// `generate` on mapped float16 weights (kept in the map), its model file cut short once it has
     /// written its first result: the next token reads a lost page.
     static func truncatedWhileGenerating() throws -> Run {
-        let directory = try modelDirectory(["config.json", "vocab.json", "merges.txt", "model.safetensors"])
         // forty whole-context generations: seconds of work after the first line, however fast
+        let (status, _, stderr, directory) = try truncatingModel(prompts: 40, arguments: ["--weights", "mapped"])
+        // what it wrote before is the user's; the check is on the ending
+        return Run(status: status, stderr: stderr, directory: directory)
+    }
+
+    /// `generate --batch` of `prompts` whole-context generations on the demo model's float16 weights
+    /// (`--precision f16`: mapped, they stay in the map), its model file cut to 4 KB once the first
+    /// result is written (`arguments` after the others); then the run to its end.
+    static func truncatingModel(prompts: Int, arguments: [String]) throws
+        -> (status: Int32, stdout: String, stderr: String, directory: TemporaryDirectory) {
+        let directory = try modelDirectory(["config.json", "vocab.json", "merges.txt", "model.safetensors"])
         let batch = directory.file("customers.jsonl")
-        try String(repeating: "\"Customer: Olivia\"\n", count: 40).write(to: batch, atomically: true, encoding: .utf8)
+        try String(repeating: "\"Customer: Olivia\"\n", count: prompts).write(to: batch, atomically: true, encoding: .utf8)
         let process = Process()
         process.executableURL = CommandRunner.productsDirectory.appendingPathComponent("generate")
-        process.arguments = ["--model", directory.url.path, "--weights", "mapped", "--precision", "f16",
-                             "--batch", batch.path, "--parallel", "1", "--max-tokens", "100000", "--ignore-eos", "-q"]
+        process.arguments = ["--model", directory.url.path, "--precision", "f16", "--batch", batch.path, "--parallel", "1",
+                             "--max-tokens", "100000", "--ignore-eos", "-q"] + arguments
         let out = Pipe(), err = Pipe()
         (process.standardOutput, process.standardError, process.standardInput) = (out, err, FileHandle.nullDevice)
         let written = LockedData()
@@ -257,12 +267,12 @@ import TestSupport
         let file = try FileHandle(forWritingTo: directory.file("model.safetensors"))
         try file.truncate(atOffset: 4096)
         try file.close()
-        while process.isRunning && ContinuousClock.now - start < .seconds(120) { usleep(20_000) }
-        if process.isRunning { process.terminate() }  // it read no lost page: fail, don't hang
+        while process.isRunning && ContinuousClock.now - start < .seconds(180) { usleep(20_000) }
+        if process.isRunning { process.terminate() }  // neither ended nor read a lost page: fail, don't hang
         process.waitUntilExit()
         out.fileHandleForReading.readabilityHandler = nil
+        written.append(out.fileHandleForReading.readDataToEndOfFile())
         let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        // what it wrote before is the user's; the check is on the ending
-        return Run(status: process.terminationStatus, stderr: stderr, directory: directory)
+        return (process.terminationStatus, String(decoding: written.data, as: UTF8.self), stderr, directory)
     }
 }

@@ -76,6 +76,22 @@ import TestSupport
         #expect(output.stderr.contains("prompts finished"))
     }
 
+    @Test("--batch copies its weights by default: its model file truncated during the run changes nothing")
+    func batchSurvivesTruncatedModel() throws {
+        let run = try ErrorTableTests.truncatingModel(prompts: 3, arguments: ["--temperature", "0"])
+        #expect(run.status == 0, "stderr: \(run.stderr)")
+        let lines = run.stdout.split(separator: "\n")
+        #expect(lines.count == 3)
+        // each ran to the end of the context on the weights as loaded: the same greedy text each time
+        var texts: Set<String> = []
+        for line in lines {
+            let object = try #require(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            #expect(object["stop_reason"] as? String == "context")
+            texts.insert(try #require(object["text"] as? String))
+        }
+        #expect(texts.count == 1)
+    }
+
     @Test("1,000 generations, 8 at a time, half of them cancelled at random points, do not grow resident memory or leave a sequence behind")
     func memoryStaysFlat() throws {
         // Under AddressSanitizer (CI's second run) freed memory waits in a 256 MB quarantine before

@@ -9,7 +9,14 @@ private let url = URL(fileURLWithPath: "/fuzz/model.safetensors")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     // libFuzzer hands over an exactly sized heap copy, so AddressSanitizer catches any read past it.
     let file = UnsafeRawBufferPointer(start: data, count: size)
-    guard let entries = try? SafeTensorsFile.parseHeader(file, url: url) else { return 0 }
+    // The entry bound scales with n_layer: a header the bound for one block accepts, the bound for
+    // the most blocks accepts the same; one the loose bound refuses, the tight one refuses too.
+    let tight = try? SafeTensorsFile.parseHeader(file, url: url, layerCount: 1)
+    guard let entries = try? SafeTensorsFile.parseHeader(file, url: url) else {
+        require(tight == nil, "accepted for n_layer 1, refused for the most blocks")
+        return 0
+    }
+    if let tight { require(tight.keys.sorted() == entries.keys.sorted(), "n_layer 1 and the most blocks parse different entries") }
     // What the loader relies on for every entry the parser accepts.
     let headerEnd = 8 + Int(file.loadUnaligned(fromByteOffset: 0, as: UInt64.self).littleEndian)
     var ranges: [Range<Int>] = []
