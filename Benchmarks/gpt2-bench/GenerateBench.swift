@@ -17,7 +17,10 @@ struct GenerateBench: AsyncParsableCommand {
             event) and inter-token latency (gaps between a request's token events), as p50 and \
             p99 over all requests; and, over the steps where all --parallel sequences decode (no \
             prompt being read), the mean forward pass and the mean whole step (forward pass, \
-            sampling and events): what the scheduler adds to the bare forward pass.
+            sampling and events): what the scheduler adds to the bare forward pass. With \
+            --no-stream each request awaits its whole result instead of iterating its events \
+            (one wake-up per request, not one per token; time to first token and inter-token \
+            latency are then not measured, and print as 0).
             """
     )
 
@@ -44,6 +47,9 @@ struct GenerateBench: AsyncParsableCommand {
 
     @Option(help: "Precision of the weight matrices: f32 or f16.")
     var precision: WeightPrecision = .float32
+
+    @Flag(inversion: .prefixedNo, help: "Iterate each request's events as they come (else await its result).")
+    var stream = true
 
     @Option(name: [.customShort("o"), .customLong("output"), .customLong("format")], help: "Output: md, csv or json.")
     var format: OutputFormat = .md
@@ -75,7 +81,9 @@ struct GenerateBench: AsyncParsableCommand {
                     // a prompt of its own per request: random ids, seeded by the request's number
                     var rng = SeededGenerator(seed: UInt64(next))
                     let prompt = (0..<promptTokens).map { _ in Int.random(in: 0..<min(vocabulary, 50_000), using: &rng) }
-                    group.addTask { try await RequestTimings.measure(generator: generator, prompt: prompt, parameters: parameters) }
+                    group.addTask { [stream] in
+                        try await RequestTimings.measure(generator: generator, prompt: prompt, parameters: parameters, stream: stream)
+                    }
                     next += 1
                 }
                 for _ in 0..<min(level, requests) { launch() }
@@ -111,8 +119,13 @@ struct RequestTimings: Sendable {
     var gaps: [Double] = []
     var tokens = 0
 
-    static func measure(generator: TextGenerator, prompt: [Int], parameters: GenerationParameters) async throws -> RequestTimings {
+    static func measure(generator: TextGenerator, prompt: [Int], parameters: GenerationParameters,
+                        stream: Bool) async throws -> RequestTimings {
         var timings = RequestTimings()
+        guard stream else {
+            timings.tokens = try await generator.generate(promptTokenIDs: prompt, parameters: parameters).tokenIDs.count
+            return timings
+        }
         let start = ContinuousClock.now
         var last = start
         for try await event in generator.stream(promptTokenIDs: prompt, parameters: parameters) {
