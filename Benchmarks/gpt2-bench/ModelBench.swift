@@ -54,6 +54,10 @@ struct ModelBench: ParsableCommand {
     @Option(name: [.customShort("b"), .customLong("batch")], help: "Sequences run together.")
     var batches = IntList([1])
 
+    @Option(name: [.customShort("d"), .customLong("n-depth")],
+            help: "Positions each sequence already holds when a tg test starts (llama-bench's -d): a prompt read before timing.")
+    var depth = 0
+
     @Option(name: [.customShort("r"), .customLong("repetitions")], help: "Timed repetitions of each test.")
     var repetitions = 5
 
@@ -86,6 +90,7 @@ struct ModelBench: ParsableCommand {
             throw ValidationError("nothing to run: every -p and -n value is 0")
         }
         guard repetitions >= 1 else { throw ValidationError("-r must be at least 1") }
+        guard depth >= 0 else { throw ValidationError("-d must be at least 0") }
         guard (1...ReadProbe.largestMegabytes).contains(probeMB) else {
             throw ValidationError("--probe-mb must be 1 to \(ReadProbe.largestMegabytes)")
         }
@@ -123,10 +128,11 @@ struct ModelBench: ParsableCommand {
             let V = model.config.vocabularySize
             func tokens(_ count: Int) -> [Int] { (0..<count).map { _ in Int.random(in: 0..<V, using: &generator) } }
             var skipped: Set<String> = []
-            func fits(_ n: Int, _ test: String) -> Bool {
-                guard n > model.config.contextLength else { return true }
-                if skipped.insert("\(test)\(n)").inserted {
-                    let note = "\(name): \(test)\(n) skipped: longer than the model's context (\(model.config.contextLength) positions)"
+            /// Whether a test that fills `positions` of each cache fits the context; a note if not.
+            func fits(_ positions: Int, _ test: String) -> Bool {
+                guard positions > model.config.contextLength else { return true }
+                if skipped.insert(test).inserted {
+                    let note = "\(name): \(test) skipped: longer than the model's context (\(model.config.contextLength) positions)"
                     notes.append(note)
                     FileHandle.standardError.write(Data("gpt2-bench: \(note)\n".utf8))
                 }
@@ -143,7 +149,7 @@ struct ModelBench: ParsableCommand {
                     // that the peak memory holds one test's caches): the timed region holds forward
                     // passes only
                     var tests: [(name: String, prompt: Int, gen: Int, prepare: () throws -> () throws -> Void)] = []
-                    for n in prompts.values where n > 0 && fits(n, "pp") {
+                    for n in prompts.values where n > 0 && fits(n, "pp\(n)") {
                         tests.append(("pp\(n)", n, 0, {
                             let prompt = (0..<batch).map { _ in tokens(n) }
                             let caches = try (0..<batch).map { _ in try model.makeCache(capacity: n) }
@@ -153,12 +159,15 @@ struct ModelBench: ParsableCommand {
                             }
                         }))
                     }
-                    for n in generations.values where n > 0 && fits(n, "tg") {
-                        tests.append(("tg\(n)", 0, n, {
+                    for n in generations.values {
+                        let test = depth > 0 ? "tg\(n) @ d\(depth)" : "tg\(n)"
+                        guard n > 0 && fits(depth + n, test) else { continue }
+                        tests.append((test, 0, n, {
                             let steps = (0..<n).map { _ in (0..<batch).map { _ in tokens(1) } }
-                            let caches = try (0..<batch).map { _ in try model.makeCache(capacity: n) }
+                            let caches = try (0..<batch).map { _ in try model.makeCache(capacity: depth + n) }
+                            if depth > 0 { _ = try model.forward(batch: caches.map { (tokens(depth), $0) }, logits: .none) }
                             return {
-                                for cache in caches { cache.reset() }
+                                for cache in caches { cache.truncate(to: depth) }
                                 for step in steps {
                                     _ = try model.forward(batch: Array(zip(step, caches)), logits: .last)
                                 }
@@ -266,7 +275,7 @@ extension ModelBench {
         }
         // (test, positions cached, rows of one pass) per sequence, for the sizes that fit the context
         let tests = prompts.values.filter { $0 > 0 && $0 <= config.contextLength }.map { ("pp\($0)", $0, $0) }
-            + generations.values.filter { $0 > 0 && $0 <= config.contextLength }.map { ("tg\($0)", $0, 1) }
+            + generations.values.filter { $0 > 0 && depth + $0 <= config.contextLength }.map { ("tg\($0)", depth + $0, 1) }
         for batch in batches.values {
             for (test, positions, rows) in tests {
                 // a sequence's cache (a key and a value row of every block and position), its rows

@@ -300,6 +300,29 @@ import GPT2Kernels
         #expect(bomObject["tokens"] as? Int == tokenizer.encode("Hello world\n", allowSpecialTokens: false).count)
     }
 
+    @Test("-d: tg tests start after that many positions, named as llama-bench does; depth and generation together must fit the context")
+    func depth() throws {
+        let context = try GPT2Model(directory: TestPaths.salesDemo).config.contextLength
+        let output = try CommandRunner.run("gpt2-bench", ["model", "-m", TestPaths.salesDemo.path, "-p", "0", "-n", "3,\(context - 7)",
+                                                          "-d", "8", "-r", "1", "--no-bandwidth", "-o", "json"])
+        #expect(output.status == 0, "\(output.stderr)")
+        let rows = try #require(JSONSerialization.jsonObject(with: output.stdoutData) as? [[String: Any]])
+        #expect(rows.compactMap { $0["test"] as? String } == ["tg3 @ d8"])
+        #expect(rows.first?["n_gen"] as? Int == 3)
+        #expect(output.stderr.contains("tg\(context - 7) @ d8 skipped"), "\(output.stderr)")
+    }
+
+    @Test("generate --no-stream: requests await their results; throughput and step times, no per-token latencies")
+    func generateAwaitingResults() throws {
+        let output = try CommandRunner.run("gpt2-bench", ["generate", "-m", TestPaths.salesDemo.path, "-P", "2", "-R", "4",
+                                                          "-p", "8", "-n", "5", "--no-stream", "-o", "json"])
+        #expect(output.status == 0, "\(output.stderr)")
+        let rows = try #require(JSONSerialization.jsonObject(with: output.stdoutData) as? [[String: Any]])
+        let row = try #require(rows.first)
+        #expect((row["tokens_per_s"] as? Double ?? 0) > 0 && (row["step_ms"] as? Double ?? 0) > 0, "\(row)")
+        #expect(row["ttft_p50_ms"] as? Double == 0 && row["itl_p99_ms"] as? Double == 0, "\(row)")
+    }
+
     @Test("generate: a row per level of concurrency, with throughput and latency percentiles")
     func generateLevels() throws {
         let output = try CommandRunner.run("gpt2-bench", ["generate", "-m", TestPaths.salesDemo.path, "-P", "1,4", "-R", "6",
