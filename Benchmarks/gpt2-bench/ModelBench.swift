@@ -90,7 +90,7 @@ struct ModelBench: ParsableCommand {
             throw ValidationError("nothing to run: every -p and -n value is 0")
         }
         guard repetitions >= 1 else { throw ValidationError("-r must be at least 1") }
-        guard depth >= 0 else { throw ValidationError("-d must be at least 0") }
+        guard (0...(1 << 20)).contains(depth) else { throw ValidationError("-d must be in 0...1048576") }
         guard (1...ReadProbe.largestMegabytes).contains(probeMB) else {
             throw ValidationError("--probe-mb must be 1 to \(ReadProbe.largestMegabytes)")
         }

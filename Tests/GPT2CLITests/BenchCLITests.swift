@@ -116,6 +116,7 @@ import GPT2Kernels
             (["model", "-m", ","], "-m: no model directory given"),
             (["model", "-m", demo, "-p", "0", "-n", "0"], "nothing to run"),
             (["model", "-m", demo, "--probe-mb", "100000000"], "--probe-mb must be 1 to 65536"),
+            (["model", "-m", demo, "-d", "9223372036854775807"], "-d must be in 0...1048576"),
             (["attention", "-T", "16", "--min-seconds", "inf"], "--min-seconds"),
             (["attention", "-T", "1", "-H", "3", "-D", "4611686018427387904"], "-D values must be 1 to 1024"),
             (["attention", "-T", "65536", "-H", "1024", "-D", "1024"], "GB of buffers"),
