@@ -17,7 +17,8 @@ public struct TokenizerError: Error, CustomStringConvertible, Equatable, Sendabl
         case fileNotFound
         /// The file exists but could not be read.
         case unreadableFile
-        /// The file is larger than a tokenizer file of its kind can sensibly be, and was not read.
+        /// The file is larger than a tokenizer file of its kind can sensibly be, in bytes (it was
+        /// not read) or in JSON values (it was not built).
         case fileTooLarge
         /// The file is not valid JSON (or not valid UTF-8 where text is required).
         case invalidJSON

@@ -61,10 +61,15 @@ struct TokenizerJSON {
         }
     }
 
-    /// Parses a whole document; `file` is used in error messages.
-    static func parse(_ bytes: [UInt8], file: String) throws(TokenizerError) -> TokenizerJSON {
+    /// The most values one document may hold: ten times GPT-2's `tokenizer.json` (about 200,000
+    /// with its merges as pairs). Each value costs about 80 bytes parsed, so a 64 MB file of tiny
+    /// entries is refused at about 170 MB instead of being built into 600 MB.
+    static let maxValues = 1 << 21
+
+    /// Parses a whole document of at most `maxValues` values; `file` is used in error messages.
+    static func parse(_ bytes: [UInt8], file: String, maxValues: Int = maxValues) throws(TokenizerError) -> TokenizerJSON {
         try bytes.withUnsafeBufferPointer { (buffer) throws(TokenizerError) -> TokenizerJSON in
-            var parser = Parser(source: bytes, bytes: buffer, file: file)
+            var parser = Parser(source: bytes, bytes: buffer, file: file, maxValues: maxValues)
             parser.skipByteOrderMark()
             parser.skipWhitespace()
             let value = try parser.parseValue(depth: 0)
@@ -83,13 +88,16 @@ struct TokenizerJSON {
         let file: String
         var index = 0
         var line = 1
+        var valueCount = 0
+        let maxValues: Int
 
         static let maxDepth = 128
 
-        init(source: [UInt8], bytes: UnsafeBufferPointer<UInt8>, file: String) {
+        init(source: [UInt8], bytes: UnsafeBufferPointer<UInt8>, file: String, maxValues: Int) {
             self.source = source
             self.bytes = bytes
             self.file = file
+            self.maxValues = maxValues
         }
 
         func error(_ message: String, line: Int? = nil) -> TokenizerError {
@@ -120,6 +128,11 @@ struct TokenizerJSON {
         mutating func parseValue(depth: Int) throws(TokenizerError) -> TokenizerJSON {
             guard depth < Parser.maxDepth else { throw error("nested deeper than \(Parser.maxDepth) levels") }
             guard index < bytes.count else { throw error("unexpected end of file, expected a value") }
+            guard valueCount < maxValues else {
+                throw TokenizerError(.fileTooLarge, file: file, line: line,
+                                     "more than \(maxValues) JSON values, far more than a tokenizer file holds")
+            }
+            valueCount += 1
             let startLine = line
             switch bytes[index] {
             case UInt8(ascii: "{"):

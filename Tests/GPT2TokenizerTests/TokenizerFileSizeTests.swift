@@ -90,6 +90,41 @@ import TestSupport
         #expect(jsonError?.message == "\(count) merges, more than \"model.vocab\" has tokens (260); each merge makes a token", "\(String(describing: jsonError))")
     }
 
+    /// Under the byte limit, a file of tiny entries would still be built into hundreds of
+    /// megabytes of parsed values: the parse counts values and stops at the bound.
+    @Test("a JSON document of more values than the bound is refused where the bound is passed")
+    func valueBound() throws {
+        let document = Array("[1, [2, 3],\n {\"a\": 4}]".utf8)  // 7 values, the 7th on line 2
+        #expect(throws: Never.self) { try TokenizerJSON.parse(document, file: "f", maxValues: 7) }
+        #expect(throws: TokenizerError(.fileTooLarge, file: "f", line: 2, "more than 6 JSON values, far more than a tokenizer file holds")) {
+            try TokenizerJSON.parse(document, file: "f", maxValues: 6)
+        }
+    }
+
+    /// 2,097,152 entries are a 30 MB vocab.json: under the byte limit, but built whole a file of
+    /// such entries took about 600 MB.
+    @Test("a vocab.json and a tokenizer.json of more entries than any tokenizer has are refused, naming the file")
+    func tooManyValues() throws {
+        let directory = try TokenizerFixtures.temporaryDirectory()
+        var vocab = Array("{".utf8)
+        vocab.reserveCapacity(20 << 20)
+        for i in 0..<TokenizerJSON.maxValues {
+            vocab += Array("\"\(String(i, radix: 36))\":\(i),".utf8)
+        }
+        vocab[vocab.count - 1] = UInt8(ascii: "}")
+        try directory.write("vocab.json", bytes: vocab)
+        try directory.write("merges.txt", TinyVocabulary.mergesTXT())
+        let error = thrownError(TokenizerError.self) { _ = try GPT2Tokenizer(directory: directory.url) }
+        #expect(error?.description == "\(directory.file("vocab.json").path), line 1: more than 2097152 JSON values, far more than a tokenizer file holds")
+        #expect(error?.kind == .fileTooLarge)
+
+        let json = TinyVocabulary.tokenizerJSON(pairs: true, mergeEntries: Array(repeating: #"["h", "e"]"#, count: TokenizerJSON.maxValues / 3 + 1))
+        try directory.write("tokenizer.json", json)
+        let jsonError = thrownError(TokenizerError.self) { _ = try GPT2Tokenizer(directory: directory.url) }
+        #expect(jsonError?.kind == .fileTooLarge, "\(String(describing: jsonError))")
+        #expect(jsonError?.file == directory.file("tokenizer.json").path)
+    }
+
     @Test("tokenizer files near the limit still load: the limit is on the size, not on the parse")
     func largeButAllowedTokenizerFile() throws {
         let directory = try TokenizerFixtures.temporaryDirectory()
