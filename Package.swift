@@ -2,7 +2,7 @@
 import PackageDescription
 
 // The import graph runs one way: generate → SalesPitch, GPT2Server → GPT2; generate, gpt2-bench →
-// GPT2 → GPT2Tokenizer, GPT2Kernels → CBLAS.
+// GPT2 → GPT2Tokenizer, GPT2Kernels → CBLAS; generate → GPT2Hub → GPT2Tokenizer.
 // GPT2Kernels is the package's performance seam (`package` access only); GPT2 is the public API.
 let package = Package(
     name: "swift-gpt2",
@@ -10,6 +10,7 @@ let package = Package(
     products: [
         .library(name: "GPT2", targets: ["GPT2"]),
         .library(name: "SalesPitch", targets: ["SalesPitch"]),
+        .library(name: "GPT2Hub", targets: ["GPT2Hub"]),
         .executable(name: "generate", targets: ["generate"]),
         .executable(name: "gpt2-bench", targets: ["gpt2-bench"]),
     ],
@@ -36,6 +37,9 @@ let package = Package(
             name: "GPT2",
             dependencies: ["GPT2Tokenizer", "GPT2Kernels"]
         ),
+        // Models by Hugging Face repository id: the Hugging Face cache shared with Python, and
+        // downloads into it (Foundation's URLSession). Apart, so that the engine has no networking.
+        .target(name: "GPT2Hub", dependencies: ["GPT2Tokenizer"]),
         // The sales-pitch workflow (profiles, templates, checks, the pitches file, review
         // feedback): a front end of its own, so that the engine stays free of the sales domain.
         .target(
@@ -50,7 +54,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "generate",
-            dependencies: ["GPT2", "SalesPitch", "GPT2Server", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["GPT2", "GPT2Hub", "SalesPitch", "GPT2Server", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "gpt2-bench",
@@ -64,6 +68,7 @@ let package = Package(
         .testTarget(name: "GPT2KernelsTests", dependencies: ["GPT2Kernels", "TestSupport"]),
         .testTarget(name: "GPT2TokenizerTests", dependencies: ["GPT2Tokenizer", "TestSupport"]),
         .testTarget(name: "GPT2Tests", dependencies: ["GPT2", "GPT2Kernels", "TestSupport"]),
+        .testTarget(name: "GPT2HubTests", dependencies: ["GPT2Hub", "TestSupport"]),
         .testTarget(name: "SalesPitchTests", dependencies: ["SalesPitch", "TestSupport"]),
         .testTarget(name: "GPT2CLITests", dependencies: ["GPT2", "GPT2Kernels", "SalesPitch", "gpt2-bench", "TestSupport"]),
     ]

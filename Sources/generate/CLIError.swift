@@ -1,5 +1,6 @@
 import Foundation
 import GPT2
+import GPT2Hub
 
 /// A user error: one line on standard error and a sysexits-style exit code.
 struct CLIError: Error {
@@ -15,6 +16,21 @@ struct CLIError: Error {
     /// A failed read or write, e.g. standard output on a full disk, or memory the machine cannot
     /// give for the weights (EX_IOERR).
     static func io(_ message: String) -> CLIError { CLIError(message: message, code: 74) }
+
+    /// A model that could not be found or downloaded: 66 not there (not in the cache when
+    /// offline, or no such repository, revision or file), 65 not a GPT-2 model, 69 the hub
+    /// unreachable or answering wrongly (EX_UNAVAILABLE), 77 access refused (EX_NOPERM), 74 a
+    /// failed write into the cache or a download that failed its checksum.
+    static func hub(_ error: HubError) -> CLIError {
+        let code: Int32 = switch error.kind {
+        case .invalidSource, .notInCache, .notFound: 66
+        case .notGPT2: 65
+        case .network, .badResponse: 69
+        case .unauthorized: 77
+        case .checksumMismatch, .cacheWrite: 74
+        }
+        return CLIError(message: error.message, code: code)
+    }
 
     /// Runs a loader, mapping its typed errors to exit codes. Weights the machine has no memory for
     /// are 74, like a failed read: the files are fine, another machine or load option can run them.

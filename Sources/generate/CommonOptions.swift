@@ -4,8 +4,11 @@ import GPT2
 
 /// Which model, and how it runs: shared by `text` and `pitch`.
 struct ModelOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Model directory (config.json, model.safetensors, tokenizer files). Default: $GPT2_MODEL_DIR, else the bundled Models/sales-demo.", valueName: "dir"))
+    @Option(help: ArgumentHelp("Model directory (config.json, model.safetensors, tokenizer files), or a Hugging Face repository id, OWNER/NAME[@REVISION], found in the Hugging Face cache or downloaded into it. Default: $GPT2_MODEL_DIR, else the bundled Models/sales-demo.", valueName: "dir|repo"))
     var model: String?
+
+    @Flag(help: "Never use the network: a repository id must be in the Hugging Face cache (as with HF_HUB_OFFLINE=1).")
+    var offline = false
 
     @Option(parsing: .unconditional, help: "Threads for the matrix products (default: the number of physical cores).")
     var threads: Int?
@@ -20,10 +23,10 @@ struct ModelOptions: ParsableArguments {
         if let threads, threads < 1 { throw ValidationError("--threads \(threads): must be at least 1") }
     }
 
-    /// The model directory (see ``ModelLocator``); sets the compute threads.
-    func directory() throws -> URL {
+    /// The model's directory and name (see ``ModelLocator``); sets the compute threads.
+    func locate() async throws -> ModelLocator.Located {
         ComputeThreads.count = threads ?? ComputeThreads.physicalCoreCount
-        return try ModelLocator.directory(option: model)
+        return try await ModelLocator.locate(option: model, offline: offline)
     }
 
     /// The model in `directory`, checked against the tokenizer loaded from it. A long run (a list of

@@ -64,7 +64,7 @@ struct Generate: AsyncParsableCommand {
 
     func run() async throws {
         Interruption.shared.install()
-        let directory = try modelOptions.directory()
+        let directory = try await modelOptions.locate().directory
 
         let loadStart = ContinuousClock.now
         let tokenizer = try CLIError.loading { try GPT2Tokenizer(directory: directory) }

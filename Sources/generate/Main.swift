@@ -14,7 +14,7 @@ struct GenerateTool: AsyncParsableCommand {
             Exit codes: \(exitCodes)
             """,
         version: SwiftGPT2.version,
-        subcommands: [Generate.self, PitchCommand.self, ReviewCommand.self, ServeCommand.self],
+        subcommands: [Generate.self, PitchCommand.self, ReviewCommand.self, ServeCommand.self, ModelsCommand.self],
         defaultSubcommand: Generate.self
     )
 
@@ -26,8 +26,10 @@ struct GenerateTool: AsyncParsableCommand {
 
     static let exitCodes = """
         0 success; 64 bad usage or option value; 65 bad data (a prompt too long, a token id outside \
-        the vocabulary, input that is not UTF-8, malformed model files; for pitch, customers \
-        rejected, after the others were done); 66 a file or directory that does not exist; 74 a \
+        the vocabulary, input that is not UTF-8, malformed model files, a repository that is not \
+        GPT-2; for pitch, customers rejected, after the others were done); 66 a file, directory, \
+        repository or revision that does not exist (or a repository not in the cache, offline); \
+        69 the Hugging Face Hub unreachable; 77 the hub refused access (set HF_TOKEN); 74 a \
         failed read or write (e.g. a full disk), or no memory for the weights; 70 an internal \
         error (a bug: please report it); 130 interrupted (Ctrl-C or SIGTERM), after writing what was finished.
         """

@@ -1,4 +1,5 @@
 import Foundation
+import GPT2Hub
 
 /// Finds the model directory: --model, else $GPT2_MODEL_DIR, else the bundled demo model, looked
 /// for beside the executable (`.build/<config>/generate` inside the package) and at the package
@@ -6,22 +7,47 @@ import Foundation
 enum ModelLocator {
     static let bundledModel = "Models/sales-demo"
 
-    static func directory(option: String?) throws -> URL {
+    /// A model's directory, and the name it goes by (a repository id, or the directory's name).
+    struct Located {
+        var directory: URL
+        var name: String
+    }
+
+    /// `--model`: a directory, or a Hugging Face repository id looked up in the cache and, unless
+    /// `offline`, downloaded into it; else `$GPT2_MODEL_DIR`, else the bundled demo model.
+    static func locate(option: String?, offline: Bool) async throws -> Located {
         if let option {
             // URL(fileURLWithPath: "") is the current directory: an empty --model is a mistake
             guard !option.isEmpty else { throw CLIError.usage("--model: an empty path; give a model directory") }
-            return try existing(URL(fileURLWithPath: option), from: "--model")
-        }
-        if let fromEnvironment = ProcessInfo.processInfo.environment["GPT2_MODEL_DIR"], !fromEnvironment.isEmpty {
-            return try existing(URL(fileURLWithPath: fromEnvironment), from: "GPT2_MODEL_DIR")
-        }
-        for root in candidateRoots() {
-            let candidate = root.appendingPathComponent(bundledModel)
-            if FileManager.default.fileExists(atPath: candidate.appendingPathComponent("config.json").path) {
-                return candidate
+            let source: ModelSource
+            do { source = try ModelSource(option) } catch { throw CLIError.noInput("--model \(error.message)") }
+            switch source {
+            case .directory(let url):
+                return Located(directory: url, name: url.lastPathComponent)
+            case .hub(let repo, _):
+                let progress = DownloadProgress(repo: source.description)
+                do {
+                    let directory = try await source.resolve(offline: offline || HubCache.offlineByEnvironment(),
+                                                             progress: { progress.show($0) })
+                    return Located(directory: directory, name: repo)
+                } catch {
+                    progress.interrupted()
+                    throw CLIError.hub(error)
+                }
             }
         }
+        if let fromEnvironment = ProcessInfo.processInfo.environment["GPT2_MODEL_DIR"], !fromEnvironment.isEmpty {
+            let url = try existing(URL(fileURLWithPath: fromEnvironment), from: "GPT2_MODEL_DIR")
+            return Located(directory: url, name: url.lastPathComponent)
+        }
+        if let bundled = bundledDirectory() { return Located(directory: bundled, name: bundled.lastPathComponent) }
         throw CLIError.noInput("no --model given and the bundled \(bundledModel) was not found; pass --model DIR or set GPT2_MODEL_DIR")
+    }
+
+    /// The bundled demo model, found beside the executable or in the package it was built from.
+    static func bundledDirectory() -> URL? {
+        candidateRoots().map { $0.appendingPathComponent(bundledModel) }
+            .first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("config.json").path) }
     }
 
     private static func existing(_ url: URL, from source: String) throws -> URL {

@@ -147,12 +147,13 @@ struct PitchCommand: AsyncParsableCommand {
                 throw CLIError.io("--endpoint \(endpoint): \(error)")
             }
         }
-        let directory = try modelOptions.directory()
+        let located = try await modelOptions.locate()
+        let directory = located.directory
         let tokenizer = try CLIError.loading { try GPT2Tokenizer(directory: directory) }
         let model = try modelOptions.load(directory, tokenizer: tokenizer, longRun: customers != nil)
         try sampling.check(vocabularySize: model.config.vocabularySize)
         return LocalBackend(generator: TextGenerator(model: model, tokenizer: tokenizer, maxBatchSize: parallel),
-                            modelName: directory.lastPathComponent, scriptFilter: !noScriptFilter)
+                            modelName: located.name, scriptFilter: !noScriptFilter)
     }
 
     /// One customer: the pitch on standard output, its checks on standard error.

@@ -49,10 +49,11 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let directory = try modelOptions.directory()
+        let located = try await modelOptions.locate()
+        let directory = located.directory
         let tokenizer = try CLIError.loading { try GPT2Tokenizer(directory: directory) }
         let model = try modelOptions.load(directory, tokenizer: tokenizer, longRun: true)
-        let names = [directory.lastPathComponent] + modelAlias
+        let names = [located.name] + modelAlias
         let server = GPT2Server(
             generator: TextGenerator(model: model, tokenizer: tokenizer, maxBatchSize: parallel),
             configuration: .init(host: host, port: port, modelNames: names, apiKey: apiKey, maxQueue: maxQueue),
