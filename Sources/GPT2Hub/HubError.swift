@@ -25,6 +25,7 @@ public struct HubError: Error, CustomStringConvertible, Equatable, Sendable, Loc
     }
 
     public let kind: Kind
+    /// One line naming the repository, file or cache folder, and what to do.
     public let message: String
 
     public init(_ kind: Kind, _ message: String) {

@@ -9,7 +9,9 @@ import Foundation
 /// let model = try GPT2Model(directory: directory)
 /// ```
 public enum ModelSource: Sendable, Equatable, CustomStringConvertible {
+    /// A model directory on this machine.
     case directory(URL)
+    /// A repository (`NAME` or `OWNER/NAME`) at a branch, a tag or a commit.
     case hub(repo: String, revision: String)
 
     /// Reads a `--model` argument: an existing directory; else a repository id, `NAME` or
@@ -35,6 +37,7 @@ public enum ModelSource: Sendable, Equatable, CustomStringConvertible {
         self = .hub(repo: repo, revision: revision)
     }
 
+    /// The directory's path, or `REPO` (`REPO@REVISION` for another revision than `main`).
     public var description: String {
         switch self {
         case .directory(let url): return url.path
@@ -70,7 +73,7 @@ public enum ModelSource: Sendable, Equatable, CustomStringConvertible {
             guard !offline else {
                 let missing = cache.snapshot(repo: repo, revision: revision).flatMap { try? ModelFiles.missing(in: $0) } ?? []
                 let what = missing.isEmpty ? "is not in the Hugging Face cache" : "is incomplete in the Hugging Face cache (no \(missing.joined(separator: ", ")))"
-                throw HubError(.notInCache, "\(self) \(what) at \(cache.repoFolder(repo).path), and downloads are off (HF_HUB_OFFLINE or --offline); run once online, or `hf download \(repo)\(revision == "main" ? "" : " --revision \(revision)")`")
+                throw HubError(.notInCache, "\(self) \(what) at \(cache.repoFolder(repo).path), and downloads are off (HF_HUB_OFFLINE or --offline); run once online, or: hf download \(repo)\(revision == "main" ? "" : " --revision \(revision)")")
             }
             return try await HubDownload(cache: cache, hub: hub, repo: repo, revision: revision, progress: progress).run()
         }

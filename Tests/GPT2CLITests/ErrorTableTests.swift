@@ -23,6 +23,8 @@ import TestSupport
         var stderr: String
         var directory: TemporaryDirectory?
         var file: URL?
+        /// What `HOST` stands for in the message: a stand-in hub's address.
+        var host: String?
 
         init(output: CommandRunner.Output, directory: TemporaryDirectory? = nil, file: URL? = nil) {
             (status, stdout, stderr) = (output.status, output.stdout, output.stderr)
@@ -55,7 +57,7 @@ import TestSupport
             .dropFirst(2).prefix { $0.hasPrefix("| ") }
         #expect(Self.rows.count == tableLines.count)
         #expect(Self.rows.count >= 30)
-        #expect(Set(Self.rows.map(\.status)) == [64, 65, 66, 74, 130])
+        #expect(Set(Self.rows.map(\.status)) == [64, 65, 66, 69, 74, 77, 130])
     }
 
     /// Under a sanitizer, `ulimit -v` leaves no room to run at all: that row waits for the plain build.
@@ -76,6 +78,7 @@ import TestSupport
         var expected = message
         if let directory = run.directory { expected = expected.replacingOccurrences(of: "DIR", with: directory.url.path) }
         if let file = run.file { expected = expected.replacingOccurrences(of: "FILE", with: file.path) }
+        if let host = run.host { expected = expected.replacingOccurrences(of: "HOST", with: host) }
         #expect(stderr == expected + "\n")
     }
 
@@ -139,6 +142,24 @@ import TestSupport
         "`--prompt-file /nonexistent/prompt.txt`": { try plain(["--prompt-file", "/nonexistent/prompt.txt"]) },
         "`--prompt-file /tmp`": { try plain(["--prompt-file", "/tmp"]) },
         "`--model ''`": { try plain(["--model", "", "hi"]) },
+        "`--model acme/gpt2-pitches --offline` (or `HF_HUB_OFFLINE=1`), not in the Hugging Face cache `DIR`": {
+            let cache = try TestPaths.temporaryDirectory()
+            return try Run(output: GenerateCLITests.generate(["--model", "acme/gpt2-pitches", "--offline", "hi"],
+                                                             environment: ["HF_HUB_CACHE": cache.path]), directory: cache)
+        },
+        "`--model acme/gpt2-pitches`, a gated repository, without `HF_TOKEN` (here a stand-in hub at `HOST`)": {
+            let cache = try TestPaths.temporaryDirectory()
+            let hub = try MockHub(repos: ["acme/gpt2-pitches": TestPaths.salesDemo], faults: #"{"token": "secret"}"#)
+            var run = try Run(output: GenerateCLITests.generate(["--model", "acme/gpt2-pitches", "hi"],
+                                                                environment: ["HF_HUB_CACHE": cache.path, "HF_ENDPOINT": hub.url.absoluteString]))
+            run.host = "\(hub.url.host!):\(hub.url.port!)"
+            return run
+        },
+        "`--model acme/gpt2-pitches` with no network (here `HF_ENDPOINT` a closed port)": {
+            let cache = try TestPaths.temporaryDirectory()
+            return try Run(output: GenerateCLITests.generate(["--model", "acme/gpt2-pitches", "hi"],
+                                                             environment: ["HF_HUB_CACHE": cache.path, "HF_ENDPOINT": "http://127.0.0.1:9"]))
+        },
         "an argument that is not UTF-8": {
             let generate = CommandRunner.productsDirectory.appendingPathComponent("generate").path
             return try Run(output: CommandRunner.runSystem("bash", ["-c", "\"$0\" --tokenize \"$(printf 'caf\\303')\"", generate]))

@@ -88,7 +88,7 @@ import TestSupport
         let hub = try MockHub(repos: [Self.repo: try Self.repository(directory)])
         let cache = HubCache(root: directory.file("cache"))
         let events = EventLog()
-        let snapshot = try await ModelSource(Self.repo).resolve(cache: cache, offline: false, hub: hub.endpoint, progress: events.record)
+        let snapshot = try await ModelSource(Self.repo).resolve(cache: cache, offline: false, hub: HubEndpoint(url: hub.url), progress: events.record)
 
         let repoFolder = cache.repoFolder(Self.repo)
         #expect(repoFolder.lastPathComponent == "models--openai-community--gpt2")
@@ -109,11 +109,11 @@ import TestSupport
 
         // offline, and with the hub gone: the cache alone
         let requestsBefore = try await hub.stats().requests.count
-        #expect(try await ModelSource(Self.repo).resolve(cache: cache, offline: true, hub: hub.endpoint).path == snapshot.path)
-        #expect(try await ModelSource("\(Self.repo)@\(commit)").resolve(cache: cache, offline: true, hub: hub.endpoint).path == snapshot.path)
+        #expect(try await ModelSource(Self.repo).resolve(cache: cache, offline: true, hub: HubEndpoint(url: hub.url)).path == snapshot.path)
+        #expect(try await ModelSource("\(Self.repo)@\(commit)").resolve(cache: cache, offline: true, hub: HubEndpoint(url: hub.url)).path == snapshot.path)
         #expect(try await hub.stats().requests.count == requestsBefore)
         // online, a complete snapshot is used without asking the hub
-        #expect(try await ModelSource(Self.repo).resolve(cache: cache, offline: false, hub: hub.endpoint).path == snapshot.path)
+        #expect(try await ModelSource(Self.repo).resolve(cache: cache, offline: false, hub: HubEndpoint(url: hub.url)).path == snapshot.path)
         #expect(try await hub.stats().requests.count == requestsBefore)
     }
 
@@ -121,7 +121,7 @@ import TestSupport
     func offlineMiss() async throws {
         let directory = try TestPaths.temporaryDirectory()
         let cache = HubCache(root: directory.file("cache"))
-        let expected = "openai-community/gpt2 is not in the Hugging Face cache at \(cache.root.path)/models--openai-community--gpt2, and downloads are off (HF_HUB_OFFLINE or --offline); run once online, or `hf download openai-community/gpt2`"
+        let expected = "openai-community/gpt2 is not in the Hugging Face cache at \(cache.root.path)/models--openai-community--gpt2, and downloads are off (HF_HUB_OFFLINE or --offline); run once online, or: hf download openai-community/gpt2"
         await #expect(throws: HubError(.notInCache, expected)) {
             _ = try await ModelSource(Self.repo).resolve(cache: cache, offline: true, hub: HubEndpoint(url: URL(string: "http://127.0.0.1:9")!))
         }
@@ -135,7 +135,7 @@ import TestSupport
         let dropAfter = 5_000_000
         try await hub.faults(#"{"drop_after": \#(dropAfter)}"#)
         let error = await #expect(throws: HubError.self) {
-            _ = try await ModelSource(Self.repo).resolve(cache: cache, offline: false, hub: hub.endpoint)
+            _ = try await ModelSource(Self.repo).resolve(cache: cache, offline: false, hub: HubEndpoint(url: hub.url))
         }
         #expect(error?.kind == .network, "\(String(describing: error))")
         #expect(error?.message.contains("the next run resumes") == true, "\(String(describing: error))")
@@ -145,7 +145,7 @@ import TestSupport
         #expect(kept == dropAfter)
 
         let events = EventLog()
-        let snapshot = try await ModelSource(Self.repo).resolve(cache: cache, offline: false, hub: hub.endpoint, progress: events.record)
+        let snapshot = try await ModelSource(Self.repo).resolve(cache: cache, offline: false, hub: HubEndpoint(url: hub.url), progress: events.record)
         #expect(Self.sameContent(snapshot.appendingPathComponent("model.safetensors"), TestPaths.salesDemo.appendingPathComponent("model.safetensors")))
         #expect(events.events.contains(.started(file: "model.safetensors", size: Int64(Self.weightsSize), resumedFrom: Int64(dropAfter))))
         let stats = try await hub.stats()
@@ -160,7 +160,7 @@ import TestSupport
         let cache = HubCache(root: directory.file("cache"))
         try await hub.faults(#"{"corrupt": true}"#)
         let error = await #expect(throws: HubError.self) {
-            _ = try await ModelSource(Self.repo).resolve(cache: cache, offline: false, hub: hub.endpoint)
+            _ = try await ModelSource(Self.repo).resolve(cache: cache, offline: false, hub: HubEndpoint(url: hub.url))
         }
         #expect(error?.kind == .checksumMismatch)
         #expect(error?.message.hasPrefix("openai-community/gpt2: model.safetensors arrived with SHA-256 ") == true, "\(String(describing: error))")
@@ -168,7 +168,7 @@ import TestSupport
         let blobs = try FileManager.default.contentsOfDirectory(atPath: cache.repoFolder(Self.repo).appendingPathComponent("blobs").path)
         #expect(blobs.count == 4, "the four small files only: \(blobs)")
         try await hub.faults("{}")
-        _ = try await ModelSource(Self.repo).resolve(cache: cache, offline: false, hub: hub.endpoint)
+        _ = try await ModelSource(Self.repo).resolve(cache: cache, offline: false, hub: HubEndpoint(url: hub.url))
     }
 
     @Test("the hub's errors, each one line", arguments: [
@@ -186,10 +186,23 @@ import TestSupport
         try await hub.faults(faults)
         let host = "127.0.0.1:\(hub.url.port!)"
         await #expect(throws: HubError(kind, message.replacingOccurrences(of: "HOST", with: host))) {
-            _ = try await ModelSource(name).resolve(cache: cache, offline: false, hub: hub.endpoint)
+            _ = try await ModelSource(name).resolve(cache: cache, offline: false, hub: HubEndpoint(url: hub.url))
         }
         // nothing of the refused repository's weights was fetched
         #expect(try await hub.stats().lfsBytes == 0)
+    }
+
+    @Test("a slow trickle still arrives whole, with progress along the way")
+    func trickle() async throws {
+        let directory = try TestPaths.temporaryDirectory()
+        let hub = try MockHub(repos: [Self.repo: try Self.repository(directory)])
+        try await hub.faults(#"{"trickle": 10000000}"#)  // 10 MB/s in 1 MB pieces, 0.1 s apart
+        let events = EventLog()
+        let snapshot = try await ModelSource(Self.repo).resolve(cache: HubCache(root: directory.file("cache")), offline: false,
+                                                                hub: HubEndpoint(url: hub.url), progress: events.record)
+        #expect(Self.sameContent(snapshot.appendingPathComponent("model.safetensors"), TestPaths.salesDemo.appendingPathComponent("model.safetensors")))
+        let steps = events.events.compactMap { if case .progress("model.safetensors", let bytes, _) = $0 { bytes } else { nil } }
+        #expect(steps.count >= 20 && steps == steps.sorted() && steps.last == Int64(Self.weightsSize), "\(steps.count) progress events")
     }
 
     @Test("a gated repository downloads with its token")
@@ -218,7 +231,7 @@ import TestSupport
         let directory = try TestPaths.temporaryDirectory()
         let hub = try MockHub(repos: [Self.repo: try Self.repository(directory)])
         let cache = HubCache(root: directory.file("cache"))
-        let snapshot = try await ModelSource(Self.repo).resolve(cache: cache, offline: false, hub: hub.endpoint)
+        let snapshot = try await ModelSource(Self.repo).resolve(cache: cache, offline: false, hub: HubEndpoint(url: hub.url))
         var models = cache.gpt2Models()
         try #require(models.count == 1)
         #expect(models[0].repo == Self.repo)

@@ -225,12 +225,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repo", action="append", default=[], metavar="ID=FOLDER")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--faults", default="{}", help="faults from the start, as POST /_faults takes them")
     args = parser.parse_args()
     repos = {}
     for item in args.repo:
         repo_id, folder = item.split("=", 1)
         repos[repo_id] = Repo(folder)
     Handler.state = State(repos)
+    Handler.state.faults = json.loads(args.faults)
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     storage = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     Handler.state.storage_port = storage.server_address[1]

@@ -2,21 +2,20 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
-import TestSupport
-@testable import GPT2Hub
 
 /// `scripts/tests/mock_hub.py` on a free loopback port: the hub's endpoints, its headers and
 /// faults on demand, so that no test touches the internet. Killed when released.
-final class MockHub {
-    let url: URL
+package final class MockHub {
+    package let url: URL
     private let process: Process
 
-    /// `repos`: repository id → folder whose files are the repository at one commit.
-    init(repos: [String: URL]) throws {
+    /// `repos`: repository id → folder whose files are the repository at one commit; `faults`
+    /// as ``faults(_:)`` takes them, from the start.
+    package init(repos: [String: URL], faults: String = "{}") throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", TestPaths.packageRoot.appendingPathComponent("scripts/tests/mock_hub.py").path]
-            + repos.flatMap { ["--repo", "\($0.key)=\($0.value.path)"] }
+            + repos.flatMap { ["--repo", "\($0.key)=\($0.value.path)"] } + ["--faults", faults]
         let out = Pipe()
         process.standardOutput = out
         try process.run()
@@ -35,21 +34,18 @@ final class MockHub {
         process.waitUntilExit()
     }
 
-    var endpoint: HubEndpoint { HubEndpoint(url: url) }
-
     /// Sets the faults of later requests, a JSON object (see mock_hub.py); `{}` clears them.
-    func faults(_ json: String) async throws {
+    package func faults(_ json: String) async throws {
         var request = URLRequest(url: url.appendingPathComponent("_faults"))
         request.httpMethod = "POST"
         request.httpBody = Data(json.utf8)
-        _ = try await HTTPTransfer.send(request, idleTimeout: 10)
+        _ = try await URLSession.shared.data(for: request)
     }
 
     /// Bytes of large (LFS) files sent so far, and every request but the tests' own (`/_stats`,
     /// `/_faults`) as [method, path, range].
-    func stats() async throws -> (lfsBytes: Int, requests: [[String?]]) {
-        var body = Data()
-        _ = try await HTTPTransfer.send(URLRequest(url: url.appendingPathComponent("_stats")), idleTimeout: 10) { body.append($1) }
+    package func stats() async throws -> (lfsBytes: Int, requests: [[String?]]) {
+        let (body, _) = try await URLSession.shared.data(from: url.appendingPathComponent("_stats"))
         let json = try JSONSerialization.jsonObject(with: body) as! [String: Any]
         let requests = (json["requests"] as! [[Any]]).map { $0.map { $0 as? String } }.filter { $0[1]?.hasPrefix("/_") == false }
         return (json["lfs_bytes"] as! Int, requests)
