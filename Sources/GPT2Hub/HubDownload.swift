@@ -43,10 +43,13 @@ struct HubDownload {
         let snapshot = cache.repoFolder(repo).appendingPathComponent("snapshots/\(commit)")
         try writingCache("its ref") { try cache.setRef(repo: repo, revision: revision, commit: commit) }
 
+        // config.json first: a repository of another architecture is refused before anything else
+        guard files.contains("config.json") else { throw HubError(.notGPT2, "\(name): has no config.json") }
+        try await fetch("config.json", commit: commit)
+        try checkIsGPT2(snapshot.appendingPathComponent("config.json"))
         let needed: (small: [String], weights: String?)
         do { needed = try ModelFiles.needed(available: files) } catch { throw HubError(error.kind, "\(name): \(error.message)") }
-        for file in needed.small { try await fetch(file, commit: commit) }
-        try checkIsGPT2(snapshot.appendingPathComponent("config.json"))
+        for file in needed.small where file != "config.json" { try await fetch(file, commit: commit) }
 
         let weights: [String]
         if let single = needed.weights {
@@ -67,8 +70,13 @@ struct HubDownload {
 
     /// `GET /api/models/REPO/revision/REVISION`: the commit and the repository's file names.
     private func revisionInfo() async throws(HubError) -> (commit: String, files: Set<String>) {
-        let url = hub.url.appendingPathComponent("api/models/\(repo)/revision")
-            .appendingPathComponent(revision)  // encodes a "/" in the revision ("refs/pr/1")
+        // the revision is one path segment: "refs/pr/1" goes as refs%2Fpr%2F1
+        var segment = CharacterSet.urlPathAllowed
+        segment.remove("/")
+        let encoded = revision.addingPercentEncoding(withAllowedCharacters: segment) ?? revision
+        guard let url = URL(string: hub.url.absoluteString + "/api/models/\(repo)/revision/\(encoded)") else {
+            throw HubError(.invalidSource, "\(name): not a repository and revision that make a URL")
+        }
         var body = Data()
         let response = try await send(hub.request(url), what: name) { _, data in
             body.append(data)
