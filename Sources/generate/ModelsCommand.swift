@@ -19,8 +19,9 @@ struct ModelsCommand: AsyncParsableCommand {
 
     func run() async throws {
         let cache = HubCache()
+        let cached = cache.gpt2Models()
         var rows: [[String]] = []
-        for model in cache.gpt2Models() {
+        for model in cached {
             let names = model.revisions.isEmpty ? ["\(model.repo)@\(model.commit)"]
                 : model.revisions.map { $0 == "main" ? model.repo : "\(model.repo)@\($0)" }
             let state = model.missing.isEmpty ? "" : "incomplete: no \(model.missing.joined(separator: ", "))"
@@ -34,7 +35,7 @@ struct ModelsCommand: AsyncParsableCommand {
             rows.append(["(bundled demo)", DownloadProgress.size(HubCache.size(of: bundled)), bundled.standardizedFileURL.path, ""])
         }
         var text = rows.isEmpty ? "" : Self.table([["MODEL", "SIZE", "PATH", ""]] + rows)
-        if cache.gpt2Models().isEmpty { text += "(no GPT-2 model in the Hugging Face cache at \(cache.root.path))\n" }
+        if cached.isEmpty { text += "(no GPT-2 model in the Hugging Face cache at \(cache.root.path))\n" }
         try Console.out(text)
     }
 

@@ -2,6 +2,7 @@
 shares with the real `huggingface_hub` package (PyPI), pointed at the same stand-in by HF_ENDPOINT."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -85,6 +86,25 @@ class HubTests(unittest.TestCase):
             self.assertEqual(again.returncode, 0, again.stderr)
             self.assertEqual(again.stdout, local.stdout)
             self.assertNotIn("download", again.stderr)
+
+    def test_pitch_and_serve_take_a_repository(self):
+        self.assertEqual(self.greedy(REPO).returncode, 0)
+        self.hub.stop()
+        pitch = self.generate("pitch", "--model", REPO, "--offline", "--name", "Olivia Brown", "--product",
+                              "AuroraShot X2 mirrorless camera", "--seed", "1")
+        self.assertEqual(pitch.returncode, 0, pitch.stderr)
+        self.assertIn("Olivia", pitch.stdout)
+        serve = subprocess.Popen([str(GENERATE), "serve", "--model", REPO, "--offline", "--port", "0"],
+                                 stderr=subprocess.PIPE, text=True, env=self.environment())
+        try:
+            line = serve.stderr.readline()
+            port = re.search(r"http://127\.0\.0\.1:(\d+)/v1", line)
+            self.assertIsNotNone(port, line)
+            models = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port.group(1)}/v1/models").read())
+            self.assertEqual([m["id"] for m in models["data"]], [REPO])
+        finally:
+            serve.kill()
+            serve.wait()
 
     def test_python_finds_what_generate_downloaded(self):
         self.assertEqual(self.greedy(REPO).returncode, 0)
