@@ -65,6 +65,12 @@ public struct HubCache: Sendable {
         repoFolder(repo).appendingPathComponent("blobs/\(etag)")
     }
 
+    /// `.locks/models--OWNER--NAME/ETAG.lock`, where `huggingface_hub` locks a blob while it writes it.
+    func lockFile(repo: String, etag: String) -> URL {
+        root.appendingPathComponent(".locks").appendingPathComponent(repoFolder(repo).lastPathComponent)
+            .appendingPathComponent("\(etag).lock")
+    }
+
     /// Points `snapshots/COMMIT/FILE` at the blob, by a relative link as `huggingface_hub` makes it.
     func link(repo: String, commit: String, file: String, etag: String) throws {
         let link = repoFolder(repo).appendingPathComponent("snapshots/\(commit)/\(file)")

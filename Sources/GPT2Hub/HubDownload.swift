@@ -131,6 +131,9 @@ struct HubDownload {
         }
         let meta = try await metadata(file, commit: commit)
         let blob = cache.blob(repo: repo, etag: meta.etag)
+        // the lock huggingface_hub takes for the same blob: one writer at a time, Python or us
+        let lock = try await BlobLock.acquire(cache.lockFile(repo: repo, etag: meta.etag), file: file)
+        defer { lock.release() }
         if !FileManager.default.fileExists(atPath: blob.path) {
             try await download(file, meta: meta, to: blob)
         } else {

@@ -205,6 +205,25 @@ import TestSupport
         #expect(steps.count >= 20 && steps == steps.sorted() && steps.last == Int64(Self.weightsSize), "\(steps.count) progress events")
     }
 
+    @Test("while another process holds huggingface_hub's lock on a blob, the download waits for it")
+    func waitsForTheBlobLock() async throws {
+        let directory = try TestPaths.temporaryDirectory()
+        let hub = try MockHub(repos: [Self.repo: try Self.repository(directory)])
+        let cache = HubCache(root: directory.file("cache"))
+        let etag = String(try CommandRunner.runSystem("sha256sum", [TestPaths.salesDemo.appendingPathComponent("model.safetensors").path]).stdout.prefix(64))
+        let lockFile = cache.root.appendingPathComponent(".locks/models--openai-community--gpt2/\(etag).lock")
+        try FileManager.default.createDirectory(at: lockFile.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let held = open(lockFile.path, O_RDWR | O_CREAT, 0o644)  // another open file: flock conflicts as across processes
+        #expect(flock(held, LOCK_EX) == 0)
+        let endpoint = HubEndpoint(url: hub.url)
+        let download = Task { try await ModelSource(Self.repo).resolve(cache: cache, offline: false, hub: endpoint) }
+        try await Task.sleep(for: .seconds(1))
+        #expect(try await hub.stats().lfsBytes == 0, "waiting, nothing of the weights fetched")
+        close(held)
+        let snapshot = try await download.value
+        #expect(Self.sameContent(snapshot.appendingPathComponent("model.safetensors"), TestPaths.salesDemo.appendingPathComponent("model.safetensors")))
+    }
+
     @Test("a gated repository downloads with its token")
     func token() async throws {
         let directory = try TestPaths.temporaryDirectory()

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 import urllib.request
 from pathlib import Path
@@ -160,6 +161,22 @@ class HubTests(unittest.TestCase):
         second = self.greedy(REPO)
         self.assertEqual(second.returncode, 0, second.stderr)
         self.assertRegex(second.stderr, r"model\.safetensors: 24\.\d MB, resuming at 10\.0 MB")
+        self.assertEqual(self.hub.stats()["lfs_bytes"], (DEMO / "model.safetensors").stat().st_size)
+
+    def test_waits_for_the_lock_python_holds(self):
+        # huggingface_hub locks a blob with filelock while it writes it; generate takes the same lock
+        import hashlib
+        from filelock import FileLock
+        etag = hashlib.sha256((DEMO / "model.safetensors").read_bytes()).hexdigest()
+        lock_path = self.cache / ".locks" / "models--openai-community--gpt2" / f"{etag}.lock"
+        lock_path.parent.mkdir(parents=True)
+        with FileLock(str(lock_path)):
+            process = subprocess.Popen([str(GENERATE), "--model", REPO, "--max-tokens", "2", "-q", "hi"],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=self.environment())
+            time.sleep(1.5)
+            self.assertIsNone(process.poll(), "generate waits for the lock")
+            self.assertEqual(self.hub.stats()["lfs_bytes"], 0)
+        self.assertEqual(process.wait(timeout=120), 0, process.stderr.read())
         self.assertEqual(self.hub.stats()["lfs_bytes"], (DEMO / "model.safetensors").stat().st_size)
 
     def test_full_disk_leaves_nothing_half_written(self):
