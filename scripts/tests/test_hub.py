@@ -39,6 +39,7 @@ class MockHub:
     def stop(self):
         self.process.kill()
         self.process.wait()
+        self.process.stdout.close()
 
 
 class HubTests(unittest.TestCase):
@@ -106,6 +107,31 @@ class HubTests(unittest.TestCase):
         finally:
             serve.kill()
             serve.wait()
+
+    def test_progress_bar_on_a_terminal(self):
+        # standard error on a pseudo-terminal, the download slowed to 8 MB/s: the bar is redrawn in place
+        import pty
+        self.hub.faults({"trickle": 8_000_000})
+        controller, terminal = pty.openpty()
+        process = subprocess.Popen([str(GENERATE), "--model", REPO, "--max-tokens", "2", "-q", "hi"], stdout=subprocess.DEVNULL,
+                                   stderr=terminal, env=self.environment())
+        os.close(terminal)
+        screen = b""
+        while True:
+            try:
+                piece = os.read(controller, 65536)
+            except OSError:  # the terminal closed with the process
+                break
+            if not piece:
+                break
+            screen += piece
+        os.close(controller)
+        self.assertEqual(process.wait(timeout=60), 0, screen)
+        text = screen.decode()
+        bars = re.findall(r"\r\x1b\[Kmodel\.safetensors  \[[#.]{24}\] +(\d+)%  [\d.]+/24\.8 MB  [\d.]+ MB/s  \d+:\d\d left", text)
+        self.assertGreaterEqual(len(bars), 10, text)
+        self.assertEqual([int(p) for p in bars], sorted(int(p) for p in bars))
+        self.assertRegex(text, r"\r\x1b\[Kmodel\.safetensors: 24\.8 MB in \d+\.\d s \([\d.]+ MB/s\)\r?\n")
 
     def test_python_finds_what_generate_downloaded(self):
         self.assertEqual(self.greedy(REPO).returncode, 0)
