@@ -107,6 +107,7 @@ class HubTests(unittest.TestCase):
         finally:
             serve.kill()
             serve.wait()
+            serve.stderr.close()
 
     def test_progress_bar_on_a_terminal(self):
         # standard error on a pseudo-terminal, the download slowed to 8 MB/s: the bar is redrawn in place
@@ -202,7 +203,8 @@ class HubTests(unittest.TestCase):
             time.sleep(1.5)
             self.assertIsNone(process.poll(), "generate waits for the lock")
             self.assertEqual(self.hub.stats()["lfs_bytes"], 0)
-        self.assertEqual(process.wait(timeout=120), 0, process.stderr.read())
+        with process.stderr:
+            self.assertEqual(process.wait(timeout=120), 0, process.stderr.read())
         self.assertEqual(self.hub.stats()["lfs_bytes"], (DEMO / "model.safetensors").stat().st_size)
 
     def test_full_disk_leaves_nothing_half_written(self):
