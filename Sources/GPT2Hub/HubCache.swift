@@ -111,6 +111,16 @@ enum ModelFiles {
         throw HubError(.notGPT2, "has no safetensors weights (model.safetensors or model.safetensors.index.json; PyTorch .bin files are not read)")
     }
 
+    /// A `config.json`'s `model_type`, "" when it names none; nil when the file is not a JSON object.
+    static func modelType(_ config: URL) -> String? {
+        guard let data = try? readWholeFile(config, limit: 4 << 20),
+              let json = try? JSONSerialization.jsonObject(with: Data(data)) as? [String: Any] else { return nil }
+        return json["model_type"] as? String ?? ""
+    }
+
+    /// What the engine runs: "gpt2", or no `model_type` at all (as GPT2Config reads it).
+    static func isGPT2(_ modelType: String) -> Bool { modelType == "gpt2" || modelType.isEmpty }
+
     /// The shard files a `model.safetensors.index.json` names, each a plain name in the folder.
     static func shards(index: URL) throws(HubError) -> [String] {
         guard let data = try? readWholeFile(index, limit: 16 << 20),
@@ -158,7 +168,7 @@ public struct CachedModel: Sendable, Equatable {
 
 extension HubCache {
     /// The GPT-2 snapshots in the cache, by repository and commit: those whose `config.json`
-    /// says `model_type` "gpt2".
+    /// says `model_type` "gpt2" (or names none).
     public func gpt2Models() -> [CachedModel] {
         let fileManager = FileManager.default
         let folders = (try? fileManager.contentsOfDirectory(atPath: root.path)) ?? []
@@ -170,7 +180,7 @@ extension HubCache {
             let commits = (try? fileManager.contentsOfDirectory(atPath: repoFolder.appendingPathComponent("snapshots").path)) ?? []
             for commit in commits.sorted() {
                 let directory = repoFolder.appendingPathComponent("snapshots/\(commit)")
-                guard Self.isGPT2Config(directory.appendingPathComponent("config.json")) else { continue }
+                guard ModelFiles.modelType(directory.appendingPathComponent("config.json")).map(ModelFiles.isGPT2) == true else { continue }
                 models.append(CachedModel(repo: repo, commit: commit,
                                           revisions: refs.filter { $0.value == commit }.map(\.key).sorted(),
                                           directory: directory, bytes: Self.size(of: directory),
@@ -194,11 +204,6 @@ extension HubCache {
         return refs
     }
 
-    static func isGPT2Config(_ url: URL) -> Bool {
-        guard let data = try? readWholeFile(url, limit: 4 << 20),
-              let json = try? JSONSerialization.jsonObject(with: Data(data)) as? [String: Any] else { return false }
-        return json["model_type"] as? String == "gpt2"
-    }
 
     /// Bytes of the regular files under `directory` (a snapshot, or any model directory),
     /// through links.

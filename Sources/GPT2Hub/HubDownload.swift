@@ -187,11 +187,8 @@ struct HubDownload {
 
     /// A repository whose config.json names another architecture is refused before its weights.
     private func checkIsGPT2(_ config: URL) throws(HubError) {
-        guard let data = try? readWholeFile(config, limit: 4 << 20),
-              let json = try? JSONSerialization.jsonObject(with: Data(data)) as? [String: Any] else {
-            throw HubError(.notGPT2, "\(name): config.json is not a JSON object")
-        }
-        if let type = json["model_type"] as? String, type != "gpt2" {
+        guard let type = ModelFiles.modelType(config) else { throw HubError(.notGPT2, "\(name): config.json is not a JSON object") }
+        guard ModelFiles.isGPT2(type) else {
             throw HubError(.notGPT2, "\(name) is not a GPT-2 model: its config.json says model_type \"\(type)\"")
         }
     }

@@ -55,7 +55,7 @@ final class DownloadProgress: Sendable {
         }
     }
 
-    /// `model.safetensors  [#########...........]  45%  246.6/548.1 MB  31.2 MB/s  0:09 left`
+    /// `FILE  [####........]  PERCENT%  DONE/SIZE MB  RATE MB/s  M:SS left`, the bar 24 wide.
     static func bar(file: String, bytes: Int64, size: Int64?, since start: ContinuousClock.Instant, resumedFrom: Int64) -> String {
         let elapsed = (ContinuousClock.now - start) / .seconds(1)
         let rate = elapsed > 0 ? Double(bytes - resumedFrom) / elapsed : 0
