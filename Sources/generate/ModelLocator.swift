@@ -1,7 +1,8 @@
 import Foundation
 import GPT2Hub
 
-/// Finds the model directory: --model, else $GPT2_MODEL_DIR, else the bundled demo model, looked
+/// Finds the model directory: --model (a directory, or a repository id that GPT2Hub resolves in
+/// the Hugging Face cache or downloads), else $GPT2_MODEL_DIR, else the bundled demo model, looked
 /// for beside the executable (`.build/<config>/generate` inside the package) and at the package
 /// path this executable was built from, so the default works from any working directory.
 enum ModelLocator {
