@@ -39,10 +39,15 @@ public struct HubCache: Sendable {
         root.appendingPathComponent("models--" + repo.replacingOccurrences(of: "/", with: "--"))
     }
 
+    /// `models--OWNER--NAME/snapshots/COMMIT`.
+    func snapshotFolder(repo: String, commit: String) -> URL {
+        repoFolder(repo).appendingPathComponent("snapshots/\(commit)")
+    }
+
     /// The snapshot folder of `revision` (a commit, or a branch or tag with a ref), when it exists.
     public func snapshot(repo: String, revision: String) -> URL? {
         guard let commit = commit(repo: repo, revision: revision) else { return nil }
-        let folder = repoFolder(repo).appendingPathComponent("snapshots/\(commit)")
+        let folder = snapshotFolder(repo: repo, commit: commit)
         var isDirectory: ObjCBool = false
         return FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory) && isDirectory.boolValue ? folder : nil
     }
@@ -50,10 +55,14 @@ public struct HubCache: Sendable {
     /// The commit `revision` names: itself when it is one, else what its ref holds.
     func commit(repo: String, revision: String) -> String? {
         if Self.isCommit(revision) { return revision }
-        let ref = repoFolder(repo).appendingPathComponent("refs/\(revision)")
-        guard let data = try? readWholeFile(ref, limit: 1024),
+        return Self.readRef(repoFolder(repo).appendingPathComponent("refs/\(revision)"))
+    }
+
+    /// The commit a ref file holds, or nil when it holds none.
+    static func readRef(_ url: URL) -> String? {
+        guard let data = try? readWholeFile(url, limit: 1024),
               let text = String(bytes: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines),
-              Self.isCommit(text) else { return nil }
+              isCommit(text) else { return nil }
         return text
     }
 
@@ -73,7 +82,7 @@ public struct HubCache: Sendable {
 
     /// Points `snapshots/COMMIT/FILE` at the blob, by a relative link as `huggingface_hub` makes it.
     func link(repo: String, commit: String, file: String, etag: String) throws {
-        let link = repoFolder(repo).appendingPathComponent("snapshots/\(commit)/\(file)")
+        let link = snapshotFolder(repo: repo, commit: commit).appendingPathComponent(file)
         try FileManager.default.createDirectory(at: link.deletingLastPathComponent(), withIntermediateDirectories: true)
         let depth = file.split(separator: "/").count + 1  // FILE's folders, then COMMIT, then snapshots
         let target = String(repeating: "../", count: depth) + "blobs/\(etag)"
@@ -92,12 +101,11 @@ public struct HubCache: Sendable {
 
 /// What the engine reads from a model directory, and what a directory lacks of it.
 enum ModelFiles {
-    /// The files to fetch of a repository listing `available`: the small ones, in order (so
-    /// that a repository that is not GPT-2 is told apart before its weights are fetched), and the
-    /// weights file, or nil when the shard index (among the small ones) names them.
+    /// The files to fetch of a repository listing `available`, besides config.json (fetched and
+    /// checked first): the small ones, and the weights file, or nil when the shard index (among
+    /// the small ones) names them.
     static func needed(available: Set<String>) throws(HubError) -> (small: [String], weights: String?) {
-        guard available.contains("config.json") else { throw HubError(.notGPT2, "has no config.json") }
-        var small = ["config.json"]
+        var small: [String] = []
         if available.contains("generation_config.json") { small.append("generation_config.json") }
         if available.contains("vocab.json") && available.contains("merges.txt") {
             small += ["vocab.json", "merges.txt"]
@@ -179,7 +187,7 @@ extension HubCache {
             let refs = Self.refs(in: repoFolder.appendingPathComponent("refs"))
             let commits = (try? fileManager.contentsOfDirectory(atPath: repoFolder.appendingPathComponent("snapshots").path)) ?? []
             for commit in commits.sorted() {
-                let directory = repoFolder.appendingPathComponent("snapshots/\(commit)")
+                let directory = snapshotFolder(repo: repo, commit: commit)
                 guard ModelFiles.modelType(directory.appendingPathComponent("config.json")).map(ModelFiles.isGPT2) == true else { continue }
                 models.append(CachedModel(repo: repo, commit: commit,
                                           revisions: refs.filter { $0.value == commit }.map(\.key).sorted(),
@@ -195,15 +203,10 @@ extension HubCache {
         var refs: [String: String] = [:]
         guard let walker = FileManager.default.enumerator(atPath: folder.path) else { return refs }
         while let name = walker.nextObject() as? String {
-            if let data = try? readWholeFile(folder.appendingPathComponent(name), limit: 1024),
-               let commit = String(bytes: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines),
-               isCommit(commit) {
-                refs[name] = commit
-            }
+            if let commit = readRef(folder.appendingPathComponent(name)) { refs[name] = commit }
         }
         return refs
     }
-
 
     /// Bytes of the regular files under `directory` (a snapshot, or any model directory),
     /// through links.

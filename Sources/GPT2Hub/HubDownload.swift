@@ -40,7 +40,7 @@ struct HubDownload {
     func run() async throws(HubError) -> URL {
         let (commit, files) = try await revisionInfo()
         progress(.resolved(repo: repo, revision: revision, commit: commit))
-        let snapshot = cache.repoFolder(repo).appendingPathComponent("snapshots/\(commit)")
+        let snapshot = cache.snapshotFolder(repo: repo, commit: commit)
         try writingCache("its ref") { try cache.setRef(repo: repo, revision: revision, commit: commit) }
 
         // config.json first: a repository of another architecture is refused before anything else
@@ -49,7 +49,7 @@ struct HubDownload {
         try checkIsGPT2(snapshot.appendingPathComponent("config.json"))
         let needed: (small: [String], weights: String?)
         do { needed = try ModelFiles.needed(available: files) } catch { throw HubError(error.kind, "\(name): \(error.message)") }
-        for file in needed.small where file != "config.json" { try await fetch(file, commit: commit) }
+        for file in needed.small { try await fetch(file, commit: commit) }
 
         let weights: [String]
         if let single = needed.weights {
@@ -124,7 +124,7 @@ struct HubDownload {
     // MARK: One file
 
     private func fetch(_ file: String, commit: String) async throws(HubError) {
-        let linked = cache.repoFolder(repo).appendingPathComponent("snapshots/\(commit)/\(file)")
+        let linked = cache.snapshotFolder(repo: repo, commit: commit).appendingPathComponent(file)
         if FileManager.default.fileExists(atPath: linked.path) {
             progress(.cached(file: file))
             return

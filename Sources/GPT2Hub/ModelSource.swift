@@ -67,11 +67,11 @@ public enum ModelSource: Sendable, Equatable, CustomStringConvertible {
         case .directory(let url):
             return url
         case .hub(let repo, let revision):
-            if let snapshot = cache.snapshot(repo: repo, revision: revision), (try? ModelFiles.missing(in: snapshot)) == [] {
-                return snapshot
-            }
+            let snapshot = cache.snapshot(repo: repo, revision: revision)
+            let missing = snapshot.flatMap { try? ModelFiles.missing(in: $0) }
+            if let snapshot, missing == [] { return snapshot }
             guard !offline else {
-                let missing = cache.snapshot(repo: repo, revision: revision).flatMap { try? ModelFiles.missing(in: $0) } ?? []
+                let missing = missing ?? []
                 let what = missing.isEmpty ? "is not in the Hugging Face cache" : "is incomplete in the Hugging Face cache (no \(missing.joined(separator: ", ")))"
                 throw HubError(.notInCache, "\(self) \(what) at \(cache.repoFolder(repo).path), and downloads are off (HF_HUB_OFFLINE or --offline); run once online, or: hf download \(repo)\(revision == "main" ? "" : " --revision \(revision)")")
             }

@@ -69,9 +69,7 @@ final class DownloadProgress: Sendable {
             + "  \(megabytes(Int64(rate)))/s" + (left.map { String(format: "  %d:%02d left", $0 / 60, $0 % 60) } ?? "")
     }
 
-    static func megabytes(_ bytes: Int64) -> String { megabytes(bytes, unit: true) }
-
-    static func megabytes(_ bytes: Int64, unit: Bool) -> String {
+    static func megabytes(_ bytes: Int64, unit: Bool = true) -> String {
         String(format: "%.1f", Double(bytes) / 1e6) + (unit ? " MB" : "")
     }
 
