@@ -10,6 +10,10 @@ and for decode-read the weights and precision). It prints, per test, the median 
 new/base tokens/s (or of the product's share of the bare read, for decode-read), the range of the
 per-round ratios, and each side's median figure. A ratio above 1 means the new build is faster.
 
+To compare two settings of one build instead, give the same binary twice and the setting each
+side adds with `--base-args` and `--new-args` (e.g. `--base-args="--precision f32" --new-args="--precision
+int8"`).
+
 Build each binary the same way (e.g. `swift build -c release --product gpt2-bench -Xswiftc
 -target-cpu -Xswiftc native -Xswiftc -DGPT2_FMA`, in a git worktree of each revision), and run on
 a quiet machine: the ratios are only as good as the rounds are alike.
@@ -49,6 +53,8 @@ def main():
     parser.add_argument("--base", required=True, help="the baseline gpt2-bench binary")
     parser.add_argument("--new", required=True, help="the gpt2-bench binary under test")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--base-args", default="", help="arguments only the base side adds (split on spaces)")
+    parser.add_argument("--new-args", default="", help="arguments only the new side adds (split on spaces)")
     parser.add_argument("bench", nargs=argparse.REMAINDER, help="-- then the gpt2-bench arguments")
     options = parser.parse_args()
     args = options.bench[1:] if options.bench[:1] == ["--"] else options.bench
@@ -57,10 +63,10 @@ def main():
 
     samples = {}  # key -> list of (base, new)
     for round_index in range(options.rounds):
-        order = [("base", options.base), ("new", options.new)]
+        order = [("base", options.base, options.base_args.split()), ("new", options.new, options.new_args.split())]
         if round_index % 2:
             order.reverse()
-        results = {name: figures(run(binary, args)) for name, binary in order}
+        results = {name: figures(run(binary, args + extra)) for name, binary, extra in order}
         for key in results["base"]:
             if key in results["new"]:
                 samples.setdefault(key, []).append((results["base"][key], results["new"][key]))

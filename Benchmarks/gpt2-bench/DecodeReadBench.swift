@@ -36,7 +36,7 @@ struct DecodeReadBench: ParsableCommand {
     @Option(help: "Where float32 weights live: mapped or resident.")
     var weights: WeightResidency = .resident
 
-    @Option(help: "Precision of the weight matrices: f32 or f16.")
+    @Option(help: "Precision of the weight matrices: f32, f16 or int8.")
     var precision: WeightPrecision = .float32
 
     @Option(name: [.customShort("o"), .customLong("output"), .customLong("format")], help: "Output: md, csv or json.")

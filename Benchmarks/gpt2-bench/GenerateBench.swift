@@ -45,7 +45,7 @@ struct GenerateBench: AsyncParsableCommand {
     @Option(help: "Where float32 weights live: mapped or resident.")
     var weights: WeightResidency = .mapped
 
-    @Option(help: "Precision of the weight matrices: f32 or f16.")
+    @Option(help: "Precision of the weight matrices: f32, f16 or int8.")
     var precision: WeightPrecision = .float32
 
     @Flag(inversion: .prefixedNo, help: "Iterate each request's events as they come (else await its result).")

@@ -76,7 +76,7 @@ struct ModelBench: ParsableCommand {
     @Option(help: "Where float32 weights live: mapped (in place from the file, the library's default) or resident (copied into huge pages).")
     var weights: WeightResidency = .mapped
 
-    @Option(help: "Precision of the weight matrices: f32, or f16 (half the bytes per decoded token; float32 checkpoints are rounded).")
+    @Option(help: "Precision of the weight matrices: f32, f16 (half the bytes per decoded token; float32 checkpoints are rounded) or int8 (rounded at load).")
     var precision: WeightPrecision = .float32
 
     /// The model directories `-m` lists.
@@ -304,7 +304,6 @@ private func profile(_ body: () throws -> Void, model: GPT2Model, precision: Wei
     let seconds = try measure(body)
     let steps = KernelProfile.stop()
     let (C, F, V, L) = (model.config.embeddingSize, model.config.innerSize, model.config.vocabularySize, model.config.layerCount)
-    let bytesPerWeight = precision == .float32 ? 4 : 2
     // weights of each product summed over the blocks, and its multiply-adds ×2: every new row goes
     // through each block but the last, where only the kept rows go on after attention
     let fullRows = (L - 1) * rows + keptRows
@@ -320,13 +319,13 @@ private func profile(_ body: () throws -> Void, model: GPT2Model, precision: Wei
         var row: [String: Any] = ["op": step.name, "us_per_pass": perPass * 1e6,
                                   "share_pct": 100 * step.seconds / seconds]
         if let product = products[step.name], perPass > 0 {
-            row["weights_gbs"] = Double(product.weights * bytesPerWeight) / perPass / 1e9
+            row["weights_gbs"] = Double(product.weights) * precision.bytesPerWeight / perPass / 1e9
             row["gflops"] = Double(product.flops) / perPass / 1e9
         }
         return row
     }
 }
 
-// `--weights` and `--precision` take the enums' raw values (mapped/resident, f32/f16)
+// `--weights` and `--precision` take the enums' raw values (mapped/resident, f32/f16/int8)
 extension WeightResidency: ExpressibleByArgument {}
 extension WeightPrecision: ExpressibleByArgument {}

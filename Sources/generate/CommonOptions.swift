@@ -13,7 +13,7 @@ struct ModelOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Threads for the matrix products (default: the number of physical cores).")
     var threads: Int?
 
-    @Option(help: "Weight matrices in f32, or f16: half the memory and faster generation; float32 checkpoints are then rounded to float16, which moves the logits slightly (float16 ones, like the demo model, are unchanged).")
+    @Option(help: "Weight matrices in f32; f16: half the memory and faster generation (float32 checkpoints are rounded to float16, which moves the logits slightly; float16 ones, like the demo model, are unchanged); or int8: about a quarter of the memory and faster still, rounded at load, which moves the logits more.")
     var precision: WeightPrecision = .float32
 
     @Option(help: "Weights mapped from the file (instant load) or resident (copied into the process's memory, in huge pages, float32 matrices transposed: a slower load, faster decoding, and they cannot be evicted with the page cache, nor lost if the files change). Default: resident for the long runs (--batch, pitch --customers, serve), else mapped.")
@@ -148,6 +148,6 @@ struct SamplingOptions: ParsableArguments {
     }
 }
 
-// `--precision` and `--weights` take the enums' raw values (f32/f16, mapped/resident)
+// `--precision` and `--weights` take the enums' raw values (f32/f16/int8, mapped/resident)
 extension WeightPrecision: ExpressibleByArgument {}
 extension WeightResidency: ExpressibleByArgument {}

@@ -75,9 +75,7 @@ public final class GPT2Model: Sendable {
     /// (``cacheBytesPerPosition``), divided into the machine's read bandwidth, it bounds decode
     /// tokens/s.
     public var decodeBytesPerToken: Int {
-        let (C, F, V) = (config.embeddingSize, config.innerSize, config.vocabularySize)
-        let blockMatrices = C * 3 * C + C * C + C * F + F * C
-        return precision.bytes * (config.layerCount * blockMatrices + V * C)
+        weights.h.reduce(weights.lm_head.byteCount) { total, block in total + block.linears.reduce(0) { $0 + $1.weight.byteCount } }
     }
 
     /// Bytes of cached keys and values one decode step reads per position it attends to: a key
@@ -185,6 +183,9 @@ public final class GPT2Model: Sendable {
                     switch weights.wte.elements {
                     case .float32(let wte): for j in 0..<C { row[j] = wte[token * C + j] + pe[j] }
                     case .float16(let wte): for j in 0..<C { row[j] = floatFromHalf(wte[token * C + j]) + pe[j] }
+                    case .int8(let wte, let scales):
+                        dequantizeRow(wte + token * C, scales: scales + token * int8Blocks(rowLength: C), count: C, into: row)
+                        for j in 0..<C { row[j] += pe[j] }
                     }
                     r += 1
                 }

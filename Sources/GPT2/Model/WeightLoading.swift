@@ -18,16 +18,23 @@ extension GPT2Weights {
             switch precision {
             case .float32: .float32(try tensor(name, shape))
             case .float16: .float16(try index.halves(name, shape: shape, residency: residency, storage: storage))
+            case .int8: try index.int8Rows(name, shape: shape, transposed: false, storage: storage)
             }
         }
         /// `h.N.attn.c_attn` and the like; profiled under the name without `h.N.` (`attn.c_attn`
         /// as `c_attn`, GPT-2's own short names, and `attn.c_proj`, `mlp.c_proj`).
         func linear(_ block: Int, _ name: String, _ inputSize: Int, _ outputSize: Int) throws -> Linear {
             let path = "h.\(block).\(name)", shape = [inputSize, outputSize]
-            let weight = precision == .float32 && residency == .resident
-                ? Matrix(.float32(try index.transposedFloats("\(path).weight", shape: shape, storage: storage)),
-                         layout: .outputMajor, inputSize: inputSize, outputSize: outputSize)
-                : Matrix(try elements("\(path).weight", shape), layout: .inputMajor, inputSize: inputSize, outputSize: outputSize)
+            let weight = switch (precision, residency) {
+            case (.float32, .resident):
+                Matrix(.float32(try index.transposedFloats("\(path).weight", shape: shape, storage: storage)),
+                       layout: .outputMajor, inputSize: inputSize, outputSize: outputSize)
+            case (.int8, _):  // an output's weights in one row, so that each scale covers one output's
+                Matrix(try index.int8Rows("\(path).weight", shape: shape, transposed: true, storage: storage),
+                       layout: .outputMajor, inputSize: inputSize, outputSize: outputSize)
+            default:
+                Matrix(try elements("\(path).weight", shape), layout: .inputMajor, inputSize: inputSize, outputSize: outputSize)
+            }
             let profileName = name.hasSuffix("c_proj") ? name : String(name.split(separator: ".").last!)
             return Linear(name: profileName, weight: weight, bias: try tensor("\(path).bias", [outputSize]))
         }
@@ -249,6 +256,35 @@ struct TensorIndex {
             }
         }
         return UnsafePointer(buffer.baseAddress!)
+    }
+
+    /// The matrix [rows, columns] quantized to int8 rows (``quantizeRows``): its own rows, or when
+    /// `transposed` its columns (a Conv1D [in, out] matrix as [out, in]). Converted a few rows at a
+    /// time, so that loading needs no float32 copy of the whole matrix.
+    func int8Rows(_ name: String, shape: [Int], transposed: Bool, storage: WeightStorage) throws -> Matrix.Elements {
+        let (file, entry) = try locate(name, shape: shape, storage: storage)
+        let (rows, columns) = transposed ? (shape[1], shape[0]) : (shape[0], shape[1])
+        let blocks = int8Blocks(rowLength: columns)
+        let q = try storage.allocate(entry.elementCount, of: Int8.self, for: entry.name, in: file.url)
+        let scales = try storage.allocate(rows * blocks, of: Float.self, for: entry.name, in: file.url)
+        let group = 32
+        let floats = UnsafeMutablePointer<Float>.allocate(capacity: group * columns)  // [group, columns]
+        defer { floats.deallocate() }
+        file.file.withTransientBytes(entry.range) { source in
+            for first in stride(from: 0, to: rows, by: group) {
+                let count = min(group, rows - first)
+                // stored row r of the result is source row r, or source column r when transposed
+                for c in 0..<columns {
+                    for r in 0..<count {
+                        let index = transposed ? c * rows + first + r : (first + r) * columns + c
+                        floats[r * columns + c] = storedFloat(source, index, entry.dtype)
+                    }
+                }
+                quantizeRows(floats, rows: count, rowLength: columns, sourceStride: columns,
+                             into: q.baseAddress! + first * columns, scales: scales.baseAddress! + first * blocks)
+            }
+        }
+        return .int8(UnsafePointer(q.baseAddress!), scales: UnsafePointer(scales.baseAddress!))
     }
 
     /// The tensor's elements as `T`: in place from the map when they are stored as `native`,

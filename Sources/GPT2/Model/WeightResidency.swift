@@ -1,3 +1,5 @@
+import GPT2Kernels
+
 /// Where a loaded model's float32 weights live.
 public enum WeightResidency: String, Sendable, CaseIterable {
     /// Used in place from a read-only memory map of the files: loading takes milliseconds and the
@@ -32,7 +34,18 @@ public enum WeightPrecision: String, Sendable, CaseIterable {
     /// and can stay in place in the memory map; float32 and bfloat16 weights are rounded to
     /// float16 once, at load, which moves the logits slightly.
     case float16 = "f16"
+    /// As int8, with a float32 scale for each run of 32 weights along an output's row (about 1.13
+    /// bytes a weight: a decoded token streams 3.6 times fewer bytes than with `.float32`). Made at
+    /// load from any checkpoint, always a copy; the rounding moves the logits more than float16's
+    /// (Benchmarks/README.md, "Int8 weights", has the drift on the reference fixtures).
+    case int8
 
-    /// Bytes per matrix element.
-    var bytes: Int { self == .float32 ? 4 : 2 }
+    /// Bytes per matrix element, scales included.
+    package var bytesPerWeight: Double {
+        switch self {
+        case .float32: 4
+        case .float16: 2
+        case .int8: 1 + 4 / Double(int8BlockSize)
+        }
+    }
 }

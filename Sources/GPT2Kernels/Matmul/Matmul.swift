@@ -3,9 +3,9 @@
 //
 //   rows ≤ 16 (decode: one new token per sequence)   the Swift row kernels, which stream the
 //       weights once at close to the memory's rate: row dots for [out, in] weights, accumulated
-//       rows for [in, out] weights; float16 weights widened as they are read.
-//   more rows (a prompt)                             OpenBLAS sgemm; float16 weights widened to
-//       float32 first (the whole matrix, or 4096 output rows at a time for [out, in] tables).
+//       rows for [in, out] weights; float16 and int8 weights widened as they are read.
+//   more rows (a prompt)                             OpenBLAS sgemm; float16 and int8 weights
+//       widened to float32 first (the whole matrix, or 4096 output rows at a time for [out, in]).
 
 /// Most rows the row kernels take; more go to sgemm, which then runs at full speed.
 package let rowKernelLimit = 16
@@ -49,6 +49,10 @@ private func product<D: MatmulDestination>(
         case (.float16(let p), .inputMajor):
             startOutputs(y, rows: M, bias: bias, adding: adding)
             accumulateRows(x, rows: M, UnsafeRawPointer(p), Float16Format.self, inputs: n, outputs: outputs, into: y)
+        case (.int8(let q, let scales), _):
+            precondition(w.layout == .outputMajor, "int8 matrices are stored output-major")
+            return rowDots(x, rows: M, Int8Rows(q: q, scales: scales, rowLength: n), outputs: outputs,
+                           into: y, bias: bias, adding: adding, then: activation)
         }
     } else {
         if let bias { y.start(rows: M, from: bias, adding: adding) }
@@ -64,6 +68,14 @@ private func product<D: MatmulDestination>(
             for first in stride(from: 0, to: outputs, by: 4096) {
                 let columns = first..<min(outputs, first + 4096)
                 withFloats(fromHalves: h + first * n, count: columns.count * n) { p in
+                    gemm(x, rows: M, p, w, columns: columns, into: y, beta: beta)
+                }
+            }
+        case (.int8(let q, let scales), _):  // dequantized a block of rows at a time, as above
+            precondition(w.layout == .outputMajor, "int8 matrices are stored output-major")
+            for first in stride(from: 0, to: outputs, by: 4096) {
+                let columns = first..<min(outputs, first + 4096)
+                withFloats(fromInt8: Int8Rows(q: q, scales: scales, rowLength: n), rows: columns) { p in
                     gemm(x, rows: M, p, w, columns: columns, into: y, beta: beta)
                 }
             }

@@ -5,6 +5,9 @@ package struct Matrix: @unchecked Sendable {  // plain pointers into immutable m
         case float32(UnsafePointer<Float>)
         /// IEEE binary16 bit patterns.
         case float16(UnsafePointer<UInt16>)
+        /// Int8 values with a float scale per block of ``int8BlockSize`` along each stored row
+        /// (`scales`: [storedRows, int8Blocks(rowLength:)]); always `.outputMajor`.
+        case int8(UnsafePointer<Int8>, scales: UnsafePointer<Float>)
     }
 
     package enum Layout: Sendable {
@@ -32,16 +35,21 @@ package struct Matrix: @unchecked Sendable {  // plain pointers into immutable m
         switch elements {
         case .float32: 4
         case .float16: 2
+        case .int8: 1
         }
     }
 
-    /// Bytes of all elements: what one pass over the matrix reads.
-    package var byteCount: Int { inputSize * outputSize * elementSize }
+    /// Bytes of all elements (and scales): what one pass over the matrix reads.
+    package var byteCount: Int {
+        let scales = if case .int8 = elements { storedRows * int8Blocks(rowLength: storedRowLength) * 4 } else { 0 }
+        return inputSize * outputSize * elementSize + scales
+    }
 
     package var baseAddress: UnsafeRawPointer {
         switch elements {
         case .float32(let p): UnsafeRawPointer(p)
         case .float16(let p): UnsafeRawPointer(p)
+        case .int8(let p, _): UnsafeRawPointer(p)
         }
     }
 

@@ -4,33 +4,41 @@
 // whole weight rows, each read once as four front-to-back streams, and every row of x is dotted
 // with them while they are in L1.
 
-/// `y[M, out] = x[M, in] · Wᵀ + bias` for W stored [out, in], or `y += …` when `adding`; then
-/// `activation` on each finished element. The threads share out W's rows in shrinking chunks
+/// `y[M, out] = x[M, in] · Wᵀ + bias` for W stored [out, in] in format `F`, or `y += …` when
+/// `adding`; then `activation` on each finished element. The threads share out W's rows in shrinking chunks
 /// (``rowDotChunks(rows:rowLength:elementSize:)``); the bias is added as each dot is stored, and a
 /// chunk's outputs are activated by the thread that wrote them while they are still in its L1.
 package func rowDots<F: WeightFormat, D: MatmulDestination>(
     _ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafeRawPointer, _ format: F.Type, outputs: Int, inputs n: Int,
     into y: D, bias: UnsafePointer<Float>? = nil, adding: Bool = false, then activation: ActivationFunction? = nil
 ) {
+    rowDots(x, rows: M, FormatRows<F>(base: w, rowLength: n), outputs: outputs, into: y, bias: bias, adding: adding, then: activation)
+}
+
+/// The same for any ``DotRows`` (float32, float16 or int8 rows of length `n`).
+package func rowDots<W: DotRows, D: MatmulDestination>(
+    _ x: UnsafePointer<Float>, rows M: Int, _ w: W, outputs: Int,
+    into y: D, bias: UnsafePointer<Float>? = nil, adding: Bool = false, then activation: ActivationFunction? = nil
+) {
+    let n = w.rowLength
     @inline(__always) func store(_ value: Float, _ m: Int, _ r: Int) {
         let e = y.element(m, r)
         let base = adding ? e.pointee : 0
         e.pointee = base + (bias.map { $0[r] } ?? 0) + value
     }
-    let chunks = rowDotChunks(rows: outputs, rowLength: n, elementSize: F.size)
+    let chunks = rowDotChunks(rows: outputs, rowLength: n, elementSize: w.elementSize)
     parallelChunks(chunks) { _, range in
         // four rows at a time, one from each quarter of the range: four long streams, which the
         // core's prefetchers follow better than one; the four rows stay in L1 while every x uses them
         let quarter = range.count / 4
         for r in range.lowerBound..<(range.lowerBound + quarter) {
-            let row = w + r * n * F.size, q = quarter * n * F.size
             for m in 0..<M {
-                let (a, b, c, d) = dot4(row, row + q, row + 2 * q, row + 3 * q, F.self, x + m * n, n)
+                let (a, b, c, d) = w.dot4(r, r + quarter, r + 2 * quarter, r + 3 * quarter, x + m * n)
                 store(a, m, r); store(b, m, r + quarter); store(c, m, r + 2 * quarter); store(d, m, r + 3 * quarter)
             }
         }
         for r in (range.lowerBound + 4 * quarter)..<range.upperBound {
-            for m in 0..<M { store(dot(w + r * n * F.size, F.self, x + m * n, n), m, r) }
+            for m in 0..<M { store(w.dot(r, x + m * n), m, r) }
         }
         if let activation {
             for m in 0..<M { y.activate(m, range, activation) }
@@ -43,6 +51,34 @@ package func rowDots<F: WeightFormat, D: MatmulDestination>(
 /// partial sum).
 package func rowDotChunks(rows: Int, rowLength n: Int, elementSize: Int) -> [Range<Int>] {
     shrinkingChunks(rows, parts: min(parallelism, rows / 64), minimum: max(16, 65_536 / (n * elementSize)))
+}
+
+/// The rows of an output-major weight matrix as ``rowDots(_:rows:_:outputs:into:bias:adding:then:)``
+/// reads them: each row dotted with a row of x.
+package protocol DotRows {
+    /// Elements per row (the product's inputs).
+    var rowLength: Int { get }
+    /// Bytes per element, for sizing the threads' chunks.
+    var elementSize: Int { get }
+    /// Rows `a`, `b`, `c`, `d` each dotted with `x`, loading each lane of `x` once.
+    func dot4(_ a: Int, _ b: Int, _ c: Int, _ d: Int, _ x: UnsafePointer<Float>) -> (Float, Float, Float, Float)
+    /// Row `r` dotted with `x`.
+    func dot(_ r: Int, _ x: UnsafePointer<Float>) -> Float
+}
+
+/// Rows stored as elements of format `F`, `rowLength` to a row.
+package struct FormatRows<F: WeightFormat>: DotRows {
+    let base: UnsafeRawPointer
+    package let rowLength: Int
+    package var elementSize: Int { F.size }
+
+    @inline(__always) private func row(_ r: Int) -> UnsafeRawPointer { base + r &* rowLength &* F.size }
+    @inline(__always) package func dot4(_ a: Int, _ b: Int, _ c: Int, _ d: Int, _ x: UnsafePointer<Float>) -> (Float, Float, Float, Float) {
+        GPT2Kernels.dot4(row(a), row(b), row(c), row(d), F.self, x, rowLength)
+    }
+    @inline(__always) package func dot(_ r: Int, _ x: UnsafePointer<Float>) -> Float {
+        GPT2Kernels.dot(row(r), F.self, x, rowLength)
+    }
 }
 
 /// a · x, b · x, c · x, d · x over `n` elements, loading each lane of `x` once.

@@ -1,0 +1,73 @@
+import Testing
+@testable import GPT2Kernels
+import TestSupport
+
+/// Int8 matrices: the quantization against its definition, and the products (row dots for a
+/// decode step, dequantized sgemm for a prompt) against double-precision loops over the
+/// dequantized weights.
+@Suite struct Int8Tests {
+    /// `rows` × `n` weights quantized: (q, scales).
+    static func quantized(_ w: [Float], rows: Int, n: Int) -> ([Int8], [Float]) {
+        var q = [Int8](repeating: 0, count: rows * n), scales = [Float](repeating: .nan, count: rows * int8Blocks(rowLength: n))
+        w.withUnsafeBufferPointer { wp in q.withUnsafeMutableBufferPointer { qp in scales.withUnsafeMutableBufferPointer { sp in
+            quantizeRows(wp.baseAddress!, rows: rows, rowLength: n, sourceStride: n, into: qp.baseAddress!, scales: sp.baseAddress!)
+        } } }
+        return (q, scales)
+    }
+
+    @Test("each block of 32 gets its largest magnitude / 127 as scale; values round to the nearest step",
+          arguments: [(3, 32), (2, 100), (5, 7)])
+    func quantization(rows: Int, n: Int) {
+        var rng = TestRandom(seed: UInt64(rows * 100 + n))
+        var w = (0..<(rows * n)).map { _ in Float.random(in: -2...2, using: &rng) }
+        for i in 0..<min(n, 32) { w[i] = 0 }  // a block of zeros (or the start of one)
+        let (q, scales) = Self.quantized(w, rows: rows, n: n)
+        let blocks = (n + 31) / 32
+        for r in 0..<rows {
+            for b in 0..<blocks {
+                let range = (b * 32)..<min(n, b * 32 + 32)
+                let largest = range.map { abs(w[r * n + $0]) }.max()!
+                let scale = scales[r * blocks + b]
+                #expect(scale == largest / 127, "row \(r), block \(b)")
+                for i in range {
+                    let value = Float(q[r * n + i]) * scale
+                    #expect(abs(value - w[r * n + i]) <= scale / 2 * 1.0001, "row \(r), column \(i)")
+                    #expect(abs(Int(q[r * n + i])) <= 127)
+                }
+                if largest > 0 {  // the largest magnitude is exactly ±127 steps
+                    #expect(range.contains { abs(q[r * n + $0]) == 127 })
+                }
+            }
+        }
+        #expect(q[0..<min(n, 32)].allSatisfy { $0 == 0 } && scales[0] == 0)
+    }
+
+    /// y = x · Wᵀ (+ bias) through `matmul`, W int8 [out, in]: up to 16 rows by the row dots, more by
+    /// sgemm on dequantized blocks; sizes with a short last block and row counts not a multiple of 4.
+    @Test("y = x · Wᵀ + bias for int8 W [out, in], decode and prompt paths",
+          arguments: [(1, 64, 8), (1, 768, 2304), (3, 100, 37), (8, 768, 300), (16, 33, 5), (17, 96, 70), (40, 200, 4100)])
+    func product(rows M: Int, n: Int, outputs: Int) {
+        var rng = TestRandom(seed: UInt64(M * 7919 + n * 31 + outputs))
+        let x = (0..<(M * n)).map { _ in Float.random(in: -1...1, using: &rng) }
+        let w = (0..<(outputs * n)).map { _ in Float.random(in: -1...1, using: &rng) }
+        let bias = (0..<outputs).map { _ in Float.random(in: -1...1, using: &rng) }
+        let (q, scales) = Self.quantized(w, rows: outputs, n: n)
+        let blocks = int8Blocks(rowLength: n)
+        var y = [Float](repeating: .nan, count: M * outputs)
+        x.withUnsafeBufferPointer { xp in q.withUnsafeBufferPointer { qp in scales.withUnsafeBufferPointer { sp in
+            bias.withUnsafeBufferPointer { bp in y.withUnsafeMutableBufferPointer { yp in
+                let matrix = Matrix(.int8(qp.baseAddress!, scales: sp.baseAddress!), layout: .outputMajor, inputSize: n, outputSize: outputs)
+                matmul(xp.baseAddress!, rows: M, matrix, bias: bp.baseAddress!, into: DenseRows(yp.baseAddress!, width: outputs))
+            } }
+        } } }
+        var worst = 0.0
+        for m in 0..<M {
+            for o in 0..<outputs {
+                var expected = Double(bias[o])
+                for i in 0..<n { expected += Double(x[m * n + i]) * Double(q[o * n + i]) * Double(scales[o * blocks + i / 32]) }
+                worst = max(worst, abs(Double(y[m * outputs + o]) - expected))
+            }
+        }
+        #expect(worst < 1e-4, "off by \(worst)")
+    }
+}
