@@ -18,13 +18,16 @@ public enum StopReason: String, Sendable, Equatable, Codable {
 
 /// How long the phases of a generation took.
 public struct GenerationTimings: Sendable, Equatable, Codable {
-    /// Seconds spent processing the prompt (one forward pass over all prompt tokens).
+    /// Seconds from the request's admission to its first generated token: the prompt's forward
+    /// passes, whose last gives the first token, and that token's sampling.
     public var promptSeconds: Double
-    /// Seconds spent generating tokens after the prompt (forward passes, sampling, decoding).
+    /// Seconds from the first generated token to the last: one forward pass (and sampling) for
+    /// each token after the first.
     public var generationSeconds: Double
-    /// Prompt tokens per second.
+    /// Prompt tokens per second of ``promptSeconds``.
     public var promptTokensPerSecond: Double
-    /// Generated tokens per second.
+    /// Tokens generated after the first, per second of ``generationSeconds``: each took one
+    /// forward pass. 0 when one token or none was generated.
     public var generationTokensPerSecond: Double
 }
 

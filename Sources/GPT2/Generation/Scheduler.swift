@@ -259,7 +259,7 @@ final class Scheduler: @unchecked Sendable {  // `waiting` and `running` are gua
                 timings: GenerationTimings(
                     promptSeconds: promptSeconds, generationSeconds: generationSeconds,
                     promptTokensPerSecond: promptSeconds > 0 ? Double(prompt) / promptSeconds : 0,
-                    generationTokensPerSecond: generationSeconds > 0 ? Double(generated) / generationSeconds : 0))))
+                    generationTokensPerSecond: generated > 1 && generationSeconds > 0 ? Double(generated - 1) / generationSeconds : 0))))
         }
         request.complete(nil)
     }

@@ -1,8 +1,9 @@
 // Int8 weight matrices: each stored row (an output's weights, [out, in]) in blocks of
 // `int8BlockSize` values that share one float scale, w ≈ scale · q with q in -127...127. A weight
 // then costs 1.125 bytes instead of 4, and decoding, which streams every weight once per token,
-// reads 3.6 times fewer bytes. Arithmetic stays float32: each block's products are summed in
-// float, then scaled.
+// reads 3.6 times fewer bytes. A decode step rounds its rows of x to int16 in the same blocks, so
+// that a block's products are an exact integer sum (`pmaddwd` on x86, in SSE2 as in AVX2), then
+// scaled and summed in float32. A prompt's sgemm reads the weights widened to float32.
 
 /// Weights per scale. 32 (as in llama.cpp's Q8_0): the scale's 4 bytes cost an eighth of a byte a
 /// weight, and one outlier spoils the resolution of only 31 neighbours.
@@ -14,6 +15,7 @@ package func int8Blocks(rowLength: Int) -> Int { (rowLength + int8BlockSize - 1)
 /// Quantizes `rows` rows of `rowLength` floats (`source`, rows `sourceStride` apart) into `q`
 /// ([rows, rowLength]) and `scales` ([rows, int8Blocks]): each block's scale is its largest
 /// magnitude / 127 (0 for a block of zeros), each value `(value / scale).rounded()`, all in float32.
+/// The values must be finite (the loader has checked every weight).
 package func quantizeRows(_ source: UnsafePointer<Float>, rows: Int, rowLength n: Int, sourceStride: Int,
                           into q: UnsafeMutablePointer<Int8>, scales: UnsafeMutablePointer<Float>) {
     let blocks = int8Blocks(rowLength: n)
@@ -37,81 +39,145 @@ package func floatsFromInt8(_ base: UnsafePointer<Int8>, _ offset: Int) -> SIMD8
     return SIMD8<Float>(Float(v[0]), Float(v[1]), Float(v[2]), Float(v[3]), Float(v[4]), Float(v[5]), Float(v[6]), Float(v[7]))
 }
 
-/// Int8 rows as the row-dot kernel reads them: `q` [rows, rowLength], `scales` [rows, blocks].
+/// Rows of x as the int8 products read them: each block of `int8BlockSize` values as int16 with a
+/// float scale (largest magnitude / 32767), so that a block's products are exact integer sums.
+/// The rounding moves x by at most 1/65534 of its block's largest magnitude, far less than the
+/// weights' own rounding.
+package struct Int16Rows {
+    package let values: UnsafeMutablePointer<Int16>  // [M, rowLength]
+    package let scales: UnsafeMutablePointer<Float>  // [M, int8Blocks(rowLength:)]
+
+    /// Quantizes the `M` rows of `x` ([M, n]) into new buffers; `deallocate()` frees them.
+    package init(_ x: UnsafePointer<Float>, rows M: Int, rowLength n: Int) {
+        let blocks = int8Blocks(rowLength: n)
+        values = .allocate(capacity: M * n)
+        scales = .allocate(capacity: M * blocks)
+        for m in 0..<M {
+            for b in 0..<blocks {
+                let range = (m * n + b * int8BlockSize)..<(m * n + min(n, (b + 1) * int8BlockSize))
+                // a NaN or infinity makes the block's scale NaN, so that it reaches the logits
+                // (where the engine reports it) rather than trapping in the conversion
+                let largest = range.reduce(Float(0)) { largest, i in abs(x[i]).isNaN || abs(x[i]) > largest ? abs(x[i]) : largest }
+                let scale = largest.isFinite ? largest / 32767 : .nan
+                scales[m * blocks + b] = scale
+                for i in range { values[i] = scale == 0 || scale.isNaN ? 0 : Int16((x[i] / scale).rounded()) }
+            }
+        }
+    }
+
+    package func deallocate() {
+        values.deallocate()
+        scales.deallocate()
+    }
+}
+
+/// Sixteen int8 weights times sixteen int16 inputs, summed in adjacent pairs: eight exact int32
+/// sums. Written lane by lane, so that LLVM makes it a sign-extending load and one `pmaddwd`.
+@inline(__always)
+private func pairProducts(_ w: UnsafePointer<Int8>, _ k: Int, _ x: SIMD16<Int32>) -> SIMD8<Int32> {
+    let v = UnsafeRawPointer(w).loadUnaligned(fromByteOffset: k, as: SIMD16<Int8>.self)
+    var wide = SIMD16<Int32>()
+    for lane in 0..<16 { wide[lane] = Int32(v[lane]) }
+    let p = wide &* x
+    return SIMD8<Int32>(p[0], p[2], p[4], p[6], p[8], p[10], p[12], p[14])
+        &+ SIMD8<Int32>(p[1], p[3], p[5], p[7], p[9], p[11], p[13], p[15])
+}
+
+/// Sixteen int16 inputs from `x + k`, widened to int32.
+@inline(__always)
+private func inputs16(_ x: UnsafePointer<Int16>, _ k: Int) -> SIMD16<Int32> {
+    let v = UnsafeRawPointer(x).loadUnaligned(fromByteOffset: 2 &* k, as: SIMD16<Int16>.self)
+    var wide = SIMD16<Int32>()
+    for lane in 0..<16 { wide[lane] = Int32(v[lane]) }
+    return wide
+}
+
+@inline(__always)
+private func floats(_ v: SIMD8<Int32>) -> SIMD8<Float> {
+    SIMD8<Float>(Float(v[0]), Float(v[1]), Float(v[2]), Float(v[3]), Float(v[4]), Float(v[5]), Float(v[6]), Float(v[7]))
+}
+
+/// Int8 weight rows (`q` [rows, rowLength], `scales` [rows, blocks]) with the rows of x as
+/// ``Int16Rows``: each block's products summed exactly in int32, then scaled by the weight's and
+/// the input's scales and summed in float.
 package struct Int8Rows: DotRows {
     let q: UnsafePointer<Int8>
     let scales: UnsafePointer<Float>
     package let rowLength: Int
+    let x: Int16Rows
     package var elementSize: Int { 1 }
 
-    package init(q: UnsafePointer<Int8>, scales: UnsafePointer<Float>, rowLength: Int) {
-        (self.q, self.scales, self.rowLength) = (q, scales, rowLength)
+    package init(q: UnsafePointer<Int8>, scales: UnsafePointer<Float>, rowLength: Int, x: Int16Rows) {
+        (self.q, self.scales, self.rowLength, self.x) = (q, scales, rowLength, x)
     }
 
-    @inline(__always) package func dot4(_ a: Int, _ b: Int, _ c: Int, _ d: Int, _ x: UnsafePointer<Float>) -> (Float, Float, Float, Float) {
+    @inline(__always) package func dot4(_ a: Int, _ b: Int, _ c: Int, _ d: Int, input m: Int) -> (Float, Float, Float, Float) {
         let n = rowLength, blocks = int8Blocks(rowLength: n)
         let (qa, qb, qc, qd) = (q + a &* n, q + b &* n, q + c &* n, q + d &* n)
         let (sa, sb, sc, sd) = (scales + a &* blocks, scales + b &* blocks, scales + c &* blocks, scales + d &* blocks)
-        let rx = UnsafeRawPointer(x)
+        let xq = UnsafePointer(x.values) + m &* n, xs = x.scales + m &* blocks
         var (ta, tb, tc, td) = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
         var i = 0, block = 0
-        while i &+ int8BlockSize <= n {  // whole blocks: the block's sums in float, then scaled
-            var (pa, pb, pc, pd) = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+        while i &+ int8BlockSize <= n {  // whole blocks
+            var (ia, ib, ic, id) = (SIMD8<Int32>(), SIMD8<Int32>(), SIMD8<Int32>(), SIMD8<Int32>())
             var k = i
             while k < i &+ int8BlockSize {
-                let lane = rx.loadUnaligned(fromByteOffset: k &* 4, as: SIMD8<Float>.self)
-                pa = multiplyAdd(pa, floatsFromInt8(qa, k), lane)
-                pb = multiplyAdd(pb, floatsFromInt8(qb, k), lane)
-                pc = multiplyAdd(pc, floatsFromInt8(qc, k), lane)
-                pd = multiplyAdd(pd, floatsFromInt8(qd, k), lane)
-                k &+= 8
+                let lane = inputs16(xq, k)
+                ia &+= pairProducts(qa, k, lane)
+                ib &+= pairProducts(qb, k, lane)
+                ic &+= pairProducts(qc, k, lane)
+                id &+= pairProducts(qd, k, lane)
+                k &+= 16
             }
-            ta = multiplyAdd(ta, pa, SIMD8(repeating: sa[block]))
-            tb = multiplyAdd(tb, pb, SIMD8(repeating: sb[block]))
-            tc = multiplyAdd(tc, pc, SIMD8(repeating: sc[block]))
-            td = multiplyAdd(td, pd, SIMD8(repeating: sd[block]))
+            let s = xs[block]
+            ta = multiplyAdd(ta, floats(ia), SIMD8(repeating: sa[block] * s))
+            tb = multiplyAdd(tb, floats(ib), SIMD8(repeating: sb[block] * s))
+            tc = multiplyAdd(tc, floats(ic), SIMD8(repeating: sc[block] * s))
+            td = multiplyAdd(td, floats(id), SIMD8(repeating: sd[block] * s))
             i &+= int8BlockSize
             block &+= 1
         }
         var result = (horizontalSum(ta), horizontalSum(tb), horizontalSum(tc), horizontalSum(td))
         if i < n {  // a shorter last block
-            var partial: (Float, Float, Float, Float) = (0, 0, 0, 0)
+            var sums: (Int32, Int32, Int32, Int32) = (0, 0, 0, 0)
             for k in i..<n {
-                partial.0 += Float(qa[k]) * x[k]
-                partial.1 += Float(qb[k]) * x[k]
-                partial.2 += Float(qc[k]) * x[k]
-                partial.3 += Float(qd[k]) * x[k]
+                let v = Int32(xq[k])
+                sums.0 &+= Int32(qa[k]) &* v
+                sums.1 &+= Int32(qb[k]) &* v
+                sums.2 &+= Int32(qc[k]) &* v
+                sums.3 &+= Int32(qd[k]) &* v
             }
-            result.0 += partial.0 * sa[block]
-            result.1 += partial.1 * sb[block]
-            result.2 += partial.2 * sc[block]
-            result.3 += partial.3 * sd[block]
+            let s = xs[block]
+            result.0 += Float(sums.0) * (sa[block] * s)
+            result.1 += Float(sums.1) * (sb[block] * s)
+            result.2 += Float(sums.2) * (sc[block] * s)
+            result.3 += Float(sums.3) * (sd[block] * s)
         }
         return result
     }
 
-    @inline(__always) package func dot(_ r: Int, _ x: UnsafePointer<Float>) -> Float {
+    @inline(__always) package func dot(_ r: Int, input m: Int) -> Float {
         let n = rowLength, blocks = int8Blocks(rowLength: n)
-        let row = q + r &* n, s = scales + r &* blocks
-        let rx = UnsafeRawPointer(x)
+        let row = q + r &* n, sw = scales + r &* blocks
+        let xq = UnsafePointer(x.values) + m &* n, xs = x.scales + m &* blocks
         var total = SIMD8<Float>()
         var i = 0, block = 0
         while i &+ int8BlockSize <= n {
-            var p = SIMD8<Float>()
+            var sums = SIMD8<Int32>()
             var k = i
             while k < i &+ int8BlockSize {
-                p = multiplyAdd(p, floatsFromInt8(row, k), rx.loadUnaligned(fromByteOffset: k &* 4, as: SIMD8<Float>.self))
-                k &+= 8
+                sums &+= pairProducts(row, k, inputs16(xq, k))
+                k &+= 16
             }
-            total = multiplyAdd(total, p, SIMD8(repeating: s[block]))
+            total = multiplyAdd(total, floats(sums), SIMD8(repeating: sw[block] * xs[block]))
             i &+= int8BlockSize
             block &+= 1
         }
         var result = horizontalSum(total)
         if i < n {
-            var partial: Float = 0
-            for k in i..<n { partial += Float(row[k]) * x[k] }
-            result += partial * s[block]
+            var sum: Int32 = 0
+            for k in i..<n { sum &+= Int32(row[k]) &* Int32(xq[k]) }
+            result += Float(sum) * (sw[block] * xs[block])
         }
         return result
     }
@@ -119,14 +185,15 @@ package struct Int8Rows: DotRows {
 
 /// Calls `body` with rows `rows` of an int8 matrix dequantized to float32 ([rows.count, rowLength])
 /// in a temporary buffer, in parallel: how a prompt's sgemm reads int8 weights.
-package func withFloats<R>(fromInt8 w: Int8Rows, rows: Range<Int>, _ body: (UnsafePointer<Float>) -> R) -> R {
-    let n = w.rowLength, blocks = int8Blocks(rowLength: n)
+package func withFloats<R>(fromInt8 q: UnsafePointer<Int8>, scales: UnsafePointer<Float>, rowLength n: Int, rows: Range<Int>,
+                           _ body: (UnsafePointer<Float>) -> R) -> R {
+    let blocks = int8Blocks(rowLength: n)
     let floats = UnsafeMutablePointer<Float>.allocate(capacity: rows.count * n)
     defer { floats.deallocate() }
     parallelRanges(rows.count, minimumPerPart: max(1, 16_384 / max(1, n))) { part in
         for r in part {
             let source = rows.lowerBound + r
-            dequantizeRow(w.q + source * n, scales: w.scales + source * blocks, count: n, into: floats + r * n)
+            dequantizeRow(q + source * n, scales: scales + source * blocks, count: n, into: floats + r * n)
         }
     }
     return body(floats)

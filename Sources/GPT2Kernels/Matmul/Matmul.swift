@@ -51,7 +51,9 @@ private func product<D: MatmulDestination>(
             accumulateRows(x, rows: M, UnsafeRawPointer(p), Float16Format.self, inputs: n, outputs: outputs, into: y)
         case (.int8(let q, let scales), _):
             precondition(w.layout == .outputMajor, "int8 matrices are stored output-major")
-            return rowDots(x, rows: M, Int8Rows(q: q, scales: scales, rowLength: n), outputs: outputs,
+            let inputs = Int16Rows(x, rows: M, rowLength: n)
+            defer { inputs.deallocate() }
+            return rowDots(rows: M, Int8Rows(q: q, scales: scales, rowLength: n, x: inputs), outputs: outputs,
                            into: y, bias: bias, adding: adding, then: activation)
         }
     } else {
@@ -75,7 +77,7 @@ private func product<D: MatmulDestination>(
             precondition(w.layout == .outputMajor, "int8 matrices are stored output-major")
             for first in stride(from: 0, to: outputs, by: 4096) {
                 let columns = first..<min(outputs, first + 4096)
-                withFloats(fromInt8: Int8Rows(q: q, scales: scales, rowLength: n), rows: columns) { p in
+                withFloats(fromInt8: q, scales: scales, rowLength: n, rows: columns) { p in
                     gemm(x, rows: M, p, w, columns: columns, into: y, beta: beta)
                 }
             }

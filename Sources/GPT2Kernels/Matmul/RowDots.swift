@@ -5,19 +5,19 @@
 // with them while they are in L1.
 
 /// `y[M, out] = x[M, in] · Wᵀ + bias` for W stored [out, in] in format `F`, or `y += …` when
-/// `adding`; then `activation` on each finished element. The threads share out W's rows in shrinking chunks
-/// (``rowDotChunks(rows:rowLength:elementSize:)``); the bias is added as each dot is stored, and a
+/// `adding`; then `activation` on each finished element. The threads share out W's rows in
+/// shrinking chunks (``rowDotChunks(rows:rowLength:elementSize:)``); the bias is added as each dot is stored, and a
 /// chunk's outputs are activated by the thread that wrote them while they are still in its L1.
 package func rowDots<F: WeightFormat, D: MatmulDestination>(
     _ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafeRawPointer, _ format: F.Type, outputs: Int, inputs n: Int,
     into y: D, bias: UnsafePointer<Float>? = nil, adding: Bool = false, then activation: ActivationFunction? = nil
 ) {
-    rowDots(x, rows: M, FormatRows<F>(base: w, rowLength: n), outputs: outputs, into: y, bias: bias, adding: adding, then: activation)
+    rowDots(rows: M, FormatRows<F>(base: w, rowLength: n, x: x), outputs: outputs, into: y, bias: bias, adding: adding, then: activation)
 }
 
-/// The same for any ``DotRows`` (float32, float16 or int8 rows of length `n`).
+/// The same for any ``DotRows``: float32, float16 or int8 weight rows with the `M` rows of x.
 package func rowDots<W: DotRows, D: MatmulDestination>(
-    _ x: UnsafePointer<Float>, rows M: Int, _ w: W, outputs: Int,
+    rows M: Int, _ w: W, outputs: Int,
     into y: D, bias: UnsafePointer<Float>? = nil, adding: Bool = false, then activation: ActivationFunction? = nil
 ) {
     let n = w.rowLength
@@ -33,12 +33,12 @@ package func rowDots<W: DotRows, D: MatmulDestination>(
         let quarter = range.count / 4
         for r in range.lowerBound..<(range.lowerBound + quarter) {
             for m in 0..<M {
-                let (a, b, c, d) = w.dot4(r, r + quarter, r + 2 * quarter, r + 3 * quarter, x + m * n)
+                let (a, b, c, d) = w.dot4(r, r + quarter, r + 2 * quarter, r + 3 * quarter, input: m)
                 store(a, m, r); store(b, m, r + quarter); store(c, m, r + 2 * quarter); store(d, m, r + 3 * quarter)
             }
         }
         for r in (range.lowerBound + 4 * quarter)..<range.upperBound {
-            for m in 0..<M { store(w.dot(r, x + m * n), m, r) }
+            for m in 0..<M { store(w.dot(r, input: m), m, r) }
         }
         if let activation {
             for m in 0..<M { y.activate(m, range, activation) }
@@ -53,31 +53,32 @@ package func rowDotChunks(rows: Int, rowLength n: Int, elementSize: Int) -> [Ran
     shrinkingChunks(rows, parts: min(parallelism, rows / 64), minimum: max(16, 65_536 / (n * elementSize)))
 }
 
-/// The rows of an output-major weight matrix as ``rowDots(_:rows:_:outputs:into:bias:adding:then:)``
-/// reads them: each row dotted with a row of x.
+/// The operands of a row-dot product as ``rowDots(rows:_:outputs:into:bias:adding:then:)`` reads
+/// them: the rows of an output-major weight matrix, each dotted with the rows of x.
 package protocol DotRows {
     /// Elements per row (the product's inputs).
     var rowLength: Int { get }
-    /// Bytes per element, for sizing the threads' chunks.
+    /// Bytes per weight, for sizing the threads' chunks.
     var elementSize: Int { get }
-    /// Rows `a`, `b`, `c`, `d` each dotted with `x`, loading each lane of `x` once.
-    func dot4(_ a: Int, _ b: Int, _ c: Int, _ d: Int, _ x: UnsafePointer<Float>) -> (Float, Float, Float, Float)
-    /// Row `r` dotted with `x`.
-    func dot(_ r: Int, _ x: UnsafePointer<Float>) -> Float
+    /// Weight rows `a`, `b`, `c`, `d` each dotted with row `m` of x, loading each lane of x once.
+    func dot4(_ a: Int, _ b: Int, _ c: Int, _ d: Int, input m: Int) -> (Float, Float, Float, Float)
+    /// Weight row `r` dotted with row `m` of x.
+    func dot(_ r: Int, input m: Int) -> Float
 }
 
-/// Rows stored as elements of format `F`, `rowLength` to a row.
+/// Weight rows stored as elements of format `F`, `rowLength` to a row, and x [M, rowLength] in float32.
 package struct FormatRows<F: WeightFormat>: DotRows {
     let base: UnsafeRawPointer
     package let rowLength: Int
+    let x: UnsafePointer<Float>
     package var elementSize: Int { F.size }
 
     @inline(__always) private func row(_ r: Int) -> UnsafeRawPointer { base + r &* rowLength &* F.size }
-    @inline(__always) package func dot4(_ a: Int, _ b: Int, _ c: Int, _ d: Int, _ x: UnsafePointer<Float>) -> (Float, Float, Float, Float) {
-        GPT2Kernels.dot4(row(a), row(b), row(c), row(d), F.self, x, rowLength)
+    @inline(__always) package func dot4(_ a: Int, _ b: Int, _ c: Int, _ d: Int, input m: Int) -> (Float, Float, Float, Float) {
+        GPT2Kernels.dot4(row(a), row(b), row(c), row(d), F.self, x + m &* rowLength, rowLength)
     }
-    @inline(__always) package func dot(_ r: Int, _ x: UnsafePointer<Float>) -> Float {
-        GPT2Kernels.dot(row(r), F.self, x, rowLength)
+    @inline(__always) package func dot(_ r: Int, input m: Int) -> Float {
+        GPT2Kernels.dot(row(r), F.self, x + m &* rowLength, rowLength)
     }
 }
 

@@ -301,6 +301,24 @@ import TestSupport
         #expect(result.summary.timings.generationSeconds == 0, "no timings without .finished")
     }
 
+    /// The first token comes from the prompt's forward pass, so it counts in the prompt's time;
+    /// the generation rate is over the tokens after it (the CLI printed 2861 tok/s for one token).
+    @Test("the generation rate counts the tokens after the first, one forward pass each", arguments: [1, 2, 12])
+    func generationRate(tokens: Int) async throws {
+        let generator = try Self.demo
+        let result = try await generator.generate(prompt: "Customer:", parameters: GenerationParameters(
+            maxNewTokens: tokens, temperature: 0, stopAtEndOfText: false))
+        let timings = result.summary.timings
+        #expect(result.summary.generatedTokenCount == tokens)
+        #expect(timings.promptSeconds > 0)
+        if tokens == 1 {
+            #expect(timings.generationTokensPerSecond == 0)
+        } else {
+            #expect(timings.generationSeconds > 0)
+            #expect(abs(timings.generationTokensPerSecond * timings.generationSeconds - Double(tokens - 1)) < 1e-9 * Double(tokens))
+        }
+    }
+
     @Test("generate from a cancelled task returns what it did, stopped as cancelled, with its timings")
     func generateInCancelledTask() async throws {
         let generator = try Self.demo

@@ -41,10 +41,11 @@ import TestSupport
         for residency in WeightResidency.allCases {
             let model = try GPT2Model(directory: CheckpointLayoutTests.source, residency: residency, precision: .int8)
             let actual = try model.forward(CheckpointLayoutTests.prompt, cache: try model.makeCache(), logits: .all).values
-            #expect(zip(expected, actual).map { abs($0 - $1) }.max()! <= 1e-5, "\(residency)")
-            // and the rounding did move them
+            // the decode kernels' rounding of x to int16 moves them by about 1e-4
+            #expect(zip(expected, actual).map { abs($0 - $1) }.max()! <= 1e-3, "\(residency)")
+            // and the weights' rounding moved them well beyond that
             let unrounded = try CheckpointLayoutTests.logits(CheckpointLayoutTests.source)
-            #expect(zip(unrounded, actual).map { abs($0 - $1) }.max()! > 1e-5)
+            #expect(zip(unrounded, actual).map { abs($0 - $1) }.max()! > 5e-3)
             // decode reads 1.125 bytes a weight
             let single = try GPT2Model(directory: CheckpointLayoutTests.source)
             #expect(Double(model.decodeBytesPerToken) == Double(single.decodeBytesPerToken) * 1.125 / 4)
