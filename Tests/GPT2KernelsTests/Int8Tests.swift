@@ -42,6 +42,23 @@ import TestSupport
         #expect(q[0..<min(n, 32)].allSatisfy { $0 == 0 } && scales[0] == 0)
     }
 
+    /// Subnormal blocks have inexact scales, and a quotient past ±127 (or ±32767) would trap.
+    @Test("blocks of subnormal values quantize without trapping, weights and inputs")
+    func subnormals() {
+        let n = 32
+        let tiny: [Float] = (0..<n).map { i in
+            let magnitude = Float(bitPattern: UInt32(1 + i * 37))  // subnormals
+            return i % 2 == 0 ? magnitude : -magnitude
+        }
+        let (q, _) = Self.quantized(tiny, rows: 1, n: n)
+        #expect(q.allSatisfy { abs(Int($0)) <= 127 })
+        tiny.withUnsafeBufferPointer { xp in
+            let rows = Int16Rows(xp.baseAddress!, rows: 1, rowLength: n)
+            defer { rows.deallocate() }
+            #expect((0..<n).allSatisfy { abs(Int(rows.values[$0])) <= 32767 })
+        }
+    }
+
     /// y = x · Wᵀ (+ bias) through `matmul`, W int8 [out, in]: up to 16 rows by the row dots, more by
     /// sgemm on dequantized blocks; sizes with a short last block and row counts not a multiple of 4.
     @Test("y = x · Wᵀ + bias for int8 W [out, in], decode and prompt paths",

@@ -26,7 +26,8 @@ package func quantizeRows(_ source: UnsafePointer<Float>, rows: Int, rowLength n
             let largest = range.reduce(Float(0)) { max($0, abs(row[$1])) }
             let scale = largest / 127
             scales[r * blocks + b] = scale
-            for i in range { q[r * n + i] = scale == 0 ? 0 : Int8((row[i] / scale).rounded()) }
+            // clamped: with subnormal values the scale is inexact and a quotient can pass ±127
+            for i in range { q[r * n + i] = scale == 0 ? 0 : Int8(max(-127, min(127, (row[i] / scale).rounded()))) }
         }
     }
 }
@@ -60,7 +61,9 @@ package struct Int16Rows {
                 let largest = range.reduce(Float(0)) { largest, i in abs(x[i]).isNaN || abs(x[i]) > largest ? abs(x[i]) : largest }
                 let scale = largest.isFinite ? largest / 32767 : .nan
                 scales[m * blocks + b] = scale
-                for i in range { values[i] = scale == 0 || scale.isNaN ? 0 : Int16((x[i] / scale).rounded()) }
+                for i in range {  // clamped as in `quantizeRows`
+                    values[i] = scale == 0 || scale.isNaN ? 0 : Int16(max(-32767, min(32767, (x[i] / scale).rounded())))
+                }
             }
         }
     }
