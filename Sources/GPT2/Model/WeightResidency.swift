@@ -25,7 +25,7 @@ public enum WeightResidency: String, Sendable, CaseIterable {
 
 /// The precision a loaded model keeps its weight matrices in (the blocks' four Conv1D matrices and
 /// `wte`/`lm_head`; biases, LayerNorms and position embeddings stay float32). Arithmetic is
-/// float32 either way.
+/// float32, except that an int8 decode step sums each block's products as exact integers.
 public enum WeightPrecision: String, Sendable, CaseIterable {
     /// As float32: exact for float32 checkpoints; float16/bfloat16 ones are widened once.
     case float32 = "f32"
@@ -34,10 +34,9 @@ public enum WeightPrecision: String, Sendable, CaseIterable {
     /// and can stay in place in the memory map; float32 and bfloat16 weights are rounded to
     /// float16 once, at load, which moves the logits slightly.
     case float16 = "f16"
-    /// As int8, with a float32 scale for each run of 32 weights along an output's row (about 1.13
+    /// As int8, with a float32 scale for each run of 32 weights along an output's row (1.125
     /// bytes a weight: a decoded token streams 3.6 times fewer bytes than with `.float32`). Made at
-    /// load from any checkpoint, always a copy; the rounding moves the logits more than float16's
-    /// (Benchmarks/README.md, "Int8 weights", has the drift on the reference fixtures).
+    /// load from any checkpoint, always a copy; the rounding moves the logits more than float16's.
     case int8
 
     /// Bytes per matrix element, scales included.
