@@ -3,7 +3,8 @@
 //
 //   rows ≤ 16 (decode: one new token per sequence)   the Swift row kernels, which stream the
 //       weights once at close to the memory's rate: row dots for [out, in] weights, accumulated
-//       rows for [in, out] weights; float16 and int8 weights widened as they are read.
+//       rows for [in, out] weights; float16 weights widened as they are read, int8 ones
+//       multiplied as integers with x rounded to int16 (Int8.swift).
 //   more rows (a prompt)                             OpenBLAS sgemm; float16 and int8 weights
 //       widened to float32 first (the whole matrix, or 4096 output rows at a time for [out, in]).
 

@@ -6,8 +6,9 @@
 
 /// `y[M, out] = x[M, in] · Wᵀ + bias` for W stored [out, in] in format `F`, or `y += …` when
 /// `adding`; then `activation` on each finished element. The threads share out W's rows in
-/// shrinking chunks (``rowDotChunks(rows:rowLength:elementSize:)``); the bias is added as each dot is stored, and a
-/// chunk's outputs are activated by the thread that wrote them while they are still in its L1.
+/// shrinking chunks (``rowDotChunks(rows:rowLength:elementSize:)``); the bias is added as each dot
+/// is stored, and a chunk's outputs are activated by the thread that wrote them while they are
+/// still in its L1.
 package func rowDots<F: WeightFormat, D: MatmulDestination>(
     _ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafeRawPointer, _ format: F.Type, outputs: Int, inputs n: Int,
     into y: D, bias: UnsafePointer<Float>? = nil, adding: Bool = false, then activation: ActivationFunction? = nil
