@@ -20,16 +20,30 @@ package func quantizeRows(_ source: UnsafePointer<Float>, rows: Int, rowLength n
                           into q: UnsafeMutablePointer<Int8>, scales: UnsafeMutablePointer<Float>) {
     let blocks = int8Blocks(rowLength: n)
     for r in 0..<rows {
-        let row = source + r * sourceStride
         for b in 0..<blocks {
-            let range = (b * int8BlockSize)..<min(n, (b + 1) * int8BlockSize)
-            let largest = range.reduce(Float(0)) { max($0, abs(row[$1])) }
-            let scale = largest / 127
-            scales[r * blocks + b] = scale
-            // clamped: with subnormal values the scale is inexact and a quotient can pass ±127
-            for i in range { q[r * n + i] = scale == 0 ? 0 : Int8(max(-127, min(127, (row[i] / scale).rounded()))) }
+            let start = b * int8BlockSize
+            scales[r * blocks + b] = quantizeBlock(source + r * sourceStride + start, count: min(int8BlockSize, n - start),
+                                                   levels: 127, into: q + r * n + start)
         }
     }
+}
+
+/// Rounds `count` values to integers in -levels...levels with one scale, their largest magnitude
+/// / `levels` (0 for zeros), each `(value / scale).rounded()`, clamped (a subnormal block's scale
+/// is inexact, and a quotient could pass the bound and trap); returns the scale. A NaN or an
+/// infinity makes the scale NaN and every value 0, so that it reaches the outputs rather than
+/// trapping in the conversion.
+@inline(__always)
+private func quantizeBlock<T: FixedWidthInteger & SignedInteger>(_ x: UnsafePointer<Float>, count: Int, levels: Float,
+                                                                into q: UnsafeMutablePointer<T>) -> Float {
+    var largest: Float = 0
+    for i in 0..<count {
+        let magnitude = abs(x[i])
+        if magnitude.isNaN || magnitude > largest { largest = magnitude }
+    }
+    let scale = largest.isFinite ? largest / levels : .nan
+    for i in 0..<count { q[i] = scale > 0 ? T(max(-levels, min(levels, (x[i] / scale).rounded()))) : 0 }
+    return scale
 }
 
 /// Eight int8 values at `base + offset` as floats: one sign-extending load and one conversion
@@ -54,16 +68,10 @@ package struct Int16Rows {
         values = .allocate(capacity: M * n)
         scales = .allocate(capacity: M * blocks)
         for m in 0..<M {
-            for b in 0..<blocks {
-                let range = (m * n + b * int8BlockSize)..<(m * n + min(n, (b + 1) * int8BlockSize))
-                // a NaN or infinity makes the block's scale NaN, so that it reaches the logits
-                // (where the engine reports it) rather than trapping in the conversion
-                let largest = range.reduce(Float(0)) { largest, i in abs(x[i]).isNaN || abs(x[i]) > largest ? abs(x[i]) : largest }
-                let scale = largest.isFinite ? largest / 32767 : .nan
-                scales[m * blocks + b] = scale
-                for i in range {  // clamped as in `quantizeRows`
-                    values[i] = scale == 0 || scale.isNaN ? 0 : Int16(max(-32767, min(32767, (x[i] / scale).rounded())))
-                }
+            for b in 0..<blocks {  // a NaN or infinity reaches the logits, where the engine reports it
+                let start = m * n + b * int8BlockSize
+                scales[m * blocks + b] = quantizeBlock(x + start, count: min(int8BlockSize, n - b * int8BlockSize),
+                                                       levels: 32767, into: values + start)
             }
         }
     }
