@@ -1,7 +1,7 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-// The import graph runs one way: generate → SalesPitch, GPT2Server → GPT2; generate, gpt2-bench →
+// The import graph runs one way: generate → PitchWeb → SalesPitch → GPT2; generate → GPT2Server → GPT2; generate, gpt2-bench →
 // GPT2 → GPT2Tokenizer, GPT2Kernels → CBLAS; generate → GPT2Hub → GPT2Tokenizer.
 // GPT2Kernels is the package's performance seam (`package` access only); GPT2 is the public API.
 let package = Package(
@@ -52,9 +52,15 @@ let package = Package(
             dependencies: ["GPT2", .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
+        // The pitch workflow as a web page at `/` of `generate serve` (plain HTML, CSS and
+        // JavaScript, compiled in), and the page's own endpoints.
+        .target(
+            name: "PitchWeb",
+            dependencies: ["GPT2", "SalesPitch", .product(name: "Hummingbird", package: "hummingbird")]
+        ),
         .executableTarget(
             name: "generate",
-            dependencies: ["GPT2", "GPT2Hub", "SalesPitch", "GPT2Server", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["GPT2", "GPT2Hub", "SalesPitch", "GPT2Server", "PitchWeb", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "gpt2-bench",

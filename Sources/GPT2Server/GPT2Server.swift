@@ -41,16 +41,21 @@ public struct GPT2Server: Sendable {
     public let configuration: Configuration
     let admission: Admission
     let log: @Sendable (String) -> Void
+    let moreRoutes: @Sendable (Router<BasicRequestContext>) -> Void
 
     /// - Parameters:
     ///   - generator: the engine; its `maxBatchSize` is how many requests generate at once.
     ///   - configuration: address, model names, key and limits.
     ///   - log: receives one line per request (method, path, status, tokens, duration).
-    public init(generator: TextGenerator, configuration: Configuration, log: @escaping @Sendable (String) -> Void = { _ in }) {
+    ///   - routes: adds routes of a front end served beside the API on the same address (the
+    ///     pitch page of `generate serve`); they check ``Configuration/apiKey`` themselves.
+    public init(generator: TextGenerator, configuration: Configuration, log: @escaping @Sendable (String) -> Void = { _ in },
+                routes: @escaping @Sendable (Router<BasicRequestContext>) -> Void = { _ in }) {
         self.generator = generator
         self.configuration = configuration
         admission = Admission(limit: generator.maxBatchSize + configuration.maxQueue)
         self.log = log
+        moreRoutes = routes
     }
 
     /// Serves until SIGINT or SIGTERM, then stops accepting connections and lets the requests in
@@ -78,6 +83,7 @@ public struct GPT2Server: Sendable {
         }
         router.post("v1/completions") { request, _ in await handle(request) { try await completions($0, chat: false) } }
         router.post("v1/chat/completions") { request, _ in await handle(request) { try await completions($0, chat: true) } }
+        moreRoutes(router)
         return router
     }
 

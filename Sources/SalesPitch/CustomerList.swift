@@ -15,14 +15,21 @@ public enum CustomerList {
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw CustomerListError(message: "no such readable file")
         }
+        return try read(data, jsonLines: ["jsonl", "ndjson"].contains(url.pathExtension.lowercased()))
+    }
+
+    /// The profiles of a list's bytes (an upload) and the rows rejected; `jsonLines` as for a file
+    /// named `.jsonl`, else JSON Lines only when the text starts with `{`.
+    ///
+    /// - Throws: ``CustomerListError`` if the bytes are not UTF-8 or have no header.
+    public static func read(_ data: Data, jsonLines: Bool = false) throws -> (profiles: [CustomerProfile], rejected: [PitchRejection]) {
         guard var text = String(data: data, encoding: .utf8) else {
             let valid = String(decoding: data, as: UTF8.self)
             let line = valid.prefix { $0 != "\u{FFFD}" }.count(where: { $0 == "\n" || $0 == "\r\n" }) + 1
             throw CustomerListError(message: "line \(line): not valid UTF-8 (save the list as UTF-8)")
         }
         if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
-        let jsonLines = ["jsonl", "ndjson"].contains(url.pathExtension.lowercased())
-            || text.drop(while: \.isWhitespace).first == "{"
+        let jsonLines = jsonLines || text.drop(while: \.isWhitespace).first == "{"
         var result = try jsonLines ? parseJSONLines(text) : parseCSV(text)
         // ids must be unique: a resumed run and the seeds go by them
         var firstLine: [String: Int] = [:]

@@ -52,6 +52,12 @@ public struct PitchGenerator: Sendable {
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
+        return Self.ranked(pitches)
+    }
+
+    /// One customer's pitches best first, ranked by mean log-probability (ties: lower variant first).
+    public static func ranked(_ pitches: [Pitch]) -> [Pitch] {
+        var pitches = pitches
         pitches.sort { ($0.meanLogprob, -$0.variant) > ($1.meanLogprob, -$1.variant) }
         for index in pitches.indices { pitches[index].rank = index + 1 }
         return pitches
@@ -59,10 +65,10 @@ public struct PitchGenerator: Sendable {
 
     /// The customer's pitch (one variant) as it is written: each draw's text goes to `onText` as
     /// it is generated, and each draw that fails a check and is drawn again to `onRedraw`. The
-    /// pitch returned is the best draw, which need not be the last.
-    public func pitch(for profile: CustomerProfile, onText: @escaping @Sendable (String) -> Void,
+    /// pitch returned is the best draw, which need not be the last; its rank is 1.
+    public func pitch(for profile: CustomerProfile, variant: Int = 1, onText: @escaping @Sendable (String) -> Void,
                       onRedraw: @escaping @Sendable (Pitch) -> Void) async throws -> Pitch {
-        try await pitch(profile, variant: 1, prompt: prompt(for: profile), onText: onText, onRedraw: onRedraw)
+        try await pitch(profile, variant: variant, prompt: prompt(for: profile), onText: onText, onRedraw: onRedraw)
     }
 
     /// The outcome of one customer in ``pitches(for:parallel:variants:)``.

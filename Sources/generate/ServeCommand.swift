@@ -2,16 +2,18 @@ import ArgumentParser
 import Foundation
 import GPT2
 import GPT2Server
+import PitchWeb
 
 /// `generate serve`: the OpenAI completion API, served from the local engine.
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Serve the OpenAI completions API (/v1/completions, /v1/chat/completions, /v1/models) from the local model.",
+        abstract: "Serve the OpenAI completions API (/v1/completions, /v1/chat/completions, /v1/models) and the pitch page (/) from the local model.",
         discussion: """
             Existing OpenAI client code runs against it with only its base URL changed, e.g. \
             OpenAI(base_url="http://127.0.0.1:8080/v1", api_key="unused"). Concurrent requests share \
-            each forward pass. One line per request goes to standard error. SIGINT or SIGTERM stops \
+            each forward pass. At / a web page writes, reviews and exports pitches (one customer or \
+            a customer list), keeping its work in --workspace. One line per request goes to standard error. SIGINT or SIGTERM stops \
             accepting connections and finishes the requests in flight (up to a minute).
 
             Exit codes: \(GenerateTool.exitCodes)
@@ -38,6 +40,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Completions (a request's prompts × n) that may wait for a slot; beyond them, 429 with Retry-After.", valueName: "n"))
     var maxQueue = 64
 
+    @Option(help: ArgumentHelp("Where the pitch page at / keeps its pitches (pitches.csv) and review decisions (feedback.jsonl); made when first written.", valueName: "dir"))
+    var workspace = "pitch-workspace"
+
     func validate() throws {
         if !["127.0.0.1", "::1", "localhost"].contains(host) && apiKey == nil {
             throw ValidationError("--host \(host): listening beyond this machine needs --api-key KEY")
@@ -54,13 +59,17 @@ struct ServeCommand: AsyncParsableCommand {
         let tokenizer = try CLIError.loading { try GPT2Tokenizer(directory: directory) }
         let model = try modelOptions.load(directory, tokenizer: tokenizer, longRun: true)
         let names = [located.name] + modelAlias
-        let server = GPT2Server(
-            generator: TextGenerator(model: model, tokenizer: tokenizer, maxBatchSize: parallel),
-            configuration: .init(host: host, port: port, modelNames: names, apiKey: apiKey, maxQueue: maxQueue),
-            log: { Console.err("generate serve: \($0)\n") })
+        let generator = TextGenerator(model: model, tokenizer: tokenizer, maxBatchSize: parallel)
+        let configuration = GPT2Server.Configuration(host: host, port: port, modelNames: names, apiKey: apiKey, maxQueue: maxQueue)
+        let page = PitchPage(generator: generator, modelName: located.name, workspace: URL(fileURLWithPath: workspace),
+                             apiKey: apiKey, maxBodyBytes: configuration.maxBodyBytes)
+        let server = GPT2Server(generator: generator, configuration: configuration, log: { Console.err("generate serve: \($0)\n") },
+                                routes: page.addRoutes)
         do {
-            try await server.run { port in
-                Console.err("generate serve: listening on http://\(host):\(port)/v1 (model \(names.joined(separator: ", ")))\n")
+            try await server.run { [workspace] port in
+                let address = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+                Console.err("generate serve: listening on \(address)/v1 (model \(names.joined(separator: ", ")))\n")
+                Console.err("generate serve: pitch page at \(address)/ (workspace \(workspace))\n")
             }
         } catch {
             throw CLIError.io("--host \(host) --port \(port): cannot listen (\(error))")

@@ -1,0 +1,298 @@
+"""The pitch page of `generate serve`, end to end in a real headless browser (Debian's chromium and
+chromium-driver, driven by Selenium) against the real server and the demo model: a greedy pitch
+written on the page against `generate pitch`'s; a customer list with a bad row; review decisions
+that survive a reload and reach the feedback file; the downloads; the API key's sign-in.
+
+Screenshots of each state go to $WEB_SCREENSHOTS (default .build-python/screenshots) for a person
+to look at."""
+import csv
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+import urllib.request
+from pathlib import Path
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+ROOT = Path(__file__).resolve().parents[2]
+GENERATE = Path(os.environ.get("GENERATE", ROOT / ".build" / "release" / "generate"))
+MODEL = ROOT / "Models" / "sales-demo"
+SHOTS = Path(os.environ.get("WEB_SCREENSHOTS", ROOT / ".build-python" / "screenshots"))
+MAX_TOKENS = "60"  # short pitches keep the test quick; the same for the page and the CLI
+
+OLIVIA = {"name": "Olivia Brown", "age": "34", "gender": "female", "job": "nurse", "interests": "yoga, travel",
+          "behavior": "viewed high-end cameras", "product": "AuroraShot X2 mirrorless camera", "industry": "e-commerce"}
+
+# ten data rows, one of them (line 6) with too few fields
+CUSTOMERS = """id,name,age,gender,job,interests,behavior,product,industry
+c01,Olivia Brown,34,female,nurse,"yoga, travel",viewed high-end cameras,AuroraShot X2 mirrorless camera,e-commerce
+c02,James Miller,45,male,accountant,investing,compared savings accounts,SmartSave high-yield savings account,finance
+c03,Sophia Chen,29,female,graphic designer,"painting, coffee",read reviews of standing desks,FlexDesk standing desk,e-commerce
+c04,David Wilson,52,male,small business owner,"cooking, music",watched a cooking class video,BrewMaster coffee machine,e-commerce
+c05,Emma Davis,38,female
+c06,Liam Johnson,41,male,engineer,cycling,looked at e-bikes,VoltRide e-bike,e-commerce
+c07,王芳,32,女,教师,"阅读, 旅行",浏览了护肤品,水润保湿面霜,电商
+c08,Noah Garcia,27,male,student,gaming,watched laptop reviews,ZenBook Pro laptop,e-commerce
+c09,Ava Martinez,36,female,designer,"running, yoga",bought running shoes,StrideMax running shoes,e-commerce
+c10,Lucas Brown,48,male,manager,golf,searched for golf clubs,ProSwing golf clubs,e-commerce
+"""
+
+
+class Server:
+    """generate serve on a free loopback port with a fresh workspace, stopped by SIGTERM."""
+
+    def __init__(self, *arguments):
+        self.workspace = Path(tempfile.mkdtemp(prefix="pitch-workspace-"))
+        self.process = subprocess.Popen([str(GENERATE), "serve", "--model", str(MODEL), "--port", "0",
+                                         "--workspace", str(self.workspace), *arguments],
+                                        stderr=subprocess.PIPE, text=True)
+        line = self.process.stderr.readline()
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/v1", line)
+        if not match:
+            self.process.kill()
+            raise RuntimeError(f"generate serve did not start: {line}")
+        self.url = f"http://127.0.0.1:{match.group(1)}/"
+        self.log = [line]
+        threading.Thread(target=lambda: self.log.extend(self.process.stderr), daemon=True).start()
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=60)
+        shutil.rmtree(self.workspace, ignore_errors=True)
+
+
+def browser(downloads):
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1800",
+                     "--lang=en-US"]:
+        options.add_argument(argument)
+    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
+                                              "download.prompt_for_download": False})
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)
+    driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    return driver
+
+
+def cli_pitch(profile, *extra):
+    flags = [item for key, value in profile.items() for item in (f"--{key}", value)]
+    result = subprocess.run([str(GENERATE), "pitch", "--model", str(MODEL), *flags, "--temperature", "0",
+                             "--max-tokens", MAX_TOKENS, "-q", *extra], capture_output=True, text=True, timeout=300)
+    if result.returncode != 0:
+        raise AssertionError(f"generate pitch failed: {result.stderr}")
+    return result.stdout.strip()
+
+
+class PitchPageTests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        cls.downloads = Path(tempfile.mkdtemp(prefix="pitch-downloads-"))
+        cls.server = Server()
+        cls.driver = browser(cls.downloads)
+        cls.wait = WebDriverWait(cls.driver, 180)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.driver.quit()
+        cls.server.stop()
+        shutil.rmtree(cls.downloads, ignore_errors=True)
+
+    def shot(self, name):
+        self.driver.save_screenshot(str(SHOTS / f"{name}.png"))
+
+    def by_id(self, element_id):
+        return self.driver.find_element(By.ID, element_id)
+
+    def open_page(self):
+        self.driver.get(self.server.url)
+        self.wait.until(lambda d: not self.by_id("app").get_attribute("hidden"))
+
+    def fill(self, profile, **settings):
+        for field in ["name", "age", "job", "interests", "behavior", "product", "industry"]:
+            box = self.by_id(field)
+            box.clear()
+            box.send_keys(profile.get(field, ""))
+        self.driver.execute_script("document.getElementById('gender').value = arguments[0]", profile.get("gender", ""))
+        for field, value in {"temperature": "0", "max-tokens": MAX_TOKENS, **settings}.items():
+            box = self.by_id(field)
+            box.clear()
+            box.send_keys(value)
+
+    def write_pitch(self):
+        self.by_id("write").click()
+        # the button comes back when the pitch is kept
+        self.wait.until(lambda d: self.by_id("write").is_enabled() and self.by_id("checks").text.strip())
+
+    def results(self):
+        return self.driver.find_elements(By.CSS_SELECTOR, "#results tbody tr")
+
+    def test_1_greedy_pitch_matches_the_cli(self):
+        self.open_page()
+        self.shot("1-empty")
+        # every file the page loaded came from the server itself
+        sources = self.driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+        self.assertTrue(sources)
+        for source in sources:
+            self.assertTrue(source.startswith(self.server.url), source)
+        # labels are tied to their inputs
+        for field in ["name", "age", "gender", "job", "interests", "behavior", "product", "industry", "language",
+                      "temperature", "max-tokens", "variants", "seed"]:
+            self.assertEqual(len(self.driver.find_elements(By.CSS_SELECTOR, f"label[for='{field}']")), 1, field)
+
+        self.fill(OLIVIA)
+        self.write_pitch()
+        self.shot("2-one-pitch")
+        page_pitch = self.by_id("pitch").text.strip()
+        self.assertEqual(page_pitch, cli_pitch(OLIVIA))
+        checks = self.by_id("checks").find_elements(By.CSS_SELECTOR, "li")
+        self.assertEqual([c.get_attribute("data-check") for c in checks], ["name", "product", "language", "ending"])
+        # what the checks say is what the checks are: the pitch names Olivia and the product
+        passed = {c.get_attribute("data-check") for c in checks if "pass" in c.get_attribute("class")}
+        self.assertEqual("name" in passed, "Olivia" in page_pitch)
+        self.assertEqual("product" in passed, OLIVIA["product"] in page_pitch)
+        # kept for review, under an id of the page's own
+        rows = self.results()
+        self.assertEqual(len(rows), 1)
+        self.assertEqual(rows[0].get_attribute("data-id"), "form-1")
+        self.assertEqual(rows[0].get_attribute("data-variant"), "1")
+
+    def test_2_chinese_pitch_and_missing_product(self):
+        self.open_page()
+        zh = {"name": "王芳", "age": "32", "gender": "female", "job": "教师", "interests": "阅读、旅行",
+              "behavior": "浏览了护肤品", "product": "水润保湿面霜"}
+        self.fill(zh)
+        self.write_pitch()
+        self.shot("3-chinese-pitch")
+        text = self.by_id("pitch").text.strip()
+        self.assertEqual(text, cli_pitch(zh))
+        self.assertRegex(text, r"[\u4e00-\u9fff]")
+        # a missing product is said on the form, next to the field, and nothing is written
+        self.fill({"name": "Olivia Brown"})
+        count = len(self.results())
+        self.by_id("write").click()
+        self.wait.until(lambda d: self.by_id("form-error").text)
+        self.assertIn("product", self.by_id("form-error").text)
+        self.assertEqual(self.by_id("product").get_attribute("aria-invalid"), "true")
+        self.assertEqual(len(self.results()), count)
+
+    def test_3_list_review_reload_download(self):
+        self.open_page()
+        before = len(self.results())
+        for field, value in {"temperature": "0", "max-tokens": MAX_TOKENS}.items():
+            self.by_id(field).clear()
+            self.by_id(field).send_keys(value)
+        path = self.downloads / "customers.csv"
+        path.write_text(CUSTOMERS, encoding="utf-8")
+        self.by_id("customers").send_keys(str(path))
+        self.wait.until(lambda d: "done in" in self.by_id("progress-text").text)
+        self.shot("4-list-done")
+        progress = self.by_id("progress")
+        self.assertEqual(progress.get_attribute("value"), progress.get_attribute("max"))
+        self.assertIn("9/9 customers", self.by_id("progress-text").text)
+        rejected = self.by_id("rejected").find_elements(By.CSS_SELECTOR, "tbody tr")
+        self.assertEqual(len(rejected), 1)
+        cells = [cell.text for cell in rejected[0].find_elements(By.TAG_NAME, "td")]
+        self.assertEqual(cells[0], "6")  # the file's line 6
+        self.assertIn("4 fields", cells[2])
+        self.wait.until(lambda d: len(self.results()) == before + 9)
+        listed = {row.get_attribute("data-id") for row in self.results()[before:]}
+        self.assertEqual(listed, {f"c{n:02d}" for n in range(1, 11)} - {"c05"})
+
+        # the list's greedy pitch of c01 is the page's and the CLI's for the same profile
+        c01 = self.driver.find_element(By.CSS_SELECTOR, "#results tr[data-id='c01'] td.text").text
+        self.assertTrue(c01.startswith(cli_pitch(OLIVIA)))
+
+        # accept, reject with a reason, edit: three pitches
+        def row(customer):
+            return self.driver.find_element(By.CSS_SELECTOR, f"#results tr[data-id='{customer}'][data-variant='1']")
+        row("c02").find_element(By.CLASS_NAME, "accept").click()
+        self.wait.until(lambda d: row("c02").find_element(By.CLASS_NAME, "decision").text == "accepted")
+        row("c03").find_element(By.CLASS_NAME, "reject").click()
+        reason = row("c03").find_element(By.CLASS_NAME, "reason")
+        reason.send_keys("too pushy", Keys.ENTER)  # from the keyboard
+        self.wait.until(lambda d: row("c03").find_element(By.CLASS_NAME, "decision").text == "rejected: too pushy")
+        row("c04").find_element(By.CLASS_NAME, "edit").click()
+        editor = row("c04").find_element(By.CLASS_NAME, "edit-text")
+        editor.clear()
+        editor.send_keys("Hi David, the BrewMaster coffee machine makes café coffee at home.")
+        row("c04").find_element(By.CLASS_NAME, "save").click()
+        self.wait.until(lambda d: row("c04").find_element(By.CLASS_NAME, "decision").text == "edited")
+        self.shot("5-reviewed")
+
+        # a reload keeps every decision: they are on the server, in the feedback file
+        self.open_page()
+        self.wait.until(lambda d: len(self.results()) == before + 9)
+        self.assertEqual(row("c02").get_attribute("class"), "accept")
+        self.assertEqual(row("c03").find_element(By.CLASS_NAME, "decision").text, "rejected: too pushy")
+        self.assertIn("café coffee at home", row("c04").find_element(By.CSS_SELECTOR, "td.text").text)
+        self.shot("6-after-reload")
+        feedback = [json.loads(line) for line in (self.server.workspace / "feedback.jsonl").read_text().splitlines()]
+        self.assertEqual([(f["id"], f["decision"]) for f in feedback], [("c02", "accept"), ("c03", "reject"), ("c04", "edit")])
+        self.assertEqual(feedback[1]["reason"], "too pushy")
+        self.assertEqual(feedback[2]["edited"], "Hi David, the BrewMaster coffee machine makes café coffee at home.")
+        # the same decisions through `generate review --export-dataset`, which reads that file
+        dataset = self.downloads / "cli-dataset.jsonl"
+        subprocess.run([str(GENERATE), "review", "--export-dataset", str(dataset), str(self.server.workspace / "feedback.jsonl")],
+                       check=True, capture_output=True)
+        self.assertEqual(len(dataset.read_text().splitlines()), 2)  # accepted and edited
+
+        # downloads: the pitches table as the workspace holds it, and the feedback file
+        self.by_id("download-pitches").click()
+        self.by_id("download-feedback").click()
+        downloaded = self.downloads / "pitches.csv"
+        deadline = time.time() + 30
+        while time.time() < deadline and not ((self.downloads / "feedback.jsonl").exists() and downloaded.exists()):
+            time.sleep(0.2)
+        self.assertEqual(downloaded.read_bytes(), (self.server.workspace / "pitches.csv").read_bytes())
+        rows = list(csv.DictReader(io.StringIO(downloaded.read_text(encoding="utf-8"))))
+        self.assertEqual(len(rows), before + 9)
+        self.assertEqual((self.downloads / "feedback.jsonl").read_bytes(), (self.server.workspace / "feedback.jsonl").read_bytes())
+        # `generate review` reads the downloaded table: the three decided pitches are not asked again
+        review = subprocess.run([str(GENERATE), "review", str(downloaded), "--feedback", str(self.downloads / "feedback.jsonl")],
+                                input="q\n", capture_output=True, text=True, timeout=60)
+        self.assertIn(f"/{before + 9 - 3} ", review.stdout)
+
+
+class APIKeyTests(unittest.TestCase):
+    def test_sign_in(self):
+        server = Server("--api-key", "s3cret")
+        downloads = Path(tempfile.mkdtemp(prefix="pitch-downloads-"))
+        driver = browser(downloads)
+        try:
+            # the page's API is behind the key like /v1
+            with self.assertRaises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(server.url + "pitch/v1/pitches")
+            self.assertEqual(refused.exception.code, 401)
+            driver.get(server.url)
+            wait = WebDriverWait(driver, 60)
+            wait.until(lambda d: not d.find_element(By.ID, "login-section").get_attribute("hidden"))
+            self.assertTrue(driver.find_element(By.ID, "app").get_attribute("hidden"))
+            driver.find_element(By.ID, "api-key").send_keys("wrong", Keys.ENTER)
+            wait.until(lambda d: d.find_element(By.ID, "login-error").text)
+            driver.save_screenshot(str(SHOTS / "7-sign-in-refused.png"))
+            key = driver.find_element(By.ID, "api-key")
+            key.clear()
+            key.send_keys("s3cret", Keys.ENTER)
+            wait.until(lambda d: not d.find_element(By.ID, "app").get_attribute("hidden"))
+            self.assertIn("sales-demo", driver.find_element(By.ID, "model-line").text)
+        finally:
+            driver.quit()
+            server.stop()
+            shutil.rmtree(downloads, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    unittest.main()
