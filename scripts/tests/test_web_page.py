@@ -16,6 +16,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -264,6 +265,95 @@ class PitchPageTests(unittest.TestCase):
         review = subprocess.run([str(GENERATE), "review", str(downloaded), "--feedback", str(self.downloads / "feedback.jsonl")],
                                 input="q\n", capture_output=True, text=True, timeout=60)
         self.assertIn(f"/{before + 9 - 3} ", review.stdout)
+
+
+def call(url, body=None, content_type="application/json"):
+    """(status, parsed JSON) of a request to the page's API."""
+    data = json.dumps(body).encode() if isinstance(body, dict) else body
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": content_type} if data is not None else {})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+class PageAPITests(unittest.TestCase):
+    """What the page's API does with bad requests and uploads: a clear error naming the field or
+    file, never a crash; a list with a prompt too long fails that customer alone; stop."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server()
+        cls.api = cls.server.url + "pitch/v1/"
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def test_bad_requests(self):
+        olivia = {"fields": OLIVIA, "temperature": 0, "max_tokens": 8}
+        cases = [
+            ("pitch", {**olivia, "temperature": "hot"}, 400, "temperature"),
+            ("pitch", {**olivia, "variants": 17}, 400, "variants"),
+            ("pitch", {**olivia, "seed": -1}, 400, "seed"),
+            ("pitch", {**olivia, "language": "fr"}, 400, "language"),
+            ("pitch", {"fields": {"name": "Olivia"}}, 400, "product"),
+            ("pitch", b"{not json", 400, None),
+            ("feedback", {"id": "nobody", "variant": 1, "decision": "accept"}, 404, "id"),
+            ("feedback", {"id": "form-1", "variant": 1, "decision": "maybe"}, 400, "decision"),
+            ("feedback", {"id": "form-1", "variant": 1, "decision": "edit"}, 400, "edited"),
+            ("lists?name=list.csv", b"name,product\n\xff\xfe,thing\n", 400, "customers"),
+            ("lists?name=list.csv", b"", 400, "customers"),
+            ("lists?name=list.csv&temperature=-1", b"name,product\nA,B\n", 400, "temperature"),
+            ("lists?name=big.csv", b"x" * (4 << 20 | 1), 413, None),
+        ]
+        for path, body, status, param in cases:
+            with self.subTest(path=path, body=body[:60] if isinstance(body, bytes) else body):
+                got, answer = call(self.api + path, body, "application/json" if path in ("pitch", "feedback") else "text/csv")
+                self.assertEqual(got, status, answer)
+                self.assertTrue(answer["error"]["message"])
+                self.assertEqual(answer["error"]["param"], param)
+        self.assertIn("list.csv: line 2: not valid UTF-8", call(self.api + "lists?name=list.csv", b"name,product\n\xff,x\n", "text/csv")[1]["error"]["message"])
+        for name in ["secret", "..%2F..%2Fetc%2Fpasswd", "pitches.csv%00"]:
+            self.assertEqual(call(self.api + "files/" + name)[0], 404, name)
+        self.assertEqual(call(self.server.url + "pitch/v1/lists/99")[0], 404)
+        # the server is still there
+        self.assertEqual(call(self.api + "config")[0], 200)
+        self.assertIsNone(self.server.process.poll())
+
+    def test_long_prompt_one_list_at_a_time_and_stop(self):
+        rows = ["id,name,product,behavior", "long,Ann Lee,Desk lamp," + "browsed lamps " * 400]
+        rows += [f"p{n:02d},Customer {n},Product {n}," for n in range(30)]
+        status, run = call(self.api + "lists?name=many.csv&max_tokens=150&temperature=0.7", "\n".join(rows).encode(), "text/csv")
+        self.assertEqual(status, 200, run)
+        self.assertEqual((run["total"], run["running"]), (31, True))
+        # one list at a time
+        status, answer = call(self.api + "lists?name=again.csv", b"name,product\nA,B\n", "text/csv")
+        self.assertEqual((status, answer["error"]["param"]), (409, "customers"))
+        self.assertIn("many.csv", answer["error"]["message"])
+        # the customer whose prompt is too long fails alone, with its line
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            run = call(self.api + "lists/" + run["id"])[1]
+            if run["rejected"] and run["done"] >= 3:
+                break
+            time.sleep(0.3)
+        self.assertEqual([(r["line"], r["id"]) for r in run["rejected"]], [(2, "long")])
+        self.assertIn("context", run["rejected"][0]["reason"])
+        status, run = call(self.api + "lists/" + run["id"] + "/stop", b"")
+        self.assertEqual(status, 200)
+        deadline = time.time() + 60
+        while run["running"] and time.time() < deadline:
+            time.sleep(0.2)
+            run = call(self.api + "lists/" + run["id"])[1]
+        self.assertFalse(run["running"])
+        self.assertTrue(run["stopped"])
+        self.assertLess(run["done"], 31)
+        # only whole rows were written: the table reads back with every customer done
+        table = list(csv.DictReader(io.StringIO((self.server.workspace / "pitches.csv").read_text(encoding="utf-8"))))
+        self.assertEqual(len(table), run["pitches"])
+        self.assertEqual(call(self.api + "pitches")[1]["count"], run["pitches"])
 
 
 class APIKeyTests(unittest.TestCase):
