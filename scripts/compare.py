@@ -16,8 +16,24 @@ Workloads (as llama-bench defines them; token ids random, no tokenization or sam
 A shared machine's speed drifts by tens of percent within minutes, so the engines take turns:
 --rounds rounds, each running every engine once (the order rotating from round to round), each
 engine doing every workload once untimed and then --reps times. The table gives mean ± sd of
-tokens/s over all rounds' repetitions, the ratio of the means, and the range of the per-round
-ratios (each round's engines ran within a minute or two of each other).
+tokens/s over all rounds' repetitions and, as each ratio, the median of the per-round ratios with
+their range: a round's ratio divides the two engines' means of that round, which ran within a
+minute or two of each other, so one slow spell moves one round's ratio and not the headline (a
+ratio of the means over all rounds would carry it). The tokenizers' ratio is taken the same way.
+
+Decode reads every weight once per token, so its rate follows the machine's read bandwidth, which
+on a shared machine can jump between regimes within seconds. So gpt2-bench's read probe (a
+`gpt2-bench model` run of one token on the small demo model, for the fastest of the probe passes it
+reports) runs before each round's first engine and after every engine: each engine's turn lies
+between two probes, the faster of which sets its bound. Its decode share of that bound is the bytes
+read per decoded token (gpt2-bench's count for the model in float32, the same for every engine:
+the weights and the cached keys and values a tgN step attends to) × its tgN tokens/s ÷ the bound.
+Each probe is called slow or fast (at --regime-gbs; by default at the widest gap between the
+sorted probes if its faster side is at least 1.5 times the slower, else all are one regime), and
+each turn by its two probes, mixed when they differ. The report gives every turn's probes and
+share, the shares by regime, and marks the ratios some of whose rounds paired engines that ran in
+different regimes. gpt2-bench's own bound for swift-gpt2 (probe passes around each repetition) is
+printed as well.
 """
 import argparse
 import atexit
@@ -91,6 +107,40 @@ def stats(values):
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
+def round_ratios(ours, theirs):
+    """The ratios of two engines' per-round means, round by round, with their median and range:
+    a round's engines ran close together in time, so the drift between rounds cancels in each."""
+    each = [a / b for a, b in zip(ours, theirs)]
+    return {"per_round": each, "median": statistics.median(each), "min": min(each), "max": max(each)}
+
+
+# Neighbouring probes of one memory regime sit closer than this factor apart, a shared machine's
+# regimes further (the module docstring, which is --help's text, gives the value too)
+REGIME_GAP = 1.5
+
+
+def regime_split(probes, fixed=None):
+    """The GB/s from which a probe counts as the fast regime: `fixed` (--regime-gbs) if given, else
+    the faster side of the widest gap between the sorted probes if that side is at least REGIME_GAP
+    times the slower; None when every probe is of one regime."""
+    if fixed is not None:
+        return fixed
+    ordered = sorted(probes)
+    gaps = [(upper / lower, upper) for lower, upper in zip(ordered, ordered[1:]) if lower > 0]
+    widest, upper = max(gaps, default=(0, None))
+    return upper if widest >= REGIME_GAP else None
+
+
+def regime(gbs, split):
+    return "one" if split is None else "fast" if gbs >= split else "slow"
+
+
+def turn_regime(before, after, split):
+    """A turn's regime from the probes either side of it: mixed when it may have run in both."""
+    a, b = regime(before, split), regime(after, split)
+    return a if a == b else "mixed"
+
+
 def cpu_name():
     try:
         with open("/proc/cpuinfo") as f:
@@ -122,6 +172,25 @@ def peak_rss_mb():
     return maxrss * (1 if sys.platform == "darwin" else 1024) / 1e6
 
 
+class BandwidthProbe:
+    """The machine's read bandwidth right now, from gpt2-bench's probe: a `gpt2-bench model` run that
+    decodes one token of the small demo model (so that it loads and runs in a moment), for the
+    passes of the probe it reports: those paired with that token and those after it."""
+
+    def __init__(self, args, binary):
+        self.cmd = [str(binary), "model", "-m", str(ROOT / "Models" / "sales-demo"), "-p", "0", "-n", "1", "-r", "1",
+                    "-t", str(args.threads), "--probe-mb", str(args.probe_mb), "--weights", "mapped", "-o", "json"]
+
+    def measure(self):
+        """GB/s: the fastest pass, as gpt2-bench bounds decode by the fastest pass around it."""
+        rows = run_json(self.cmd)
+        passes = [row.get(key) for row in rows for key in ["bandwidth_gbs", "paired_bandwidth_gbs"]]
+        passes = [gbs for gbs in passes if isinstance(gbs, (int, float)) and gbs > 0]
+        if not passes:
+            raise Failure(f"gpt2-bench reported no read bandwidth: {shown(self.cmd)}")
+        return max(passes)
+
+
 class SwiftGPT2:
     """gpt2-bench, built once; each round loads the model afresh (as each llama-bench run does)."""
     name = "swift-gpt2"
@@ -143,7 +212,8 @@ class SwiftGPT2:
             self.version = "swift-gpt2 " + run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]).strip()
         except Failure:  # not a git checkout, or no git
             self.version = "swift-gpt2 (commit unknown)"
-        self.extras = {"load_s": [], "peak_rss_mb": [], "paired_bandwidth_gbs": [], "bound_tps": [], "bound_pct": []}
+        self.extras = {"load_s": [], "peak_rss_mb": [], "bound_mb_per_token": [], "paired_bandwidth_gbs": [], "bound_tps": [],
+                       "bound_pct": []}
         self.fma = None  # whether the binary's Swift kernels fuse multiply-adds, as its rows say
 
     def round(self):
@@ -159,10 +229,12 @@ class SwiftGPT2:
         self.extras["load_s"].append(rows[0]["load_s"])
         self.fma = rows[0].get("fma")
         self.extras["peak_rss_mb"].append(max(r["peak_rss_mb"] for r in rows))
-        # the single-sequence tg row's bound: bandwidth passes right before and after each repetition
+        # the single-sequence tg row's bound: gpt2-bench's probe passes right before and after each
+        # repetition; and its bytes per decoded token, which bound every engine's decode
         paired = next((r for r in rows if r.get("bandwidth_bound_tps")), None)
         if paired is None:
             raise Failure(f"gpt2-bench reported no bandwidth bound for tg{a.gen}")
+        self.extras["bound_mb_per_token"].append(paired["bound_mb_per_token"])
         self.extras["paired_bandwidth_gbs"].append(paired["paired_bandwidth_gbs"])
         self.extras["bound_tps"].append(paired["bandwidth_bound_tps"])
         self.extras["bound_pct"].append(paired["bound_pct"])
@@ -328,10 +400,15 @@ def main():
                         help="swift-gpt2's weight residency (default resident: in the process's memory, as PyTorch holds them)")
     parser.add_argument("--probe-mb", type=int, default=256,
                         help="megabytes gpt2-bench's bandwidth probe reads per pass (keep it well beyond the last-level cache)")
+    parser.add_argument("--regime-gbs", type=float, default=None,
+                        help="read GB/s from which a bandwidth probe counts as the fast memory regime "
+                             "(default: at the widest gap between the sorted probes, if its faster side is at least 1.5 times the slower)")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
     if min(args.threads, args.prompt, args.gen, args.batch, args.batch_gen, args.reps, args.rounds, args.probe_mb) < 1:
         parser.error("--threads, --prompt, --gen, --batch, --batch-gen, --reps, --rounds and --probe-mb must be at least 1")
+    if args.regime_gbs is not None and not args.regime_gbs > 0:
+        parser.error("--regime-gbs must be more than 0")
     if args.gguf is not None and not args.gguf.is_file():
         parser.error(f"--gguf {args.gguf}: no such file")
     if args.bench_binary is not None and not (args.bench_binary.is_file() and os.access(args.bench_binary, os.X_OK)):
@@ -374,12 +451,15 @@ def main():
     ours, theirs = SwiftGPT2(args, model), PyTorch(args, model)
     llama, llama_skipped = llama_or_reason(args, model)
     engines = [ours, theirs] + ([llama] if llama else [])
+    probe = BandwidthProbe(args, ours.binary)
     # samples[engine][workload] = [tokens/s of every timed repetition]; per_round[engine][workload] = [round means]
     samples = {e.name: {} for e in engines}
     per_round = {e.name: {} for e in engines}
     tokenizer = {"swift-gpt2": [], "tiktoken": []}
-    # what the complete rounds measured, kept as it was at the end of each: a failure in a later
-    # round does not lose them
+    # every engine's turn, with the read bandwidth probed right before and right after it
+    turns = []
+    latest_probe = [None]  # GB/s: the "before" of the next turn
+
     def engine_step(engine):
         """One round of the engine's workloads, its samples recorded."""
         def step():
@@ -388,12 +468,28 @@ def main():
                 per_round[engine.name].setdefault(key, []).append(statistics.fmean(values))
         return step
 
+    def probe_step(r, finished=None):
+        """A bandwidth probe, which ends the turn of `finished` (the engine that ran since the last one)."""
+        def step():
+            gbs = probe.measure()
+            if finished is not None:
+                turns.append({"round": r + 1, "engine": finished.name, "before_gbs": latest_probe[0], "after_gbs": gbs})
+            latest_probe[0] = gbs
+        return step
+
+    # what the complete rounds measured, kept as it was at the end of each: a failure in a later
+    # round does not lose them
+    def measured():
+        return copy.deepcopy((samples, per_round, tokenizer, turns, {e.name: e.extras for e in engines}))
+
     rounds, failure = 0, None
-    complete = copy.deepcopy((samples, per_round, tokenizer, {e.name: e.extras for e in engines}))
+    complete = measured()
     for r in range(args.rounds):
         order = engines[r % len(engines):] + engines[:r % len(engines)]
         print(f"round {r + 1}/{args.rounds}: " + ", ".join(e.name for e in order), file=sys.stderr)
-        steps = [(engine.name, engine_step(engine)) for engine in order]
+        steps = [(f"bandwidth probe before {order[0].name}", probe_step(r))]
+        for engine in order:
+            steps += [(engine.name, engine_step(engine)), (f"bandwidth probe after {engine.name}", probe_step(r, engine))]
         if args.text:
             pair = [("swift-gpt2 tokenizer", lambda: tokenizer["swift-gpt2"].append(ours.tokenizer_round(5))),
                     ("tiktoken", lambda: tokenizer["tiktoken"].append(tiktoken_round(args, 5)))]
@@ -407,30 +503,61 @@ def main():
         if failure:
             break
         rounds += 1
-        complete = copy.deepcopy((samples, per_round, tokenizer, {e.name: e.extras for e in engines}))
+        complete = measured()
     if failure:
         if not rounds:
             raise Failure(failure)
-        samples, per_round, tokenizer, extras = complete
+        samples, per_round, tokenizer, turns, extras = complete
         for engine in engines:
             engine.extras = extras[engine.name]
         print(f"compare.py: stopping after {rounds} complete round{'s' if rounds > 1 else ''} of {args.rounds}: "
               "the table and the JSON have what they measured", file=sys.stderr)
 
     workloads = [f"pp{args.prompt}", f"tg{args.gen}", f"b{args.batch} x tg{args.batch_gen}"]
+    tg = f"tg{args.gen}"
+
+    # each turn's bound (the faster probe either side of it), regime and decode share of the bound;
+    # every engine reads the same bytes per decoded token, as gpt2-bench counts them
+    split = regime_split([gbs for t in turns for gbs in (t["before_gbs"], t["after_gbs"])], args.regime_gbs)
+    mb_per_token = statistics.fmean(ours.extras["bound_mb_per_token"])
+    for t in turns:
+        t["bound_gbs"] = max(t["before_gbs"], t["after_gbs"])
+        t["regime"] = turn_regime(t["before_gbs"], t["after_gbs"], split)
+        t["tg_tps"] = per_round[t["engine"]][tg][t["round"] - 1]
+        t["share_pct"] = 100 * t["tg_tps"] * mb_per_token * 1e6 / (t["bound_gbs"] * 1e9)
+    turn_regimes = {(t["round"], t["engine"]): t["regime"] for t in turns}
+    share_by_regime = {}
+    for t in turns:
+        share_by_regime.setdefault(t["regime"], {}).setdefault(t["engine"], []).append(t["share_pct"])
 
     def ratio(a, b, key):
-        if not (samples[a].get(key) and samples[b].get(key)):
+        """a's tokens/s over b's, round by round, and the regimes of the two turns of each round."""
+        if not (per_round[a].get(key) and per_round[b].get(key)):
+            return None
+        entry = round_ratios(per_round[a][key], per_round[b][key])
+        entry["regimes"] = [[turn_regimes[(r, a)], turn_regimes[(r, b)]] for r in range(1, len(entry["per_round"]) + 1)]
+        return entry
+
+    def ratio_cell(entry):
+        if entry is None:
             return "–"
-        mean = statistics.fmean(samples[a][key]) / statistics.fmean(samples[b][key])
-        each = [x / y for x, y in zip(per_round[a][key], per_round[b][key])]
-        return f"{mean:.2f}× ({min(each):.2f}–{max(each):.2f})" if len(each) > 1 else f"{mean:.2f}×"
+        text = f"{entry['median']:.2f}×"
+        if len(entry["per_round"]) > 1:
+            text += f" ({entry['min']:.2f}–{entry['max']:.2f})"
+        # a round whose engines ran in different regimes (or in a turn that spans both) is not like for like
+        differ = sum(1 for a, b in entry["regimes"] if a != b or a == "mixed")
+        return text + (f", regimes differ in {differ} of {len(entry['regimes'])} rounds" if differ else "")
 
     def cell(name, key):
         values = samples[name].get(key)
         return "%.1f ± %.1f" % stats(values) if values else "–"
 
-    bound_pct = ours.extras["bound_pct"]
+    def share_cell(name):
+        shares = [t["share_pct"] for t in turns if t["engine"] == name]
+        return f"{statistics.median(shares):.0f} %" if shares else "–"
+
+    ratios = {f"swift-gpt2 / {other.name}": {key: ratio(ours.name, other.name, key) for key in workloads}
+              for other in engines[1:]}
     print(f"\nmodel: {model}, {args.threads} threads, {rounds} round{'s' if rounds != 1 else ''} × {args.reps} repetitions; "
           f"{ours.version} " + (f"as {args.bench_binary}" if args.bench_binary
                                 else f"built {'with' if args.native else 'without'} -target-cpu native")
@@ -438,23 +565,47 @@ def main():
           + f", weights {args.weights}; "
           f"{theirs.version}" + (f"; {llama.version}" if llama else ""))
     print(f"machine: {cpu_name()}, {os.uname().machine}, {os.cpu_count()} CPUs, Linux {os.uname().release}")
-    print("read bandwidth paired with swift-gpt2's tg runs, per round: "
-          + ", ".join(f"{g:.1f} GB/s (bound {b:.1f} tok/s, tg at {p:.0f} %)"
-                      for g, b, p in zip(ours.extras["paired_bandwidth_gbs"], ours.extras["bound_tps"], bound_pct)))
-    header = "| workload | swift-gpt2 | PyTorch | vs PyTorch (per round) |" + (" llama.cpp | vs llama.cpp (per round) |" if llama else "")
+    print("ratios: swift-gpt2's tokens/s over the other engine's, the median of the per-round ratios (their range)")
+    header = "| workload | swift-gpt2 | PyTorch | vs PyTorch |" + (" llama.cpp | vs llama.cpp |" if llama else "")
     print("\n" + header)
     print("|" + "---|" * (header.count("|") - 1))
     for key in workloads:
-        line = f"| {key} (tok/s) | {cell(ours.name, key)} | {cell(theirs.name, key)} | {ratio(ours.name, theirs.name, key)} |"
+        line = f"| {key} (tok/s) | {cell(ours.name, key)} | {cell(theirs.name, key)} | {ratio_cell(ratios['swift-gpt2 / PyTorch'][key])} |"
         if llama:
-            line += f" {cell(llama.name, key)} | {ratio(ours.name, llama.name, key) if key in samples[llama.name] else ''} |"
+            entry = ratios["swift-gpt2 / llama.cpp"][key]
+            line += f" {cell(llama.name, key)} | {ratio_cell(entry) if entry else ''} |"
         print(line)
+    print(f"| {tg} share of its bound (median of turns) | {share_cell(ours.name)} | {share_cell(theirs.name)} | |"
+          + (f" {share_cell(llama.name)} | |" if llama else ""))
     print(f"| load (s) | {statistics.fmean(ours.extras['load_s']):.3f} | {theirs.extras['load_s'][0]:.2f} | |" + (" | |" if llama else ""))
     print(f"| peak RSS (MB) | {max(ours.extras['peak_rss_mb']):.0f} | {theirs.extras['peak_rss_mb'][0]:.0f} | |" + (" | |" if llama else ""))
     if args.text:
         a, b = tokenizer["swift-gpt2"], tokenizer["tiktoken"]
+        ratios["swift-gpt2 / tiktoken (tokenizer)"] = entry = round_ratios(a, b)
+        spread = f" ({entry['min']:.1f}–{entry['max']:.1f})" if len(a) > 1 else ""
         print(f"\n| tokenizer encode, 1 thread | swift-gpt2 {'%.1f ± %.1f' % stats(a)} MB/s | tiktoken {'%.1f ± %.1f' % stats(b)} MB/s"
-              f" | {statistics.fmean(a) / statistics.fmean(b):.1f}× |")
+              f" | {entry['median']:.1f}×{spread} |")
+
+    probes = [gbs for t in turns for gbs in (t["before_gbs"], t["after_gbs"])]
+    regimes_said = (f"slow below {split:.1f} GB/s, fast from it" + (" (--regime-gbs)" if args.regime_gbs is not None else "")
+                    if split is not None else
+                    f"one regime: {min(probes):.1f}–{max(probes):.1f} GB/s, no gap of {REGIME_GAP}× between neighbours")
+    print(f"\nread bandwidth probed before and after each engine's turn (gpt2-bench's probe, {args.probe_mb} MB, "
+          f"{args.threads} thread{'s' if args.threads > 1 else ''}); {regimes_said}. A turn's bound: the faster probe; "
+          f"its decode share: {mb_per_token:.1f} MB read per decoded token × {tg} tok/s ÷ the bound.")
+    print(f"\n| round | engine | GB/s before → after | regime | {tg} tok/s | share of its bound |")
+    print("|---|---|---|---|---|---|")
+    for t in turns:
+        print(f"| {t['round']} | {t['engine']} | {t['before_gbs']:.1f} → {t['after_gbs']:.1f} | {t['regime']} | "
+              f"{t['tg_tps']:.1f} | {t['share_pct']:.0f} % |")
+    print("\nshare of the bound by regime (median, turns): " + "; ".join(
+        f"{label}: " + ", ".join(f"{e.name} {statistics.median(share_by_regime[label][e.name]):.0f} % "
+                                 f"({len(share_by_regime[label][e.name])})"
+                                 for e in engines if e.name in share_by_regime[label])
+        for label in ["slow", "fast", "mixed", "one"] if label in share_by_regime))
+    print("gpt2-bench's own bound for swift-gpt2's tg (probe passes around each repetition), per round: "
+          + ", ".join(f"{g:.1f} GB/s (bound {b:.1f} tok/s, tg at {p:.0f} %)"
+                      for g, b, p in zip(ours.extras["paired_bandwidth_gbs"], ours.extras["bound_tps"], ours.extras["bound_pct"])))
     if llama:
         if not llama.batched:
             print("\nllama.cpp: llama-batched-bench not on PATH, so no batched row for it")
@@ -462,7 +613,9 @@ def main():
         print(f"\nllama.cpp: skipped ({llama_skipped})")
     if args.json_out:
         result = {"machine": cpu_name(), "threads": args.threads, "rounds": rounds, "reps": args.reps,
-                  "samples_ts": samples, "round_means": per_round, "tokenizer_mb_s": tokenizer,
+                  "samples_ts": samples, "round_means": per_round, "ratios": ratios, "tokenizer_mb_s": tokenizer,
+                  "bandwidth": {"probe_mb": args.probe_mb, "regime_split_gbs": split, "mb_per_token": mb_per_token,
+                                "turns": turns, "share_pct_by_regime": share_by_regime},
                   "versions": {e.name: e.version for e in engines}, "extras": {e.name: e.extras for e in engines}}
         try:
             write_results(args.json_out, json.dumps(result, indent=1) + "\n")
