@@ -16,8 +16,11 @@ struct AttentionLab: ParsableCommand {
             reference (every row up to 256 queries, 32 rows spread over longer prompts; max abs \
             difference ≤ 1e-4). A kernel that fails is not timed, is named on standard error, and \
             makes the command exit with status 1 after the table. The engine's choice for each shape \
-            (AttentionKernels.engineChoice) is marked. JSON rows say whether the Swift kernels fuse \
-            their multiply-adds (`fma`: a build with -Xswiftc -DGPT2_FMA).
+            (AttentionKernels.engineChoice) is marked. CSV and JSON rows also record the threads, the \
+            cache (cold or warm), whether the Swift kernels fuse their multiply-adds (`fma`: a build \
+            with -Xswiftc -DGPT2_FMA), the CPU, the build and the checkout's commit. Timings whose \
+            standard deviation is over a tenth of their mean are named on standard error. \
+            --kernels picks kernels by name; LabKernels.swift says how to add one of your own.
 
             Decode calls start from a cold cache, as in the engine, where a decode step streams the \
             model's weights (hundreds of MB) between two calls of a layer's attention: each call is \
@@ -56,6 +59,9 @@ struct AttentionLab: ParsableCommand {
     @Option(help: ArgumentHelp("JSON rows from scripts/bench_attention_torch.py, drawn in the plot as a reference line (its decode calls run back to back: compare with --warm-decode).", valueName: "path"))
     var reference: String?
 
+    @Option(help: ArgumentHelp("Only these kernels, comma-separated (default: all but naive; see LabKernels.swift to add one).", valueName: "names"))
+    var kernels: String?
+
     @Flag(help: "Also time the naive reference (slow).")
     var includeNaive = false
 
@@ -80,6 +86,19 @@ struct AttentionLab: ParsableCommand {
             throw ValidationError(String(format: "-T, -H, -D and --past: the largest shape needs %.1f GB of buffers; at most 4.3 GB", Double(bytes) / 1e9))
         }
         guard reference == nil || plot != nil else { throw ValidationError("--reference is drawn in the plot: give --plot too") }
+        _ = try chosenKernels()
+    }
+
+    /// The kernels to run: `--kernels`' in the lab's order, or every one (the naive reference only
+    /// with --include-naive).
+    func chosenKernels() throws -> [any AttentionKernel] {
+        guard let kernels else { return labKernels.filter { includeNaive || $0.name != "naive" } }
+        let names = kernels.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let known = labKernels.map(\.name)
+        if let unknown = names.first(where: { !known.contains($0) }) {
+            throw ValidationError("--kernels \(kernels): no kernel \(unknown.isEmpty ? "with an empty name" : unknown) (the lab's: \(known.joined(separator: ", ")))")
+        }
+        return labKernels.filter { names.contains($0.name) }
     }
 
     func run() throws {
@@ -94,7 +113,7 @@ struct AttentionLab: ParsableCommand {
             }
         }
         setThreads(effectiveThreads(threads))
-        let kernels = labKernels.filter { includeNaive || $0.name != "naive" }
+        let kernels = try chosenKernels()
         var rows: [[String: Any]] = []
         var failures: [String] = []
         let modes: [Mode] = mode == .both ? [.prefill, .decode] : [mode]
@@ -110,7 +129,9 @@ struct AttentionLab: ParsableCommand {
                 let passed = difference <= 1e-4  // false for NaN too
                 var row: [String: Any] = ["mode": m.rawValue, "T": T, "past": shape.pastCount, "heads": H, "head_size": D, "kernel": kernel.name,
                                           "max_abs_diff": Double(difference), "check": passed ? "ok" : "FAILED",
-                                          "engine": kernel.name == chosen ? "*" : "", "fma": KernelBuild.fusedMultiplyAdd]
+                                          "engine": kernel.name == chosen ? "*" : "", "fma": KernelBuild.fusedMultiplyAdd,
+                                          "threads": ComputeThreads.count, "cache": m == .decode && !warmDecode ? "cold" : "warm"]
+                    .merging(BenchEnvironment.fields) { first, _ in first }
                 if passed {
                     let seconds = m == .decode && !warmDecode
                         ? try buffers.timeCold(kernel)
@@ -131,8 +152,11 @@ struct AttentionLab: ParsableCommand {
             }
         } } } }
         if format == .md { FileHandle.standardError.write(Data("\n".utf8)) }
-        try printTable(rows, columns: ["mode", "T", "past", "heads", "head_size", "kernel", "gflops", "us_mean", "us_sd", "max_abs_diff", "check", "fastest", "engine"],
-                       format: format)
+        try printTable(rows, columns: ["mode", "T", "past", "heads", "head_size", "kernel", "gflops", "us_mean", "us_sd", "max_abs_diff", "check", "fastest", "engine"]
+                        + (format == .md ? [] : ["threads", "cache", "fma", "cpu", "build", "commit"]), format: format)
+        warnIfNoisy(rows.map { row in
+            ("\(row["kernel"]!) \(row["mode"]!) T=\(row["T"]!) D=\(row["head_size"]!)", row["us_mean"] as? Double, row["us_sd"] as? Double)
+        }, advice: "raise --min-seconds")
         if let plot {
             do {
                 try AttentionPlot(rows: rows, reference: referenceRows, warmDecode: warmDecode).svg()

@@ -1,9 +1,6 @@
 import Dispatch
 import GPT2Kernels
 
-/// Every attention kernel the lab compares, the reference first: the engine's, and this one.
-let labKernels: [any AttentionKernel] = [NaiveAttention(), BLASAttention(), FlashAttention(), FlashDecodeAttention(), TiledAttention()]
-
 /// A lab-only kernel: tiled attention with an online softmax (the flash-attention scheme), in Swift: each query keeps
 /// a running maximum, sum and output while it walks the keys tile by tile, so the scores never
 /// exist as a whole matrix. Heads × query blocks run in parallel; a tile of keys is loaded once

@@ -192,7 +192,7 @@ struct ModelBench: ParsableCommand {
                             "tokens_per_s_mean": stats.mean, "tokens_per_s_sd": stats.sd,
                             "t/s": stats.formatted, "samples_ts": rates,
                             "load_s": loadSeconds, "params": model.parameterCount, "fma": KernelBuild.fusedMultiplyAdd,
-                        ]
+                        ].merging(BenchEnvironment.fields) { first, _ in first }
                         if paired {
                             // a step at position t reads the weights and the t + 1 cached rows
                             // it attends to: (n + 1) / 2 rows on average over tg n from empty
@@ -238,7 +238,9 @@ struct ModelBench: ParsableCommand {
 
         let columns = format == .md
             ? ["model", "threads", "batch", "test", "t/s", "bound_pct"]
-            : ["model", "threads", "batch", "test", "n_prompt", "n_gen", "tokens_per_s_mean", "tokens_per_s_sd", "load_s", "peak_rss_mb", "bandwidth_gbs", "paired_bandwidth_gbs", "bandwidth_bound_tps", "bound_pct"]
+            : ["model", "threads", "batch", "test", "n_prompt", "n_gen", "tokens_per_s_mean", "tokens_per_s_sd", "load_s", "peak_rss_mb", "bandwidth_gbs", "paired_bandwidth_gbs", "bandwidth_bound_tps", "bound_pct", "fma", "cpu", "build", "commit"]
+        warnIfNoisy(rows.map { ("\($0["test"]!) × \($0["batch"]!)", $0["tokens_per_s_mean"] as? Double, $0["tokens_per_s_sd"] as? Double) },
+                    advice: "raise -r")
         if format == .json {
             for i in rows.indices { rows[i].removeValue(forKey: "t/s") }
             try printTable(rows, columns: columns, format: .json)

@@ -42,6 +42,66 @@ var kernelBuildNote: String {
     KernelBuild.fusedMultiplyAdd ? "multiply-adds fused (-DGPT2_FMA)" : "multiplies and adds separate (built without -DGPT2_FMA)"
 }
 
+/// Where and how a benchmark ran, for its CSV and JSON rows.
+enum BenchEnvironment {
+    static var fields: [String: Any] { ["cpu": cpu, "build": build, "commit": commit] }
+
+    /// The CPU's model name (Linux: /proc/cpuinfo's `model name`), or "unknown".
+    static let cpu: String = {
+        let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let line = info.split(separator: "\n").first { $0.hasPrefix("model name") }
+        return line?.split(separator: ":", maxSplits: 1).last?.trimmingCharacters(in: .whitespaces) ?? "unknown"
+    }()
+
+    /// "release" or "debug", with "+fma" for a build with -DGPT2_FMA.
+    static let build: String = {
+        #if DEBUG
+        let configuration = "debug"
+        #else
+        let configuration = "release"
+        #endif
+        return configuration + (KernelBuild.fusedMultiplyAdd ? "+fma" : "")
+    }()
+
+    /// The commit of the checkout this binary sits in, when it runs (its hash, `-dirty` with
+    /// changes: git describe in the first directory above the executable holding `Package.swift`
+    /// and `.git`), or "unknown".
+    static let commit: String = {
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        while directory.path != "/" {
+            let manager = FileManager.default
+            if manager.fileExists(atPath: directory.appendingPathComponent("Package.swift").path),
+               manager.fileExists(atPath: directory.appendingPathComponent(".git").path) {
+                let git = Process(), output = Pipe()
+                git.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+                git.arguments = ["git", "-C", directory.path, "describe", "--always", "--dirty", "--abbrev=12", "--exclude=*"]
+                git.standardOutput = output
+                git.standardError = FileHandle.nullDevice
+                guard (try? git.run()) != nil else { return "unknown" }
+                let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                git.waitUntilExit()
+                let commit = text.trimmingCharacters(in: .whitespacesAndNewlines)
+                return git.terminationStatus == 0 && !commit.isEmpty ? commit : "unknown"
+            }
+            directory.deleteLastPathComponent()
+        }
+        return "unknown"
+    }()
+}
+
+/// Names on standard error the timings whose standard deviation is over a tenth of their mean:
+/// figures from a machine too noisy to compare at face value.
+func warnIfNoisy(_ timings: [(label: String, mean: Double?, sd: Double?)], advice: String) {
+    let noisy = timings.compactMap { timing -> (String, Double)? in
+        guard let mean = timing.mean, let sd = timing.sd, mean > 0, sd / mean > 0.1 else { return nil }
+        return (timing.label, sd / mean)
+    }
+    guard let worst = noisy.max(by: { $0.1 < $1.1 }) else { return }
+    FileHandle.standardError.write(Data(String(
+        format: "gpt2-bench: warning: %d of %d timings vary by more than 10 %% of their mean (worst: %@, sd/mean %.0f %%): the machine was busy; compare alternated runs, or %@\n",
+        noisy.count, timings.count, worst.0, worst.1 * 100, advice).utf8))
+}
+
 /// `requested` threads, or this machine's physical cores where that is fewer (the engine runs at
 /// most one thread per core), saying so on standard error.
 /// Sets the engine's threads (``ComputeThreads``).

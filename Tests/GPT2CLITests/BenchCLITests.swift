@@ -72,10 +72,10 @@ import GPT2Kernels
         #expect(csv.status == 0, "\(csv.stderr)")
         let lines = csv.stdout.split(separator: "\n").map(String.init)
         #expect(lines.first == "model,threads,batch,test,n_prompt,n_gen,tokens_per_s_mean,tokens_per_s_sd,load_s,peak_rss_mb,"
-            + "bandwidth_gbs,paired_bandwidth_gbs,bandwidth_bound_tps,bound_pct")
+            + "bandwidth_gbs,paired_bandwidth_gbs,bandwidth_bound_tps,bound_pct,fma,cpu,build,commit")
         let cells = lines.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
         #expect(cells.map { "\($0[2]) \($0[3])" } == ["1 pp4", "1 tg2", "2 pp4", "2 tg2"])
-        #expect(cells.allSatisfy { $0.count == 14 && $0[0] == "sales-demo" && (Double($0[6]) ?? 0) > 0 })
+        #expect(cells.allSatisfy { $0.count == 18 && $0[0] == "sales-demo" && (Double($0[6]) ?? 0) > 0 })
 
         let md = try CommandRunner.run("gpt2-bench", arguments + ["-o", "md"])
         #expect(md.status == 0, "\(md.stderr)")
@@ -273,6 +273,40 @@ import GPT2Kernels
         // a line per kernel and head size in each of the two panels
         #expect(svg.components(separatedBy: "<polyline").count - 1 == 2 * 2 * kernels.count)
         #expect(svg.contains("2 heads × 16") && svg.contains("2 heads × 24"))
+    }
+
+    @Test("attention lab: --kernels picks kernels by name; rows record threads, cache, CPU, build and commit")
+    func attentionLabKernelsAndMetadata() throws {
+        let output = try CommandRunner.run("gpt2-bench", ["attention", "-T", "32", "-H", "2", "-D", "16", "-t", "1", "--min-seconds", "0.01",
+                                                          "--kernels", "tiled,naive", "-o", "csv"])
+        #expect(output.status == 0, "\(output.stderr)")
+        let lines = output.stdout.split(separator: "\n").map(String.init)
+        let header = lines[0].split(separator: ",").map(String.init)
+        #expect(header.suffix(6) == ["threads", "cache", "fma", "cpu", "build", "commit"])
+        let rows = lines.dropFirst().map { line in
+            Dictionary(uniqueKeysWithValues: zip(header, line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)))
+        }
+        #expect(rows.count == 2 * 2)  // modes × kernels, naive included because named
+        #expect(Set(rows.map { $0["kernel"] ?? "" }) == ["tiled", "naive"])
+        let cpuInfo = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+        let cpu = try #require(cpuInfo.split(separator: "\n").first { $0.hasPrefix("model name") }?.split(separator: ":").last)
+        let git = Process(), pipe = Pipe()
+        git.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        git.arguments = ["git", "-C", TestPaths.packageRoot.path, "rev-parse", "--short=12", "HEAD"]
+        git.standardOutput = pipe
+        try git.run()
+        let head = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        git.waitUntilExit()
+        for row in rows {
+            #expect(row["threads"] == "1")
+            #expect(row["cache"] == (row["mode"] == "decode" ? "cold" : "warm"))
+            #expect(row["cpu"] == cpu.trimmingCharacters(in: .whitespaces))
+            #expect(row["build"] == "release" + (KernelBuild.fusedMultiplyAdd ? "+fma" : ""))
+            #expect(row["commit"]?.hasPrefix(head) == true, "\(row["commit"] ?? "") vs HEAD \(head)")
+        }
+        let unknown = try CommandRunner.run("gpt2-bench", ["attention", "-T", "32", "--kernels", "tiled,fast"])
+        #expect(unknown.status != 0)
+        #expect(unknown.stderr.contains("--kernels tiled,fast: no kernel fast (the lab's: naive, blas, flash, flash-decode, tiled)"))
     }
 
     @Test("tokenizer benchmark: encodes the bundled mixed English/Chinese text by default, as many tokens as the library")
