@@ -21,7 +21,8 @@ import SalesPitch
 ///   `{"event": "pitch", "row"}` per variant (a row of the pitches table, under an id `form-N`),
 ///   `{"event": "error", "message"}`.
 /// - `POST lists?name=FILE&temperature=…`: the customer list as the body (CSV or JSON Lines) →
-///   the run's status; one list runs at a time. `GET lists`: every run's status, latest first;
+///   the run's status; one list runs at a time. A list without an `id` column names its rows
+///   FILE-LINE (`customers-2`), so that two such lists do not share ids in the workspace. `GET lists`: every run's status, latest first;
 ///   `GET lists/ID`; `POST lists/ID/stop`.
 /// - `GET pitches?from=N`: rows of the pitches table from N on, each with its last decision.
 /// - `POST feedback`: `{"id", "variant", "decision": "accept" | "reject" | "edit", "edited", "reason"}`.
@@ -91,7 +92,9 @@ public struct PitchPage: Sendable {
     func handle(_ request: Request, _ body: (Request) async throws -> Response) async -> Response {
         do {
             if let apiKey, request.headers[.authorization] != "Bearer \(apiKey)" {
-                throw PageError(.unauthorized, "This server needs its API key: enter it on the page.", param: "api-key")
+                throw PageError(.unauthorized, request.headers[.authorization] == nil
+                                ? "This server needs its API key: enter it on the page."
+                                : "That is not this server's API key: check it and enter it again.", param: "api-key")
             }
             return try await body(request)
         } catch let error as PageError {
@@ -103,19 +106,20 @@ public struct PitchPage: Sendable {
 
     func config() -> Response {
         Page.json([
-            "model": backend.modelName, "workspace": workspace.directory.path,
+            "model": backend.modelName, "workspace": workspace.directory.path, "max_upload_bytes": maxBodyBytes,
             "defaults": ["temperature": (Double(PitchOptions().parameters.temperature) * 100).rounded() / 100, "variants": 1,
                          "max_tokens": ["en": PitchOptions.defaultMaxTokens[.english]!, "zh": PitchOptions.defaultMaxTokens[.chinese]!]],
         ])
     }
 
-    /// The request's body, up to the limit (413 beyond).
-    func body(of request: Request) async throws -> Data {
+    /// The request's body, up to the limit (413 beyond); `name` names it in the error.
+    func body(of request: Request, name: String = "The request") async throws -> Data {
         var request = request
         do {
             return Data(try await request.collectBody(upTo: maxBodyBytes).readableBytesView)
         } catch let error as HTTPResponseError where error.status == .contentTooLarge {
-            throw PageError(.contentTooLarge, "The upload is larger than \(maxBodyBytes) bytes.")
+            throw PageError(.contentTooLarge, String(format: "%@ is larger than the %.0f MB the page takes: split the list, or run generate pitch --customers on it.",
+                                                     name, Double(maxBodyBytes) / 1_048_576), param: name == "The request" ? nil : "customers")
         }
     }
 
@@ -179,11 +183,19 @@ public struct PitchPage: Sendable {
         let query = Dictionary(request.uri.queryParameters.map { (String($0.key), String($0.value) as Any) }, uniquingKeysWith: { $1 })
         let name = (query["name"] as? String).map { URL(fileURLWithPath: $0).lastPathComponent } ?? "customers.csv"
         let options = try PitchSettings(query).options(model: generator.model)
-        let list: (profiles: [CustomerProfile], rejected: [PitchRejection])
+        var list: (profiles: [CustomerProfile], rejected: [PitchRejection])
         do {
-            list = try CustomerList.read(try await body(of: request), jsonLines: ["jsonl", "ndjson"].contains(URL(fileURLWithPath: name).pathExtension.lowercased()))
+            list = try CustomerList.read(try await body(of: request, name: name),
+                                         jsonLines: ["jsonl", "ndjson"].contains(URL(fileURLWithPath: name).pathExtension.lowercased()))
         } catch let error as CustomerListError {
             throw PageError.invalid("customers", "\(name): \(error.message)")
+        }
+        try Self.checkColumns(list.profiles, rejected: list.rejected, name: name)
+        // Without an id column a row's id is its line, which every such list shares: in the
+        // workspace they are the file's, `customers-2` for line 2 of customers.csv.
+        if !list.profiles.contains(where: { $0["id"] != nil }) {
+            let stem = URL(fileURLWithPath: name).deletingPathExtension().lastPathComponent
+            for index in list.profiles.indices { list.profiles[index].id = "\(stem)-\(list.profiles[index].line ?? index + 2)" }
         }
         let done = try await workspace.keys()
         let variants = 1...options.variants
@@ -197,6 +209,23 @@ public struct PitchPage: Sendable {
         run.start(todo, generator: PitchGenerator(backend: backend, options: options), parallel: generator.maxBatchSize,
                   workspace: workspace, missing: missing)
         return Page.json(run.status)
+    }
+
+    /// A list without customers, or whose rows all lack a column the pitch needs, is refused as a
+    /// whole, naming what is missing, rather than "done" with nothing written.
+    static func checkColumns(_ profiles: [CustomerProfile], rejected: [PitchRejection], name: String) throws(PageError) {
+        guard !profiles.isEmpty else {
+            throw PageError.invalid("customers", rejected.isEmpty
+                                    ? "\(name): no customers (only a header row?)"
+                                    : "\(name): no row could be read (\(rejected.count) rejected; the first: \(rejected[0]))")
+        }
+        let columns = Set(profiles.flatMap(\.fields.keys))
+        let missing = ["name", "product"].filter { !columns.contains($0) }
+        guard missing.isEmpty else {
+            let found = columns.sorted().joined(separator: ", ")
+            let hint = columns.count == 1 && found.contains(";") ? " It looks separated by semicolons: save it as comma-separated CSV." : ""
+            throw PageError.invalid("customers", "\(name): no \(missing.joined(separator: " or ")) column (the columns: \(found)).\(hint)")
+        }
     }
 
     /// `POST feedback`: a reviewer's decision, appended to the feedback file before the answer.

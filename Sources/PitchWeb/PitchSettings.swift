@@ -24,8 +24,9 @@ struct PitchSettings {
             return trimmed?.isEmpty == false ? trimmed : nil
         }
         if let value = text("temperature") {
-            guard let number = Double(value), number.isFinite, number >= 0 else {
-                throw PageError.invalid("temperature", "temperature \(value): must be a number, 0 or more")
+            // the library takes any; past 2 a small model writes noise, which no salesperson wants
+            guard let number = Double(value), (0...2).contains(number) else {
+                throw PageError.invalid("temperature", "temperature \(value): must be a number from 0 to 2")
             }
             temperature = number
         }

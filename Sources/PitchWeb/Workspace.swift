@@ -80,9 +80,8 @@ actor Workspace {
         let table = try open()
         var pitches = pitches
         if newID {
-            var number = rows.count + 1
-            while rowIndex.keys.contains(where: { $0.hasPrefix("form-\(number)\u{0}") }) { number += 1 }
-            for index in pitches.indices { pitches[index].customerID = "form-\(number)" }
+            let used = rows.compactMap { $0["id"].flatMap { $0.hasPrefix("form-") ? Int($0.dropFirst(5)) : nil } }
+            for index in pitches.indices { pitches[index].customerID = "form-\((used.max() ?? 0) + 1)" }
         }
         let made = pitches.map { PitchTable.row($0, model: model) }
         do {

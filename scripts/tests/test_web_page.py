@@ -71,6 +71,7 @@ class Server:
     def stop(self):
         self.process.terminate()
         self.process.wait(timeout=60)
+        self.process.stderr.close()
         shutil.rmtree(self.workspace, ignore_errors=True)
 
 
@@ -80,11 +81,18 @@ def browser(downloads):
     for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1800",
                      "--lang=en-US"]:
         options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
                                               "download.prompt_for_download": False})
     driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)
     driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
     return driver
+
+
+def script_errors(driver):
+    """The page's JavaScript errors so far (a refused request logs too, but is not one)."""
+    return [entry["message"] for entry in driver.get_log("browser")
+            if entry["level"] == "SEVERE" and "Failed to load resource" not in entry["message"]]
 
 
 def cli_pitch(profile, *extra):
@@ -110,6 +118,9 @@ class PitchPageTests(unittest.TestCase):
         cls.driver.quit()
         cls.server.stop()
         shutil.rmtree(cls.downloads, ignore_errors=True)
+
+    def tearDown(self):
+        self.assertEqual(script_errors(self.driver), [])
 
     def shot(self, name):
         self.driver.save_screenshot(str(SHOTS / f"{name}.png"))
@@ -228,6 +239,13 @@ class PitchPageTests(unittest.TestCase):
         row("c04").find_element(By.CLASS_NAME, "edit").click()
         editor = row("c04").find_element(By.CLASS_NAME, "edit-text")
         editor.clear()
+        row("c04").find_element(By.CLASS_NAME, "save").click()  # empty: said in the row, nothing saved
+        self.assertIn("Write the new text first", row("c04").find_element(By.CSS_SELECTOR, ".editor .error").text)
+        editor.send_keys(Keys.ESCAPE)  # closes the editor; the keyboard stays on the row
+        self.assertEqual(self.driver.switch_to.active_element, row("c04").find_element(By.CLASS_NAME, "edit"))
+        row("c04").find_element(By.CLASS_NAME, "edit").click()
+        editor = row("c04").find_element(By.CLASS_NAME, "edit-text")
+        editor.clear()
         editor.send_keys("Hi David, the BrewMaster coffee machine makes café coffee at home.")
         row("c04").find_element(By.CLASS_NAME, "save").click()
         self.wait.until(lambda d: row("c04").find_element(By.CLASS_NAME, "decision").text == "edited")
@@ -306,7 +324,11 @@ class PageAPITests(unittest.TestCase):
             ("lists?name=list.csv", b"name,product\n\xff\xfe,thing\n", 400, "customers"),
             ("lists?name=list.csv", b"", 400, "customers"),
             ("lists?name=list.csv&temperature=-1", b"name,product\nA,B\n", 400, "temperature"),
-            ("lists?name=big.csv", b"x" * (4 << 20 | 1), 413, None),
+            ("lists?name=big.csv", b"x" * (4 << 20 | 1), 413, "customers"),
+            ("lists?name=hot.csv&temperature=3", b"name,product\nA,B\n", 400, "temperature"),
+            ("lists?name=header.csv", b"id,name,product\n", 400, "customers"),
+            ("lists?name=crm.csv", b"id,customer,item\n1,Ann,Lamp\n", 400, "customers"),
+            ("lists?name=semi.csv", b"name;product\nAnn;Lamp\n", 400, "customers"),
         ]
         for path, body, status, param in cases:
             with self.subTest(path=path, body=body[:60] if isinstance(body, bytes) else body):
@@ -314,7 +336,13 @@ class PageAPITests(unittest.TestCase):
                 self.assertEqual(got, status, answer)
                 self.assertTrue(answer["error"]["message"])
                 self.assertEqual(answer["error"]["param"], param)
-        self.assertIn("list.csv: line 2: not valid UTF-8", call(self.api + "lists?name=list.csv", b"name,product\n\xff,x\n", "text/csv")[1]["error"]["message"])
+        message = lambda path, body: call(self.api + path, body, "text/csv")[1]["error"]["message"]
+        self.assertIn("list.csv: line 2: not valid UTF-8", message("lists?name=list.csv", b"name,product\n\xff,x\n"))
+        self.assertIn("big.csv is larger than the 4 MB", message("lists?name=big.csv", b"x" * (4 << 20 | 1)))
+        self.assertEqual(message("lists?name=header.csv", b"id,name,product\n"), "header.csv: no customers (only a header row?)")
+        self.assertEqual(message("lists?name=crm.csv", b"id,customer,item\n1,Ann,Lamp\n"),
+                         "crm.csv: no name or product column (the columns: customer, id, item).")
+        self.assertIn("separated by semicolons", message("lists?name=semi.csv", b"name;product\nAnn;Lamp\n"))
         for name in ["secret", "..%2F..%2Fetc%2Fpasswd", "pitches.csv%00"]:
             self.assertEqual(call(self.api + "files/" + name)[0], 404, name)
         self.assertEqual(call(self.server.url + "pitch/v1/lists/99")[0], 404)
@@ -322,7 +350,22 @@ class PageAPITests(unittest.TestCase):
         self.assertEqual(call(self.api + "config")[0], 200)
         self.assertIsNone(self.server.process.poll())
 
+    def test_lists_without_ids_do_not_share_them(self):
+        # two CRM exports without an id column: line 2 of each is another customer
+        for name, customer in [("north.csv", "Ava Green"), ("south.csv", "Liam Hall")]:
+            status, run = call(self.api + f"lists?name={name}&temperature=0&max_tokens=8",
+                               f"name,product\n{customer},FlexDesk standing desk\n".encode(), "text/csv")
+            self.assertEqual((status, run["total"], run["skipped"]), (200, 1, 0), run)
+            while run["running"]:
+                time.sleep(0.2)
+                run = call(self.api + "lists/" + run["id"])[1]
+            self.assertEqual(run["pitches"], 1)
+        rows = {row["id"]: row["prompt"] for row in call(self.api + "pitches")[1]["rows"]}
+        self.assertIn("Ava Green", rows["north-2"])
+        self.assertIn("Liam Hall", rows["south-2"])
+
     def test_long_prompt_one_list_at_a_time_and_stop(self):
+        before = call(self.api + "pitches")[1]["count"]  # other tests' pitches in this workspace
         rows = ["id,name,product,behavior", "long,Ann Lee,Desk lamp," + "browsed lamps " * 400]
         rows += [f"p{n:02d},Customer {n},Product {n}," for n in range(30)]
         status, run = call(self.api + "lists?name=many.csv&max_tokens=150&temperature=0.7", "\n".join(rows).encode(), "text/csv")
@@ -352,8 +395,8 @@ class PageAPITests(unittest.TestCase):
         self.assertLess(run["done"], 31)
         # only whole rows were written: the table reads back with every customer done
         table = list(csv.DictReader(io.StringIO((self.server.workspace / "pitches.csv").read_text(encoding="utf-8"))))
-        self.assertEqual(len(table), run["pitches"])
-        self.assertEqual(call(self.api + "pitches")[1]["count"], run["pitches"])
+        self.assertEqual(len(table), before + run["pitches"])
+        self.assertEqual(call(self.api + "pitches")[1]["count"], before + run["pitches"])
 
 
 class APIKeyTests(unittest.TestCase):
@@ -371,13 +414,17 @@ class APIKeyTests(unittest.TestCase):
             wait.until(lambda d: not d.find_element(By.ID, "login-section").get_attribute("hidden"))
             self.assertTrue(driver.find_element(By.ID, "app").get_attribute("hidden"))
             driver.find_element(By.ID, "api-key").send_keys("wrong", Keys.ENTER)
-            wait.until(lambda d: d.find_element(By.ID, "login-error").text)
+            wait.until(lambda d: "not this server's API key" in d.find_element(By.ID, "login-error").text)
             driver.save_screenshot(str(SHOTS / "7-sign-in-refused.png"))
             key = driver.find_element(By.ID, "api-key")
             key.clear()
             key.send_keys("s3cret", Keys.ENTER)
             wait.until(lambda d: not d.find_element(By.ID, "app").get_attribute("hidden"))
             self.assertIn("sales-demo", driver.find_element(By.ID, "model-line").text)
+            # signing out asks for the key again
+            driver.find_element(By.ID, "logout").click()
+            self.assertTrue(driver.find_element(By.ID, "app").get_attribute("hidden"))
+            self.assertFalse(driver.find_element(By.ID, "login-section").get_attribute("hidden"))
         finally:
             driver.quit()
             server.stop()

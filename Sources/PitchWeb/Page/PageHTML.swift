@@ -14,6 +14,7 @@ extension Page {
 <header>
   <h1>Sales pitches</h1>
   <p id="model-line" class="quiet">Loading…</p>
+  <button id="logout" type="button" hidden>Sign out</button>
 </header>
 
 <section id="login-section" hidden aria-labelledby="login-title">
@@ -66,7 +67,7 @@ extension Page {
 <section aria-labelledby="list-title">
   <h2 id="list-title">A customer list</h2>
   <p class="quiet">A CSV with a header row (id, name, age, gender, job, interests, behavior, product, industry) or JSON Lines.
-    Choosing the file starts it; customers already written are skipped.</p>
+    Choosing the file starts it; customers already written are skipped. Up to <span id="max-upload">4 MB</span>.</p>
   <div class="actions">
     <label for="customers" class="button">Choose a customer list…</label>
     <input id="customers" type="file" accept=".csv,.jsonl,.ndjson,text/csv" class="visually-hidden">
@@ -93,10 +94,13 @@ extension Page {
     <button id="download-feedback" type="button">Feedback (JSONL)</button>
     <button id="download-dataset" type="button">Fine-tuning data (JSONL)</button>
   </div>
+  <p id="review-error" class="error" role="alert"></p>
+  <div class="table-wrap">
   <table id="results">
     <thead><tr><th scope="col">Customer</th><th scope="col">Profile</th><th scope="col">Pitch</th><th scope="col">Decision</th><th scope="col">Review</th></tr></thead>
     <tbody></tbody>
   </table>
+  </div>
   <p id="no-results" class="quiet">No pitches yet.</p>
 </section>
 </main>

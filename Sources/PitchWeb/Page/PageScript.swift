@@ -25,7 +25,12 @@ class APIError extends Error {
 }
 
 async function api(path, options = {}) {
-  const response = await fetch("/pitch/v1/" + path, { ...options, headers: headers(options.headers) });
+  let response;
+  try {
+    response = await fetch("/pitch/v1/" + path, { ...options, headers: headers(options.headers) });
+  } catch (_) {
+    throw new APIError("Cannot reach the server: is generate serve still running?", 0, null);
+  }
   if (!response.ok) {
     let message = response.status + " " + response.statusText, param = null;
     try { const body = await response.json(); message = body.error.message; param = body.error.param; } catch (_) {}
@@ -60,6 +65,8 @@ async function* jsonLines(response) {
 function showLogin(message) {
   $("login-section").hidden = false;
   $("app").hidden = true;
+  $("logout").hidden = true;
+  $("model-line").textContent = "Sign in to continue.";
   $("login-error").textContent = sessionStorage.getItem("apiKey") ? message : "";
   $("api-key").focus();
 }
@@ -70,12 +77,30 @@ $("login-form").addEventListener("submit", (event) => {
   start();
 });
 
+$("logout").addEventListener("click", () => {
+  sessionStorage.removeItem("apiKey");
+  $("api-key").value = "";
+  showLogin("");
+});
+
 // ---- settings -----------------------------------------------------------------------------
+const settingIds = ["temperature", "max-tokens", "variants", "seed", "language"];
 function settings() {
   const value = (id) => $(id).value.trim();
+  localStorage.setItem("pitchSettings", JSON.stringify(Object.fromEntries(settingIds.map((id) => [id, value(id)]))));
   return { temperature: value("temperature"), max_tokens: value("max-tokens"), variants: value("variants"),
            seed: value("seed"), language: value("language") };
 }
+
+// The settings of the last pitch or list, as they were (a reload keeps them).
+function restoreSettings() {
+  try {
+    const saved = JSON.parse(localStorage.getItem("pitchSettings") || "{}");
+    for (const id of settingIds) if (typeof saved[id] === "string") $(id).value = saved[id];
+  } catch (_) {}
+}
+
+const plural = (count, word) => count + " " + word + (count === 1 ? "" : "s");
 
 const paramIds = { max_tokens: "max-tokens", temperature: "temperature", variants: "variants", seed: "seed", language: "language" };
 function markInvalid(param) {
@@ -111,6 +136,7 @@ $("customer-form").addEventListener("submit", async (event) => {
   button.textContent = "Writing…";
   $("pitch").replaceChildren();
   $("checks").replaceChildren();
+  $("pitch").classList.toggle("many", Number($("variants").value) > 1);
   const boxes = new Map();
   const box = (variant) => {
     if (!boxes.has(variant)) {
@@ -163,11 +189,18 @@ $("customers").addEventListener("change", async () => {
   $("list-error").textContent = "";
   markInvalid(null);
   const query = new URLSearchParams({ name: file.name, ...settings() });
+  if (state.maxUpload && file.size > state.maxUpload) {
+    $("list-error").textContent = file.name + " is " + (file.size / 1048576).toFixed(1) + " MB, larger than the " +
+      Math.round(state.maxUpload / 1048576) + " MB the page takes: split the list, or run generate pitch --customers on it.";
+    $("customers").value = "";
+    return;
+  }
   try {
     const response = await api("lists?" + query, { method: "POST", headers: { "Content-Type": "text/csv" }, body: file });
     showRun(await response.json());
   } catch (error) {
     $("list-error").textContent = error.message;
+    if (error.status !== 409) $("list-status").hidden = true;  // not an earlier list's figures under this error
     markInvalid(error.param === "customers" ? null : error.param);
   } finally {
     $("customers").value = "";
@@ -188,7 +221,8 @@ function showRun(run) {
   $("list-status").hidden = false;
   $("progress").max = Math.max(run.total, 1);
   $("progress").value = run.total ? run.done : 1;
-  const parts = [run.name + ": " + run.done + "/" + run.total + " customers", run.pitches + " pitches (" + run.passed + " passed every check)"];
+  const parts = [run.name + ": " + run.done + "/" + plural(run.total, "customer"),
+                 plural(run.pitches, "pitch").replace("pitchs", "pitches") + " (" + run.passed + " passed every check)"];
   if (run.skipped) parts.push(run.skipped + " already written");
   if (run.rejected.length) parts.push(run.rejected.length + " rejected");
   if (run.running) parts.push(run.eta_s != null ? "ETA " + clock(run.eta_s) : "ETA --:--");
@@ -229,7 +263,7 @@ function counts() {
   const decided = { accept: 0, reject: 0, edit: 0 };
   for (const row of state.rows) if (row.decision) decided[row.decision] += 1;
   const open = state.rows.length - decided.accept - decided.reject - decided.edit;
-  $("review-counts").textContent = state.rows.length + " pitches: " + decided.accept + " accepted, " + decided.edit +
+  $("review-counts").textContent = plural(state.rows.length, "pitch").replace("pitchs", "pitches") + ": " + decided.accept + " accepted, " + decided.edit +
     " edited, " + decided.reject + " rejected, " + open + " to review";
   $("no-results").hidden = state.rows.length > 0;
 }
@@ -274,6 +308,7 @@ function fillRow(tr, row) {
 // saves, Escape cancels.
 function openEditor(tr, kind) {
   const row = state.byKey.get(tr.dataset.id + "\u0000" + tr.dataset.variant);
+  const close = () => { fillRow(tr, row); tr.querySelector("button." + kind).focus(); };
   const cell = tr.querySelector("td.review");
   const input = kind === "edit"
     ? element("textarea", { className: "edit-text", value: row.decision === "edit" ? row.edited : row.pitch.trim() })
@@ -281,12 +316,16 @@ function openEditor(tr, kind) {
   input.setAttribute("aria-label", kind === "edit" ? "New text of the pitch" : "Why it is rejected");
   const save = element("button", { type: "button", className: "save primary", textContent: kind === "edit" ? "Save" : "Reject" });
   const cancel = element("button", { type: "button", className: "cancel", textContent: "Cancel" });
-  const editor = element("div", { className: "editor" }, input, save, cancel);
-  const submit = () => decide(tr, kind === "edit" ? { decision: "edit", edited: input.value } : { decision: "reject", reason: input.value });
+  const problem = element("p", { className: "error", role: "alert" });
+  const editor = element("div", { className: "editor" }, input, save, cancel, problem);
+  const submit = () => {
+    if (kind === "edit" && !input.value.trim()) { problem.textContent = "Write the new text first (or Cancel)."; input.focus(); return; }
+    decide(tr, kind === "edit" ? { decision: "edit", edited: input.value } : { decision: "reject", reason: input.value });
+  };
   save.addEventListener("click", submit);
-  cancel.addEventListener("click", () => fillRow(tr, row));
+  cancel.addEventListener("click", close);
   input.addEventListener("keydown", (event) => {
-    if (event.key === "Escape") fillRow(tr, row);
+    if (event.key === "Escape") close();
     else if (event.key === "Enter" && (kind === "reject" || event.ctrlKey || event.metaKey)) { event.preventDefault(); submit(); }
   });
   cell.replaceChildren(editor);
@@ -302,7 +341,9 @@ async function decide(tr, decision) {
     counts();
     tr.querySelector("button." + decision.decision)?.focus();
   } catch (error) {
-    alert(error.message);
+    const cell = tr.querySelector("td.review");
+    cell.querySelector(".error")?.remove();
+    cell.append(element("p", { className: "error", role: "alert", textContent: error.message }));
   }
 }
 
@@ -317,9 +358,27 @@ for (const [id, name] of [["download-pitches", "pitches.csv"], ["download-feedba
       link.remove();
       setTimeout(() => URL.revokeObjectURL(link.href), 10000);
     } catch (error) {
-      alert(error.message);
+      $("review-error").textContent = error.message;
     }
   });
+}
+
+// Another tab may have decided since: a tab coming back into view shows the workspace as it is.
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible" && !$("app").hidden) reloadRows().catch(() => {});
+});
+
+async function reloadRows() {
+  const { rows } = await getJSON("pitches?from=0");
+  state.rows = [];
+  state.byKey.clear();
+  $("results").tBodies[0].replaceChildren();
+  for (const row of rows) {
+    state.rows.push(row);
+    state.byKey.set(keyOf(row), row);
+    $("results").tBodies[0].append(renderRow(row));
+  }
+  counts();
 }
 
 // ---- start --------------------------------------------------------------------------------
@@ -333,11 +392,12 @@ async function start() {
   }
   $("login-section").hidden = true;
   $("app").hidden = false;
+  $("logout").hidden = !sessionStorage.getItem("apiKey");
   $("model-line").textContent = "Model " + config.model + " · saved in " + config.workspace;
-  state.rows = [];
-  state.byKey.clear();
-  $("results").tBodies[0].replaceChildren();
-  await loadRows();
+  state.maxUpload = config.max_upload_bytes;
+  $("max-upload").textContent = Math.round(config.max_upload_bytes / 1048576) + " MB";
+  restoreSettings();
+  await reloadRows();
   const runs = await getJSON("lists");
   if (runs.length) showRun(runs[0]);
 }

@@ -34,7 +34,10 @@ button:hover, .button:hover { border-color: var(--accent); }
 button:disabled { opacity: 0.55; cursor: default; }
 button.primary { background: var(--accent); border-color: var(--accent); color: #fff; }
 :focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
-input[type=file].visually-hidden:focus-visible + * , input[type=file].visually-hidden:focus + * { outline: 2px solid var(--accent); }
+.button:has(+ input[type=file]:focus-visible) { outline: 2px solid var(--accent); outline-offset: 2px; }
+.table-wrap { overflow-x: auto; }
+#logout { margin-left: auto; }
+#pitch.many .variant::before { content: "Variant " attr(data-variant); display: block; font-size: 0.8rem; color: var(--quiet); }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 .output { display: grid; grid-template-columns: 1fr 16rem; gap: 1rem; margin-top: 1rem; }
 #pitch:empty, #checks:empty { display: none; }
