@@ -19,19 +19,39 @@ package func floatFromHalf(_ bits: UInt16) -> Float {
     }
 }
 
-/// Eight finite halves at `base + byteOffset` → eight floats, exactly, in four vector
-/// instructions: sign-extend to 32 bits, move exponent and mantissa into a float's fields (the
-/// sign lands on the float's sign bit), rescale by 2¹¹² (the difference of the exponent biases),
-/// which also turns half subnormals into the right normal floats. Infinities and NaNs would come
-/// out as large finite values, so the loader refuses float16 matrices that hold them.
+extension KernelBuild {
+    /// Whether ``floatsFromHalves(_:byteOffset:)`` is the CPU's own conversion (the same
+    /// condition). Then float16 matrices decode fastest with an output's weights in one row (row
+    /// dots); widened by SSE2 integer operations, input-major (measured: Benchmarks/README.md).
+    package static var widensHalvesInHardware: Bool {
+        #if (GPT2_FMA && !(os(macOS) && arch(x86_64))) || arch(arm64)
+        true
+        #else
+        false
+        #endif
+    }
+}
+
+/// Eight finite halves at `base + byteOffset` → eight floats, exactly. Where the build may use the
+/// CPU's conversion (x86 with `-DGPT2_FMA`, ARM64), one instruction; elsewhere four vector
+/// instructions that SSE2 has: sign-extend to 32 bits, move exponent and mantissa into a float's
+/// fields (the sign lands on the float's sign bit), rescale by 2¹¹² (the difference of the
+/// exponent biases), which also turns half subnormals into the right normal floats. There
+/// infinities and NaNs would come out as large finite values, so the loader refuses float16
+/// matrices that hold them.
 @inline(__always)
 package func floatsFromHalves(_ base: UnsafeRawPointer, byteOffset: Int) -> SIMD8<Float> {
+    #if (GPT2_FMA && !(os(macOS) && arch(x86_64))) || arch(arm64)  // as KernelBuild.widensHalvesInHardware
+    // the CPU converts: one vcvtph2ps (every x86 CPU with FMA has F16C) or fcvtl pair; exact too
+    return SIMD8<Float>(base.loadUnaligned(fromByteOffset: byteOffset, as: SIMD8<Float16>.self))
+    #else
     // lane by lane, which compiles to one extending load; `init(truncatingIfNeeded:)` is a call
     let h = base.loadUnaligned(fromByteOffset: byteOffset, as: SIMD8<Int16>.self)
     let bits = SIMD8<Int32>(Int32(h[0]), Int32(h[1]), Int32(h[2]), Int32(h[3]),
                             Int32(h[4]), Int32(h[5]), Int32(h[6]), Int32(h[7]))
     let fields = (bits &<< 13) & Int32(bitPattern: 0x8FFF_E000)
     return unsafeBitCast(fields, to: SIMD8<Float>.self) * 0x1p112
+    #endif
 }
 
 /// binary32 → binary16, rounded to nearest, ties to even; overflow gives ±infinity, NaN stays NaN.

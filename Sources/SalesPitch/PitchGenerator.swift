@@ -46,7 +46,7 @@ public struct PitchGenerator: Sendable {
     public func pitches(for profile: CustomerProfile, variants: [Int]? = nil) async throws -> [Pitch] {
         let prompt = try prompt(for: profile)
         let variants = variants ?? Array(1...max(options.variants, 1))
-        var pitches = try await withThrowingTaskGroup(of: Pitch.self) { group in
+        let pitches = try await withThrowingTaskGroup(of: Pitch.self) { group in
             for variant in variants {
                 group.addTask { try await self.pitch(profile, variant: variant, prompt: prompt) }
             }

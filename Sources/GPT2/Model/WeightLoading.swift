@@ -29,6 +29,11 @@ extension GPT2Weights {
             case (.float32, .resident):
                 Matrix(.float32(try index.transposedFloats("\(path).weight", shape: shape, storage: storage)),
                        layout: .outputMajor, inputSize: inputSize, outputSize: outputSize)
+            case (.float16, _) where KernelBuild.widensHalvesInHardware
+                    && (residency == .resident || !index.isStoredAsHalves("\(path).weight")):
+                // copied anyway: transposed on the way, as float32 above, where the rows decode faster
+                Matrix(.float16(try index.transposedHalves("\(path).weight", shape: shape, storage: storage)),
+                       layout: .outputMajor, inputSize: inputSize, outputSize: outputSize)
             case (.int8, _):  // an output's weights in one row, so that each scale covers one output's
                 Matrix(try index.int8Rows("\(path).weight", shape: shape, transposed: true, storage: storage),
                        layout: .outputMajor, inputSize: inputSize, outputSize: outputSize)
@@ -257,6 +262,36 @@ struct TensorIndex {
         }
         return UnsafePointer(buffer.baseAddress!)
     }
+
+    /// The matrix [rows, columns] as a float16 copy of its transpose, [columns, rows], rounded to
+    /// nearest; values beyond ±65504 are refused, as by ``halves(_:shape:residency:storage:)``.
+    func transposedHalves(_ name: String, shape: [Int], storage: WeightStorage) throws -> UnsafePointer<UInt16> {
+        let (file, entry) = try locate(name, shape: shape, storage: storage)
+        let (rows, columns) = (shape[0], shape[1])
+        let buffer = try storage.allocate(entry.elementCount, of: UInt16.self, for: entry.name, in: file.url)
+        file.file.withTransientBytes(entry.range) { source in
+            let tile = 32  // square tiles, so that both sides move whole cache lines
+            for r0 in stride(from: 0, to: rows, by: tile) {
+                for c0 in stride(from: 0, to: columns, by: tile) {
+                    for c in c0..<min(columns, c0 + tile) {
+                        for r in r0..<min(rows, r0 + tile) {
+                            buffer[c * rows + r] = entry.dtype == .F16
+                                ? source.loadUnaligned(fromByteOffset: 2 * (r * columns + c), as: UInt16.self).littleEndian
+                                : halfFromFloat(storedFloat(source, r * columns + c, entry.dtype))
+                        }
+                    }
+                }
+            }
+        }
+        if buffer.contains(where: { $0 & 0x7c00 == 0x7c00 }) {
+            throw ModelLoadingError(.invalidValue, file: file.url,
+                "tensor \"\(entry.name)\" holds a value float16 cannot represent (beyond ±65504); load the model with float32 precision")
+        }
+        return UnsafePointer(buffer.baseAddress!)
+    }
+
+    /// Whether tensor `name` is stored as float16 (and so can be used in place from a map).
+    func isStoredAsHalves(_ name: String) -> Bool { locations[name]?.entry.dtype == .F16 }
 
     /// The matrix [rows, columns] quantized to int8 rows (``quantizeRows``): its own rows, or when
     /// `transposed` its columns (a Conv1D [in, out] matrix as [out, in]). Converted a few rows at a
