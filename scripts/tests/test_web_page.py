@@ -9,11 +9,9 @@ import csv
 import io
 import json
 import os
-import re
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
 import unittest
 import urllib.error
@@ -24,8 +22,9 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
+
+from test_openai_client import Server as APIServer
 
 ROOT = Path(__file__).resolve().parents[2]
 GENERATE = Path(os.environ.get("GENERATE", ROOT / ".build" / "release" / "generate"))
@@ -51,26 +50,16 @@ c10,Lucas Brown,48,male,manager,golf,searched for golf clubs,ProSwing golf clubs
 """
 
 
-class Server:
-    """generate serve on a free loopback port with a fresh workspace, stopped by SIGTERM."""
+class Server(APIServer):
+    """generate serve of the demo model with a fresh workspace; `url` is the page's."""
 
     def __init__(self, *arguments):
         self.workspace = Path(tempfile.mkdtemp(prefix="pitch-workspace-"))
-        self.process = subprocess.Popen([str(GENERATE), "serve", "--model", str(MODEL), "--port", "0",
-                                         "--workspace", str(self.workspace), *arguments],
-                                        stderr=subprocess.PIPE, text=True)
-        line = self.process.stderr.readline()
-        match = re.search(r"http://127\.0\.0\.1:(\d+)/v1", line)
-        if not match:
-            self.process.kill()
-            raise RuntimeError(f"generate serve did not start: {line}")
-        self.url = f"http://127.0.0.1:{match.group(1)}/"
-        self.log = [line]
-        threading.Thread(target=lambda: self.log.extend(self.process.stderr), daemon=True).start()
+        super().__init__("--model", str(MODEL), "--workspace", str(self.workspace), *arguments)
+        self.url = self.base_url.removesuffix("v1")
 
     def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=60)
+        super().stop()
         self.process.stderr.close()
         shutil.rmtree(self.workspace, ignore_errors=True)
 

@@ -227,10 +227,7 @@ struct TensorIndex {
         let halves = try elements(of: entry, in: file, storedAs: .F16, residency: residency, storage: storage) { source, i in
             halfFromFloat(storedFloat(source, i, entry.dtype))
         }
-        if (0..<entry.elementCount).contains(where: { halves[$0] & 0x7c00 == 0x7c00 }) {
-            throw ModelLoadingError(.invalidValue, file: file.url,
-                "tensor \"\(entry.name)\" holds a value float16 cannot represent (beyond ±65504); load the model with float32 precision")
-        }
+        try Self.requireRepresentable(halves, entry, in: file)
         return halves
     }
 
@@ -246,46 +243,45 @@ struct TensorIndex {
     /// The matrix [rows, columns] as a float32 copy of its transpose, [columns, rows].
     func transposedFloats(_ name: String, shape: [Int], storage: WeightStorage) throws -> UnsafePointer<Float> {
         let (file, entry) = try locate(name, shape: shape, storage: storage)
-        let (rows, columns) = (shape[0], shape[1])
-        let buffer = try storage.allocate(entry.elementCount, of: Float.self, for: entry.name, in: file.url)
-        file.file.withTransientBytes(entry.range) { source in
-            let tile = 32  // square tiles, so that both sides move whole cache lines
-            for r0 in stride(from: 0, to: rows, by: tile) {
-                for c0 in stride(from: 0, to: columns, by: tile) {
-                    for c in c0..<min(columns, c0 + tile) {
-                        for r in r0..<min(rows, r0 + tile) {
-                            buffer[c * rows + r] = storedFloat(source, r * columns + c, entry.dtype)
-                        }
-                    }
-                }
-            }
-        }
-        return UnsafePointer(buffer.baseAddress!)
+        return try transposed(entry, in: file, storage: storage) { source, i in storedFloat(source, i, entry.dtype) }
     }
 
     /// The matrix [rows, columns] as a float16 copy of its transpose, [columns, rows], rounded to
     /// nearest; values beyond ±65504 are refused, as by ``halves(_:shape:residency:storage:)``.
     func transposedHalves(_ name: String, shape: [Int], storage: WeightStorage) throws -> UnsafePointer<UInt16> {
         let (file, entry) = try locate(name, shape: shape, storage: storage)
-        let (rows, columns) = (shape[0], shape[1])
-        let buffer = try storage.allocate(entry.elementCount, of: UInt16.self, for: entry.name, in: file.url)
+        let halves = try transposed(entry, in: file, storage: storage) { source, i in
+            entry.dtype == .F16 ? source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian
+                : halfFromFloat(storedFloat(source, i, entry.dtype))
+        }
+        try Self.requireRepresentable(halves, entry, in: file)
+        return halves
+    }
+
+    /// Refuses halves that rounded to infinity: the decode kernels' conversion assumes finite ones.
+    private static func requireRepresentable(_ halves: UnsafePointer<UInt16>, _ entry: SafeTensorsFile.Entry,
+                                             in file: SafeTensorsFile) throws {
+        if (0..<entry.elementCount).contains(where: { halves[$0] & 0x7c00 == 0x7c00 }) {
+            throw ModelLoadingError(.invalidValue, file: file.url,
+                "tensor \"\(entry.name)\" holds a value float16 cannot represent (beyond ±65504); load the model with float32 precision")
+        }
+    }
+
+    /// A copy of the transpose of a 2-D tensor, element `i` of the source converted by `convert`.
+    @inline(__always)  // so that `convert` is inlined into the loop
+    private func transposed<T>(_ entry: SafeTensorsFile.Entry, in file: SafeTensorsFile, storage: WeightStorage,
+                               convert: (UnsafeRawPointer, Int) -> T) throws -> UnsafePointer<T> {
+        let (rows, columns) = (entry.shape[0], entry.shape[1])
+        let buffer = try storage.allocate(entry.elementCount, of: T.self, for: entry.name, in: file.url)
         file.file.withTransientBytes(entry.range) { source in
             let tile = 32  // square tiles, so that both sides move whole cache lines
             for r0 in stride(from: 0, to: rows, by: tile) {
                 for c0 in stride(from: 0, to: columns, by: tile) {
                     for c in c0..<min(columns, c0 + tile) {
-                        for r in r0..<min(rows, r0 + tile) {
-                            buffer[c * rows + r] = entry.dtype == .F16
-                                ? source.loadUnaligned(fromByteOffset: 2 * (r * columns + c), as: UInt16.self).littleEndian
-                                : halfFromFloat(storedFloat(source, r * columns + c, entry.dtype))
-                        }
+                        for r in r0..<min(rows, r0 + tile) { buffer[c * rows + r] = convert(source, r * columns + c) }
                     }
                 }
             }
-        }
-        if buffer.contains(where: { $0 & 0x7c00 == 0x7c00 }) {
-            throw ModelLoadingError(.invalidValue, file: file.url,
-                "tensor \"\(entry.name)\" holds a value float16 cannot represent (beyond ±65504); load the model with float32 precision")
         }
         return UnsafePointer(buffer.baseAddress!)
     }
