@@ -13,8 +13,9 @@ struct ServeCommand: AsyncParsableCommand {
             Existing OpenAI client code runs against it with only its base URL changed, e.g. \
             OpenAI(base_url="http://127.0.0.1:8080/v1", api_key="unused"). Concurrent requests share \
             each forward pass. At / a web page writes, reviews and exports pitches (one customer or \
-            a customer list), keeping its work in --workspace. One line per request goes to standard error. SIGINT or SIGTERM stops \
-            accepting connections and finishes the requests in flight (up to a minute).
+            a customer list), keeping its work in --workspace. One line per request goes to standard \
+            error. SIGINT or SIGTERM stops accepting connections and finishes the requests in flight \
+            (up to a minute).
 
             Exit codes: \(GenerateTool.exitCodes)
             """
@@ -51,6 +52,12 @@ struct ServeCommand: AsyncParsableCommand {
         if !(1...16).contains(parallel) { throw ValidationError("--parallel \(parallel): must be in 1...16") }
         if maxQueue < 0 { throw ValidationError("--max-queue \(maxQueue): must be at least 0") }
         if apiKey?.isEmpty == true { throw ValidationError("--api-key: must not be empty") }
+        // the page writes there as it goes: a path it cannot use is said now, not at the first pitch
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: workspace, isDirectory: &isDirectory) {
+            if !isDirectory.boolValue { throw ValidationError("--workspace \(workspace): is a file, not a directory") }
+            if !FileManager.default.isWritableFile(atPath: workspace) { throw ValidationError("--workspace \(workspace): cannot write to it") }
+        }
     }
 
     func run() async throws {

@@ -388,6 +388,15 @@ class PageAPITests(unittest.TestCase):
         self.assertEqual(call(self.api + "pitches")[1]["count"], before + run["pitches"])
 
 
+class WorkspaceFlagTests(unittest.TestCase):
+    def test_unusable_workspace_is_refused_at_start(self):
+        with tempfile.NamedTemporaryFile() as file:
+            result = subprocess.run([str(GENERATE), "serve", "--port", "0", "--workspace", file.name],
+                                    capture_output=True, text=True, timeout=60)
+        self.assertEqual(result.returncode, 64, result.stderr)
+        self.assertIn(f"--workspace {file.name}: is a file, not a directory", result.stderr)
+
+
 class APIKeyTests(unittest.TestCase):
     def test_sign_in(self):
         server = Server("--api-key", "s3cret")
