@@ -120,8 +120,11 @@ actor Workspace {
         case "pitches.csv": return FileManager.default.contents(atPath: pitchesURL.path) ?? Data()
         case "feedback.jsonl": return FileManager.default.contents(atPath: feedbackURL.path) ?? Data()
         case "dataset.jsonl":
-            let feedback = (try? Feedback.read(feedbackURL)) ?? Array(decisions.values)
-            return Data(Feedback.dataset(feedback).utf8)
+            do {
+                return Data(Feedback.dataset(try Feedback.read(feedbackURL)).utf8)
+            } catch {
+                throw PageError(.internalServerError, "workspace \(feedbackURL.path): \(error)")
+            }
         default: throw PageError(.notFound, "no file \(name): pitches.csv, feedback.jsonl or dataset.jsonl")
         }
     }

@@ -260,10 +260,13 @@ class PitchPageTests(unittest.TestCase):
         # downloads: the pitches table as the workspace holds it, and the feedback file
         self.by_id("download-pitches").click()
         self.by_id("download-feedback").click()
+        self.by_id("download-dataset").click()
         downloaded = self.downloads / "pitches.csv"
         deadline = time.time() + 30
-        while time.time() < deadline and not ((self.downloads / "feedback.jsonl").exists() and downloaded.exists()):
+        while time.time() < deadline and not all((self.downloads / name).exists()
+                                                 for name in ["pitches.csv", "feedback.jsonl", "dataset.jsonl"]):
             time.sleep(0.2)
+        self.assertEqual((self.downloads / "dataset.jsonl").read_bytes(), dataset.read_bytes())
         self.assertEqual(downloaded.read_bytes(), (self.server.workspace / "pitches.csv").read_bytes())
         rows = list(csv.DictReader(io.StringIO(downloaded.read_text(encoding="utf-8"))))
         self.assertEqual(len(rows), before + 9)
