@@ -200,7 +200,7 @@ public struct PitchPage: Sendable {
         let done = try await workspace.keys()
         let variants = 1...options.variants
         let missing: @Sendable (CustomerProfile) -> [Int]? = { profile in
-            variants.filter { !done.contains(Workspace.key(profile.id, $0)) }
+            variants.filter { !done.contains(PitchTable.key(profile.id, $0)) }
         }
         let todo = list.profiles.filter { missing($0)?.isEmpty == false }
         let run = try runs.add { id in

@@ -20,8 +20,6 @@ actor Workspace {
         self.directory = directory
     }
 
-    static func key(_ id: String, _ variant: Int) -> String { "\(id)\u{0}\(variant)" }
-
     /// Opens the files on first use (making the directory), with what an earlier run left there.
     private func open() throws(PageError) -> PitchTable {
         if let table { return table }
@@ -33,13 +31,12 @@ actor Workspace {
         do {
             let (table, rows) = try PitchTable.open(pitchesURL)
             self.table = table
-            self.rows = []
             for row in rows { remember(row) }
         } catch {
             throw PageError(.internalServerError, "workspace \(pitchesURL.path): \(error)")
         }
         do {
-            for item in try Feedback.read(feedbackURL) { decisions[Self.key(item.id, item.variant)] = item }
+            for item in try Feedback.read(feedbackURL) { decisions[PitchTable.key(item.id, item.variant)] = item }
         } catch {
             throw PageError(.internalServerError, "workspace \(feedbackURL.path): \(error)")
         }
@@ -47,7 +44,7 @@ actor Workspace {
     }
 
     private func remember(_ row: [String: String]) {
-        rowIndex[Self.key(row["id"] ?? "", Int(row["variant"] ?? "") ?? 0)] = rows.count
+        rowIndex[PitchTable.key(of: row)] = rows.count
         rows.append(row)
     }
 
@@ -66,7 +63,7 @@ actor Workspace {
     }
 
     private func withDecision(_ row: [String: String]) -> [String: String] {
-        guard let decision = decisions[Self.key(row["id"] ?? "", Int(row["variant"] ?? "") ?? 0)] else { return row }
+        guard let decision = decisions[PitchTable.key(of: row)] else { return row }
         var row = row
         row["decision"] = decision.decision.rawValue
         row["edited"] = decision.edited
@@ -97,7 +94,7 @@ actor Workspace {
     func decide(id: String, variant: Int, decision: Feedback.Decision, edited: String?, reason: String?)
         throws(PageError) -> [String: String] {
         _ = try open()
-        guard let index = rowIndex[Self.key(id, variant)] else {
+        guard let index = rowIndex[PitchTable.key(id, variant)] else {
             throw PageError(.notFound, "no pitch \(id) variant \(variant) in the workspace", param: "id")
         }
         let row = rows[index]
@@ -108,7 +105,7 @@ actor Workspace {
         } catch {
             throw PageError(.internalServerError, "workspace \(feedbackURL.path): cannot write (\(error))")
         }
-        decisions[Self.key(id, variant)] = feedback
+        decisions[PitchTable.key(id, variant)] = feedback
         return withDecision(row)
     }
 

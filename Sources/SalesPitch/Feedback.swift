@@ -78,11 +78,11 @@ public struct Feedback: Codable, Sendable, Equatable {
     /// per accepted or edited pitch (the last decision on a pitch counts).
     public static func dataset(_ feedback: [Feedback]) -> String {
         var last: [String: Int] = [:]
-        for (index, item) in feedback.enumerated() { last["\(item.id)\u{0}\(item.variant)"] = index }
+        for (index, item) in feedback.enumerated() { last[PitchTable.key(item.id, item.variant)] = index }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return feedback.enumerated().compactMap { index, item -> String? in
-            guard last["\(item.id)\u{0}\(item.variant)"] == index, let completion = item.completion,
+            guard last[PitchTable.key(item.id, item.variant)] == index, let completion = item.completion,
                   let data = try? encoder.encode(["prompt": item.prompt, "completion": completion]) else { return nil }
             return String(decoding: data, as: UTF8.self) + "\n"
         }.joined()

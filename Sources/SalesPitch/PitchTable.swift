@@ -15,6 +15,13 @@ public struct PitchTable: Sendable {
 
     static func isJSONLines(_ url: URL) -> Bool { ["jsonl", "ndjson"].contains(url.pathExtension.lowercased()) }
 
+    /// What names a pitch: its customer's id and its variant (feedback, resumed runs and the page
+    /// go by it).
+    public static func key(_ id: String, _ variant: Int) -> String { "\(id)\u{0}\(variant)" }
+
+    /// The ``key(_:_:)`` of a row of the table.
+    public static func key(of row: [String: String]) -> String { key(row["id"] ?? "", Int(row["variant"] ?? "") ?? 0) }
+
     /// One row of the table.
     public static func row(_ pitch: Pitch, model: String) -> [String: String] {
         [

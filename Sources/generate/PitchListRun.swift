@@ -15,15 +15,13 @@ struct PitchListRun: Sendable {
     let model: String
     let quiet: Bool
 
-    static func key(_ id: String, _ variant: Int) -> String { "\(id)\u{0}\(variant)" }
-
     init(list: (profiles: [CustomerProfile], rejected: [PitchRejection]), out: URL, errors: URL?, model: String, quiet: Bool) throws {
         profiles = list.profiles
         rejectedRows = list.rejected
         do {
             let (table, rows) = try PitchTable.open(out)
             self.table = table
-            done = Set(rows.compactMap { row in row["id"].flatMap { id in row["variant"].map { Self.key(id, Int($0) ?? 0) } } })
+            done = Set(rows.map(PitchTable.key(of:)))  // every row of a table has both columns
         } catch {
             // an existing file of another kind is bad data; one that cannot be created, an I/O error
             let exists = FileManager.default.fileExists(atPath: out.path)
@@ -37,7 +35,7 @@ struct PitchListRun: Sendable {
     func run(generator: PitchGenerator, parallel: Int) async throws {
         let variants = 1...generator.options.variants
         let missing: @Sendable (CustomerProfile) -> [Int]? = { [done] profile in
-            variants.filter { !done.contains(Self.key(profile.id, $0)) }
+            variants.filter { !done.contains(PitchTable.key(profile.id, $0)) }
         }
         let todo = profiles.filter { !(missing($0)?.isEmpty ?? true) }
         let progress = Progress(total: todo.count, skipped: profiles.count - todo.count, quiet: quiet)

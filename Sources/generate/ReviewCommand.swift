@@ -70,7 +70,7 @@ struct ReviewCommand: AsyncParsableCommand {
         let feedbackURL = URL(fileURLWithPath: feedback)
         let reviewed: Set<String>
         do {
-            reviewed = Set(try Feedback.read(feedbackURL).map { "\($0.id)\u{0}\($0.variant)" })
+            reviewed = Set(try Feedback.read(feedbackURL).map { PitchTable.key($0.id, $0.variant) })
         } catch {
             throw CLIError.data("--feedback \(feedback): \(error)")
         }
@@ -81,7 +81,7 @@ struct ReviewCommand: AsyncParsableCommand {
                 : FileManager.default.createFile(atPath: feedback, contents: nil) else {
             throw CLIError.io("--feedback \(feedback): cannot write to it")
         }
-        let pending = rows.filter { !reviewed.contains("\($0["id"] ?? "")\u{0}\(Int($0["variant"] ?? "") ?? 0)") }
+        let pending = rows.filter { !reviewed.contains(PitchTable.key(of: $0)) }
         var counts: [String: Int] = [:]
         for (index, row) in pending.enumerated() {
             try Console.out(Self.show(row, number: index + 1, of: pending.count))
