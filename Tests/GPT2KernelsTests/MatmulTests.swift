@@ -181,6 +181,40 @@ import TestSupport
         }
     }
 
+    /// A sequence's outputs must not depend on the sequences decoding beside it (the row kernels
+    /// take four rows of x at a time, and the rest one by one): each row of a 13-row product, bit for
+    /// bit, equals the same row alone, in float32, float16 and int8, both layouts.
+    @Test("each row's outputs are the same bits whichever rows run with it")
+    func rowsIndependent() {
+        let problem = Problem(M: 13, n: 100, out: 70, seed: 5)
+        func product(_ w: Matrix, rows: Range<Int>) -> [Float] {
+            var y = [Float](repeating: .nan, count: rows.count * problem.out)
+            problem.x.withUnsafeBufferPointer { xp in problem.bias.withUnsafeBufferPointer { bp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    matmul(xp.baseAddress! + rows.lowerBound * problem.n, rows: rows.count, w, bias: bp.baseAddress!,
+                           into: DenseRows(yp.baseAddress!, width: problem.out))
+                }
+            } }
+            return y
+        }
+        func check(_ w: Matrix, _ name: String) {
+            let together = product(w, rows: 0..<problem.M)
+            for m in 0..<problem.M {
+                let alone = product(w, rows: m..<(m + 1))
+                let row = together[(m * problem.out)..<((m + 1) * problem.out)]
+                #expect(zip(alone, row).allSatisfy { $0.bitPattern == $1.bitPattern }, "\(name): row \(m) differs from it alone")
+            }
+        }
+        for path in Self.paths {
+            problem.withMatrix(half: path.half, layout: path.layout) { check($0, "\(path)") }
+        }
+        let (q, scales) = Int8Tests.quantized(problem.wT, rows: problem.out, n: problem.n)
+        q.withUnsafeBufferPointer { qp in scales.withUnsafeBufferPointer { sp in
+            check(Matrix(.int8(qp.baseAddress!, scales: sp.baseAddress!), layout: .outputMajor, inputSize: problem.n,
+                         outputSize: problem.out), "int8")
+        } }
+    }
+
     @Test("split: three parts into scattered rows, nothing else written", arguments: [1, 2, 5, 16, 20, 33])
     func split(rows M: Int) {
         let width = 40

@@ -27,15 +27,30 @@ func attention(_ h: UnsafePointer<Float>, rows groups: RowGroups, c_attn: Linear
 
     // out = softmax(q · Kᵀ · scale) · V per head and sequence, by the kernel fastest for the shape
     KernelProfile.measure("attention") {
-        var start = 0
-        for (tokens, cache) in batch {
-            let T = tokens.count, P = cache.count
-            let shape = AttentionShape(queryCount: T, keyCount: P + T, headCount: headCount, headSize: C / headCount)
-            AttentionKernels.engineChoice(for: shape).run(AttentionArguments(
-                shape: shape, queries: q + start * C, queryStride: C,
-                keys: cache.keys(layer: layer), values: cache.values(layer: layer), keyValueStride: C,
-                output: out + start * C, outputStride: C, scale: scale))
-            start += T
+        let starts = batch.reduce(into: [0]) { $0.append($0.last! + $1.tokens.count) }
+        func arguments(_ s: Int) -> AttentionArguments {
+            let (tokens, cache) = batch[s]
+            let shape = AttentionShape(queryCount: tokens.count, keyCount: cache.count + tokens.count,
+                                       headCount: headCount, headSize: C / headCount)
+            return AttentionArguments(shape: shape, queries: q + starts[s] * C, queryStride: C,
+                                      keys: cache.keys(layer: layer), values: cache.values(layer: layer), keyValueStride: C,
+                                      output: out + starts[s] * C, outputStride: C, scale: scale)
+        }
+        // a sequence's prompt: its kernel, on every thread
+        for s in batch.indices where batch[s].tokens.count > 1 {
+            let a = arguments(s)
+            AttentionKernels.engineChoice(for: a.shape).run(a)
+        }
+        // the sequences decoding one token each: one sequence per thread, on its own (the same
+        // chunks of keys as alone, merged alike, so the same result)
+        let decoding = batch.indices.filter { batch[$0].tokens.count == 1 }
+        if decoding.count == 1 {
+            let a = arguments(decoding[0])
+            AttentionKernels.engineChoice(for: a.shape).run(a)
+        } else {
+            parallelRanges(decoding.count, minimumPerPart: 1) { part in
+                for i in part { FlashDecodeAttention(serial: true).run(arguments(decoding[i])) }
+            }
         }
     }
 }

@@ -13,8 +13,12 @@ package struct FlashDecodeAttention: AttentionKernel {
     /// from a cold cache even 16 rows per thread (48 KB of keys and values for GPT-2 124M) read
     /// faster on two cores than on one.
     package var minimumChunkKeys = 16
+    /// Whether the chunks run one after another on the calling thread, for a caller that runs
+    /// several sequences' attention in parallel: the same chunks, merged the same way, so the
+    /// result is the same to the bit.
+    package var serial = false
 
-    package init() {}
+    package init(serial: Bool = false) { self.serial = serial }
 
     package func run(_ a: AttentionArguments) {
         for t in 0..<a.shape.queryCount {
@@ -41,12 +45,13 @@ package struct FlashDecodeAttention: AttentionKernel {
                 let p = base + c * perChunk
                 return Partial(maximum: p, sum: p + H, output: p + 2 * H)
             }
-            parallelRanges(chunks, minimumPerPart: 1) { range in  // chunks write disjoint partials
+            func attend(_ range: Range<Int>) {  // chunks write disjoint partials
                 for c in range {
                     let start = c * chunkSize
                     attendChunk(a, row: t, keys: start..<min(visible, start + chunkSize), into: partial(c))
                 }
             }
+            if serial { attend(0..<chunks) } else { parallelRanges(chunks, minimumPerPart: 1, attend) }
             // merge: out_h = Σ_c e^(m_c - M) o_c / Σ_c e^(m_c - M) l_c
             let out = a.output + t * a.outputStride
             for h in 0..<H {

@@ -55,31 +55,46 @@ private func accumulate<F: WeightFormat, D: MatmulDestination>(
             for tileStart in Swift.stride(from: partStart, to: partEnd, by: tile) {
                 let tileEnd = min(partEnd, tileStart + tile)
                 let vectorEnd = tileStart + (tileEnd - tileStart) / 8 * 8
-                for m in 0..<M {
-                    let xm = x + m * inputs + i
-                    let x0 = xm[0], x1 = xm[quarter], x2 = xm[2 * quarter], x3 = xm[3 * quarter]
-                    let s0 = SIMD8<Float>(repeating: x0), s1 = SIMD8<Float>(repeating: x1)
-                    let s2 = SIMD8<Float>(repeating: x2), s3 = SIMD8<Float>(repeating: x3)
-                    let out = acc.row(m, part: p)
-                    let rawOut = UnsafeMutableRawPointer(out)
+                var m = 0
+                while m < M {
+                    // two rows of x at once where there are two, each weight vector loaded for both
+                    let pair = m + 1 < M
+                    let xa = x + m * inputs + i, xb = pair ? xa + inputs : xa
+                    let sa = Scales4(xa, quarter), sb = Scales4(xb, quarter)
+                    let outA = acc.row(m, part: p), outB = pair ? acc.row(m + 1, part: p) : outA
+                    let rawA = UnsafeMutableRawPointer(outA), rawB = UnsafeMutableRawPointer(outB)
                     var c = tileStart
-                    while c < vectorEnd {
-                        // wrapping index arithmetic (c < outputs cannot overflow): the overflow
-                        // checks cost a third of a batched decode, where this loop is compute-bound
-                        let offset = c &* F.size, outOffset = (c &- partStart) &* 4
-                        // two chains of multiply-adds, so a pass waits on two FMA latencies, not four
-                        var a = rawOut.loadUnaligned(fromByteOffset: outOffset, as: SIMD8<Float>.self)
-                        var b = s0 * F.load8(w0, byteOffset: offset)
-                        a = multiplyAdd(a, s1, F.load8(w1, byteOffset: offset))
-                        b = multiplyAdd(b, s2, F.load8(w2, byteOffset: offset))
-                        a = multiplyAdd(a, s3, F.load8(w3, byteOffset: offset))
-                        rawOut.storeBytes(of: a + b, toByteOffset: outOffset, as: SIMD8<Float>.self)
-                        c &+= 8
+                    // wrapping index arithmetic below (c < outputs cannot overflow): the overflow
+                    // checks cost a third of a batched decode, where this loop is compute-bound
+                    if pair {
+                        while c < vectorEnd {
+                            let offset = c &* F.size, outOffset = (c &- partStart) &* 4
+                            let v0 = F.load8(w0, byteOffset: offset), v1 = F.load8(w1, byteOffset: offset)
+                            let v2 = F.load8(w2, byteOffset: offset), v3 = F.load8(w3, byteOffset: offset)
+                            let a = sa.added(to: rawA.loadUnaligned(fromByteOffset: outOffset, as: SIMD8<Float>.self), v0, v1, v2, v3)
+                            let b = sb.added(to: rawB.loadUnaligned(fromByteOffset: outOffset, as: SIMD8<Float>.self), v0, v1, v2, v3)
+                            rawA.storeBytes(of: a, toByteOffset: outOffset, as: SIMD8<Float>.self)
+                            rawB.storeBytes(of: b, toByteOffset: outOffset, as: SIMD8<Float>.self)
+                            c &+= 8
+                        }
+                    } else {
+                        while c < vectorEnd {
+                            let offset = c &* F.size, outOffset = (c &- partStart) &* 4
+                            let a = sa.added(to: rawA.loadUnaligned(fromByteOffset: outOffset, as: SIMD8<Float>.self),
+                                             F.load8(w0, byteOffset: offset), F.load8(w1, byteOffset: offset),
+                                             F.load8(w2, byteOffset: offset), F.load8(w3, byteOffset: offset))
+                            rawA.storeBytes(of: a, toByteOffset: outOffset, as: SIMD8<Float>.self)
+                            c &+= 8
+                        }
                     }
-                    for c in vectorEnd..<tileEnd {
-                        out[c - partStart] += x0 * F.load(w0, index: c) + x1 * F.load(w1, index: c)
-                            + x2 * F.load(w2, index: c) + x3 * F.load(w3, index: c)
+                    for r in m..<(pair ? m + 2 : m + 1) {
+                        let xm = x + r * inputs + i, out = acc.row(r, part: p)
+                        for c in vectorEnd..<tileEnd {
+                            out[c - partStart] += xm[0] * F.load(w0, index: c) + xm[quarter] * F.load(w1, index: c)
+                                + xm[2 * quarter] * F.load(w2, index: c) + xm[3 * quarter] * F.load(w3, index: c)
+                        }
                     }
+                    m += pair ? 2 : 1
                 }
             }
         }
@@ -89,5 +104,27 @@ private func accumulate<F: WeightFormat, D: MatmulDestination>(
         for m in 0..<M {
             for c in 0..<outputs { acc.element(m, c).pointee += x[m * inputs + i] * F.load(row, index: c) }
         }
+    }
+}
+
+/// One row of x's four inputs for the four rows of W that ``accumulate`` streams at once, each
+/// in every lane.
+private struct Scales4 {
+    let s0: SIMD8<Float>, s1: SIMD8<Float>, s2: SIMD8<Float>, s3: SIMD8<Float>
+
+    @inline(__always) init(_ x: UnsafePointer<Float>, _ quarter: Int) {
+        s0 = SIMD8(repeating: x[0]); s1 = SIMD8(repeating: x[quarter])
+        s2 = SIMD8(repeating: x[2 * quarter]); s3 = SIMD8(repeating: x[3 * quarter])
+    }
+
+    /// `out + s0·v0 + s1·v1 + s2·v2 + s3·v3` in two chains of multiply-adds, so that a pass waits
+    /// on two FMA latencies, not four; always in this order, whichever rows run together.
+    @inline(__always) func added(to out: SIMD8<Float>, _ v0: SIMD8<Float>, _ v1: SIMD8<Float>, _ v2: SIMD8<Float>,
+                                 _ v3: SIMD8<Float>) -> SIMD8<Float> {
+        var a = out, b = s0 * v0
+        a = multiplyAdd(a, s1, v1)
+        b = multiplyAdd(b, s2, v2)
+        a = multiplyAdd(a, s3, v3)
+        return a + b
     }
 }

@@ -94,6 +94,44 @@ private func pairProducts(_ w: UnsafePointer<Int8>, _ k: Int, _ x: SIMD16<Int32>
         &+ SIMD8<Int32>(p[1], p[3], p[5], p[7], p[9], p[11], p[13], p[15])
 }
 
+/// Sixteen int8 weights from `w + k`, widened to int32 (with ``pairSums(_:_:)``, one `pmaddwd`).
+@inline(__always)
+private func weights16(_ w: UnsafePointer<Int8>, _ k: Int) -> SIMD16<Int32> {
+    let v = UnsafeRawPointer(w).loadUnaligned(fromByteOffset: k, as: SIMD16<Int8>.self)
+    var wide = SIMD16<Int32>()
+    for lane in 0..<16 { wide[lane] = Int32(v[lane]) }
+    return wide
+}
+
+/// Products of sixteen widened weights and inputs, summed in adjacent pairs, as ``pairProducts(_:_:_:)``.
+@inline(__always)
+private func pairSums(_ w: SIMD16<Int32>, _ x: SIMD16<Int32>) -> SIMD8<Int32> {
+    let p = w &* x
+    return SIMD8<Int32>(p[0], p[2], p[4], p[6], p[8], p[10], p[12], p[14])
+        &+ SIMD8<Int32>(p[1], p[3], p[5], p[7], p[9], p[11], p[13], p[15])
+}
+
+/// One block's exact sums for four weight rows with one row of x.
+private struct IntSums4 {
+    var a = SIMD8<Int32>(), b = SIMD8<Int32>(), c = SIMD8<Int32>(), d = SIMD8<Int32>()
+    @inline(__always) mutating func add(_ w: (SIMD16<Int32>, SIMD16<Int32>, SIMD16<Int32>, SIMD16<Int32>), _ x: SIMD16<Int32>) {
+        a &+= pairSums(w.0, x); b &+= pairSums(w.1, x); c &+= pairSums(w.2, x); d &+= pairSums(w.3, x)
+    }
+}
+
+/// Four weight rows' running float sums with one row of x: each block's exact sums times its
+/// scales (`scales[k]`: weight row k's scale × the input's), as ``Int8Rows/dot4(_:_:_:_:input:)`` adds them.
+private struct Accumulators4 {
+    var a = SIMD8<Float>(), b = SIMD8<Float>(), c = SIMD8<Float>(), d = SIMD8<Float>()
+    @inline(__always) mutating func add(_ sums: IntSums4, _ scales: SIMD4<Float>) {
+        a = multiplyAdd(a, floats(sums.a), SIMD8(repeating: scales[0]))
+        b = multiplyAdd(b, floats(sums.b), SIMD8(repeating: scales[1]))
+        c = multiplyAdd(c, floats(sums.c), SIMD8(repeating: scales[2]))
+        d = multiplyAdd(d, floats(sums.d), SIMD8(repeating: scales[3]))
+    }
+    @inline(__always) var totals: SIMD4<Float> { SIMD4(horizontalSum(a), horizontalSum(b), horizontalSum(c), horizontalSum(d)) }
+}
+
 /// Sixteen int16 inputs from `x + k`, widened to int32.
 @inline(__always)
 private func inputs16(_ x: UnsafePointer<Int16>, _ k: Int) -> SIMD16<Int32> {
@@ -163,6 +201,50 @@ package struct Int8Rows: DotRows {
             result.1 += Float(sums.1) * (sb[block] * s)
             result.2 += Float(sums.2) * (sc[block] * s)
             result.3 += Float(sums.3) * (sd[block] * s)
+        }
+        return result
+    }
+
+    @inline(__always) package func dot4x4(_ a: Int, _ b: Int, _ c: Int, _ d: Int, inputs m: Int) -> Tile4x4 {
+        let n = rowLength, blocks = int8Blocks(rowLength: n)
+        let (qa, qb, qc, qd) = (q + a &* n, q + b &* n, q + c &* n, q + d &* n)
+        let (sa, sb, sc, sd) = (scales + a &* blocks, scales + b &* blocks, scales + c &* blocks, scales + d &* blocks)
+        let xq = UnsafePointer(x.values) + m &* n, xs = x.scales + m &* blocks
+        // t[j]: the four weight rows' running sums with x row m + j, as in dot4
+        var t = (Accumulators4(), Accumulators4(), Accumulators4(), Accumulators4())
+        var i = 0, block = 0
+        while i &+ int8BlockSize <= n {  // whole blocks
+            var sums = (IntSums4(), IntSums4(), IntSums4(), IntSums4())
+            var k = i
+            while k < i &+ int8BlockSize {  // each weight widened once for the four rows of x
+                let w = (weights16(qa, k), weights16(qb, k), weights16(qc, k), weights16(qd, k))
+                sums.0.add(w, inputs16(xq, k))
+                sums.1.add(w, inputs16(xq + n, k))
+                sums.2.add(w, inputs16(xq + 2 &* n, k))
+                sums.3.add(w, inputs16(xq + 3 &* n, k))
+                k &+= 16
+            }
+            let weightScales = SIMD4<Float>(sa[block], sb[block], sc[block], sd[block])
+            t.0.add(sums.0, weightScales * xs[block])
+            t.1.add(sums.1, weightScales * xs[block &+ blocks])
+            t.2.add(sums.2, weightScales * xs[block &+ 2 &* blocks])
+            t.3.add(sums.3, weightScales * xs[block &+ 3 &* blocks])
+            i &+= int8BlockSize
+            block &+= 1
+        }
+        var result = (t.0.totals, t.1.totals, t.2.totals, t.3.totals)
+        if i < n {  // a shorter last block, per row of x as in dot4
+            func tail(_ j: Int) -> SIMD4<Float> {
+                var sums = SIMD4<Int32>()
+                for k in i..<n {
+                    let v = Int32(xq[j &* n &+ k])
+                    sums &+= SIMD4(Int32(qa[k]), Int32(qb[k]), Int32(qc[k]), Int32(qd[k])) &* v
+                }
+                let s = xs[j &* blocks &+ block]
+                return SIMD4<Float>(Float(sums[0]), Float(sums[1]), Float(sums[2]), Float(sums[3]))
+                    * (SIMD4<Float>(sa[block], sb[block], sc[block], sd[block]) * s)
+            }
+            result.0 += tail(0); result.1 += tail(1); result.2 += tail(2); result.3 += tail(3)
         }
         return result
     }

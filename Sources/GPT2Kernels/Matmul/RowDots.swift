@@ -27,15 +27,26 @@ package func rowDots<W: DotRows, D: MatmulDestination>(
         let base = adding ? e.pointee : 0
         e.pointee = base + (bias.map { $0[r] } ?? 0) + value
     }
+    @inline(__always) func store4(_ values: SIMD4<Float>, _ m: Int, _ rows: (Int, Int, Int, Int)) {
+        store(values[0], m, rows.0); store(values[1], m, rows.1); store(values[2], m, rows.2); store(values[3], m, rows.3)
+    }
     let chunks = rowDotChunks(rows: outputs, rowLength: n, elementSize: w.elementSize)
     parallelChunks(chunks) { _, range in
         // four rows at a time, one from each quarter of the range: four long streams, which the
         // core's prefetchers follow better than one; the four rows stay in L1 while every x uses them
         let quarter = range.count / 4
         for r in range.lowerBound..<(range.lowerBound + quarter) {
-            for m in 0..<M {
-                let (a, b, c, d) = w.dot4(r, r + quarter, r + 2 * quarter, r + 3 * quarter, input: m)
-                store(a, m, r); store(b, m, r + quarter); store(c, m, r + 2 * quarter); store(d, m, r + 3 * quarter)
+            let rows = (r, r + quarter, r + 2 * quarter, r + 3 * quarter)
+            var m = 0
+            while m + 4 <= M {  // four rows of x at once: each weight loaded (and widened) once for four
+                let t = w.dot4x4(rows.0, rows.1, rows.2, rows.3, inputs: m)
+                store4(t.0, m, rows); store4(t.1, m + 1, rows); store4(t.2, m + 2, rows); store4(t.3, m + 3, rows)
+                m += 4
+            }
+            while m < M {
+                let (a, b, c, d) = w.dot4(rows.0, rows.1, rows.2, rows.3, input: m)
+                store4(SIMD4(a, b, c, d), m, rows)
+                m += 1
             }
         }
         for r in (range.lowerBound + 4 * quarter)..<range.upperBound {
@@ -63,6 +74,9 @@ package protocol DotRows {
     var elementSize: Int { get }
     /// Weight rows `a`, `b`, `c`, `d` each dotted with row `m` of x, loading each lane of x once.
     func dot4(_ a: Int, _ b: Int, _ c: Int, _ d: Int, input m: Int) -> (Float, Float, Float, Float)
+    /// The same with rows `m..<m + 4` of x, each weight loaded once for the four: element `[j][k]`
+    /// is weight row k (of a, b, c, d) with row `m + j`, bit for bit what `dot4` gives for it.
+    func dot4x4(_ a: Int, _ b: Int, _ c: Int, _ d: Int, inputs m: Int) -> Tile4x4
     /// Weight row `r` dotted with row `m` of x.
     func dot(_ r: Int, input m: Int) -> Float
 }
@@ -77,6 +91,9 @@ package struct FormatRows<F: WeightFormat>: DotRows {
     @inline(__always) private func row(_ r: Int) -> UnsafeRawPointer { base + r &* rowLength &* F.size }
     @inline(__always) package func dot4(_ a: Int, _ b: Int, _ c: Int, _ d: Int, input m: Int) -> (Float, Float, Float, Float) {
         GPT2Kernels.dot4(row(a), row(b), row(c), row(d), F.self, x + m &* rowLength, rowLength)
+    }
+    @inline(__always) package func dot4x4(_ a: Int, _ b: Int, _ c: Int, _ d: Int, inputs m: Int) -> Tile4x4 {
+        GPT2Kernels.dot4x4(row(a), row(b), row(c), row(d), F.self, x + m &* rowLength, rowLength)
     }
     @inline(__always) package func dot(_ r: Int, input m: Int) -> Float {
         GPT2Kernels.dot(row(r), F.self, x + m &* rowLength, rowLength)
@@ -105,6 +122,50 @@ private func dot4<F: WeightFormat>(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer,
         result.1 += F.load(b, index: i) * x[i]
         result.2 += F.load(c, index: i) * x[i]
         result.3 += F.load(d, index: i) * x[i]
+        i += 1
+    }
+    return result
+}
+
+/// Four results for each of four rows of x: `[j][k]` is weight row k with x row j.
+package typealias Tile4x4 = (SIMD4<Float>, SIMD4<Float>, SIMD4<Float>, SIMD4<Float>)
+
+extension SIMD4 where Scalar == Float {
+    @inline(__always) init(sums a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>, _ d: SIMD8<Float>) {
+        self.init(horizontalSum(a), horizontalSum(b), horizontalSum(c), horizontalSum(d))
+    }
+}
+
+/// ``dot4(_:_:_:_:_:_:_:)`` for the four rows of x at `x`, `n` apart: sixteen accumulators, each
+/// summed in the same order as there, so that a row's results do not depend on its neighbours.
+@inline(__always)
+private func dot4x4<F: WeightFormat>(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ c: UnsafeRawPointer, _ d: UnsafeRawPointer,
+                                     _ format: F.Type, _ x: UnsafePointer<Float>, _ n: Int) -> Tile4x4 {
+    var a0 = SIMD8<Float>(), b0 = SIMD8<Float>(), c0 = SIMD8<Float>(), d0 = SIMD8<Float>()
+    var a1 = SIMD8<Float>(), b1 = SIMD8<Float>(), c1 = SIMD8<Float>(), d1 = SIMD8<Float>()
+    var a2 = SIMD8<Float>(), b2 = SIMD8<Float>(), c2 = SIMD8<Float>(), d2 = SIMD8<Float>()
+    var a3 = SIMD8<Float>(), b3 = SIMD8<Float>(), c3 = SIMD8<Float>(), d3 = SIMD8<Float>()
+    let x0 = UnsafeRawPointer(x), x1 = x0 + n &* 4, x2 = x1 + n &* 4, x3 = x2 + n &* 4
+    var i = 0
+    while i < n / 8 * 8 {  // wrapping arithmetic below: i < n, so nothing can overflow
+        let offset = i &* F.size, xOffset = i &* 4
+        let wa = F.load8(a, byteOffset: offset), wb = F.load8(b, byteOffset: offset)
+        let wc = F.load8(c, byteOffset: offset), wd = F.load8(d, byteOffset: offset)
+        var lane = x0.loadUnaligned(fromByteOffset: xOffset, as: SIMD8<Float>.self)
+        a0 = multiplyAdd(a0, wa, lane); b0 = multiplyAdd(b0, wb, lane); c0 = multiplyAdd(c0, wc, lane); d0 = multiplyAdd(d0, wd, lane)
+        lane = x1.loadUnaligned(fromByteOffset: xOffset, as: SIMD8<Float>.self)
+        a1 = multiplyAdd(a1, wa, lane); b1 = multiplyAdd(b1, wb, lane); c1 = multiplyAdd(c1, wc, lane); d1 = multiplyAdd(d1, wd, lane)
+        lane = x2.loadUnaligned(fromByteOffset: xOffset, as: SIMD8<Float>.self)
+        a2 = multiplyAdd(a2, wa, lane); b2 = multiplyAdd(b2, wb, lane); c2 = multiplyAdd(c2, wc, lane); d2 = multiplyAdd(d2, wd, lane)
+        lane = x3.loadUnaligned(fromByteOffset: xOffset, as: SIMD8<Float>.self)
+        a3 = multiplyAdd(a3, wa, lane); b3 = multiplyAdd(b3, wb, lane); c3 = multiplyAdd(c3, wc, lane); d3 = multiplyAdd(d3, wd, lane)
+        i &+= 8
+    }
+    var result = (SIMD4<Float>(sums: a0, b0, c0, d0), SIMD4<Float>(sums: a1, b1, c1, d1),
+                  SIMD4<Float>(sums: a2, b2, c2, d2), SIMD4<Float>(sums: a3, b3, c3, d3))
+    while i < n {  // as dot4's tail, per row of x
+        let w = SIMD4<Float>(F.load(a, index: i), F.load(b, index: i), F.load(c, index: i), F.load(d, index: i))
+        result.0 += w * x[i]; result.1 += w * x[n + i]; result.2 += w * x[2 * n + i]; result.3 += w * x[3 * n + i]
         i += 1
     }
     return result
