@@ -60,7 +60,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "generate",
-            dependencies: ["GPT2", "GPT2Hub", "SalesPitch", "GPT2Server", "PitchWeb", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["GPT2", "GPT2Kernels", "GPT2Hub", "SalesPitch", "GPT2Server", "PitchWeb", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "gpt2-bench",

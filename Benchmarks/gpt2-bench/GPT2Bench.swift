@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GPT2
+import GPT2Kernels
 
 @main
 struct GPT2Bench: AsyncParsableCommand {
@@ -15,6 +16,7 @@ struct GPT2Bench: AsyncParsableCommand {
     /// Runs the command, then ends without exit handlers (see `terminate` in the generate tool:
     /// OpenBLAS's can hang when the exit comes from a non-main thread).
     static func main() async {
+        BLAS.restartIfOpenBLASMisreadTheCPU()
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

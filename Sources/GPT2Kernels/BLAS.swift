@@ -74,4 +74,25 @@ package enum BLAS {
         return "\(config) (\(core))"
         #endif
     }
+
+    /// Starts this program again, with the same arguments, when OpenBLAS took the CPU for a much
+    /// older one; returns otherwise (and if the new start fails). OpenBLAS picks its kernels for
+    /// the CPU it recognizes, once, as it loads; Debian's 0.3.21 takes CPUs newer than it (an
+    /// Emerald Rapids Xeon) for a Prescott and runs SSE3 kernels, several times slower on prompts.
+    /// Where it fell back like that, `OPENBLAS_CORETYPE` is unset and the CPU has AVX-512 or
+    /// AVX2, the new start names the nearest core OpenBLAS knows (SKYLAKEX, HASWELL) in it. For
+    /// executables, first thing: a library cannot change OpenBLAS's choice once it is loaded.
+    package static func restartIfOpenBLASMisreadTheCPU() {
+        #if os(Linux)
+        guard getenv("OPENBLAS_CORETYPE") == nil,
+              ["prescott", "core2", "penryn", "dunnington", "nehalem", "atom"].contains(String(cString: openblas_get_corename()).lowercased()),
+              let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let flagLine = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return }
+        let flags = Set(flagLine.split(separator: " "))
+        guard let core = flags.contains("avx512f") ? "SKYLAKEX" : flags.contains("avx2") ? "HASWELL" : nil else { return }
+        setenv("OPENBLAS_CORETYPE", core, 1)
+        execv("/proc/self/exe", CommandLine.unsafeArgv)
+        unsetenv("OPENBLAS_CORETYPE")  // not started again: carry on as loaded
+        #endif
+    }
 }

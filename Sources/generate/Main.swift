@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GPT2
+import GPT2Kernels
 import Synchronization
 
 @main
@@ -37,6 +38,7 @@ struct GenerateTool: AsyncParsableCommand {
     /// Parses and runs the command, turning every user error into one line on standard error and
     /// an exit code (see `exitCodes`); help and version requests print as usual.
     static func main() async {
+        BLAS.restartIfOpenBLASMisreadTheCPU()
         // Swift would repair them silently (U+FFFD), where the same bytes in a file are refused
         for index in 1..<max(Int(CommandLine.argc), 1) where CommandLine.unsafeArgv[index].flatMap({ String(validatingCString: $0) }) == nil {
             Console.err("generate: error: argument \(index) is not valid UTF-8\n")
