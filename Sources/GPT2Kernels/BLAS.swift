@@ -69,9 +69,16 @@ package enum BLAS {
         #if canImport(Accelerate)
         return "Accelerate"
         #else
-        let config = String(cString: openblas_get_config())
-        let core = String(cString: openblas_get_corename())
-        return "\(config) (\(core))"
+        return "\(String(cString: openblas_get_config())) (\(coreName ?? ""))"
+        #endif
+    }
+
+    /// The CPU core OpenBLAS chose its kernels for (e.g. `Haswell`); nil with Accelerate.
+    package static var coreName: String? {
+        #if canImport(Accelerate)
+        nil
+        #else
+        String(cString: openblas_get_corename())
         #endif
     }
 
@@ -85,7 +92,7 @@ package enum BLAS {
     package static func restartIfOpenBLASMisreadTheCPU() {
         #if os(Linux)
         guard getenv("OPENBLAS_CORETYPE") == nil,
-              ["prescott", "core2", "penryn", "dunnington", "nehalem", "atom"].contains(String(cString: openblas_get_corename()).lowercased()),
+              ["prescott", "core2", "penryn", "dunnington", "nehalem", "atom"].contains(coreName?.lowercased() ?? ""),
               let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
               let flagLine = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return }
         let flags = Set(flagLine.split(separator: " "))

@@ -37,8 +37,9 @@ package func accumulateChunks(inputs: Int, outputs: Int, elementSize: Int) -> [R
 /// acc[m, :] += Σ_{i in rows} x[m, i] · W[i, :]. The rows go four at a time, one from each
 /// quarter of the range, so the core reads four long front-to-back streams, which its prefetchers
 /// follow best (better than four neighbouring rows, which restart every row, or one stream). In
-/// column tiles small enough that the tile of four rows stays in L1 while every m uses it; tiles
-/// never straddle two parts of the destination.
+/// column tiles small enough that the tile of four rows stays in L1 while every m uses it, two m
+/// at a time (each weight vector loaded once for both); tiles never straddle two parts of the
+/// destination.
 @inline(__always)
 private func accumulate<F: WeightFormat, D: MatmulDestination>(
     _ x: UnsafePointer<Float>, M: Int, _ w: UnsafeRawPointer, _ format: F.Type, inputs: Int, outputs: Int,

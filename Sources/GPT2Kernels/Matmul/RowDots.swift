@@ -2,7 +2,8 @@
 // contiguous weight row. OpenBLAS's sgemm packs the whole matrix for so few rows of x, and its
 // sgemv splits the output columns between threads; here the threads take contiguous ranges of
 // whole weight rows, each read once as four front-to-back streams, and every row of x is dotted
-// with them while they are in L1.
+// with them while they are in L1. Rows of x go four at a time (sixteen sums in registers), so that
+// a batched step loads, or widens, each weight once for four sequences rather than once for each.
 
 /// `y[M, out] = x[M, in] · Wᵀ + bias` for W stored [out, in] in format `F`, or `y += …` when
 /// `adding`; then `activation` on each finished element. The threads share out W's rows in
