@@ -120,10 +120,12 @@ struct ModelBench: ParsableCommand {
         var generator = SystemRandomNumberGenerator()
         for path in modelPaths {
             let perModelPeak = resetPeakResident()
+            let residentBefore = residentBytes()  // the process without this model: runtime, OpenBLAS, threads
             let firstRow = rows.count
             var model: GPT2Model!
             let loadSeconds = try measure { model = try GPT2Model(directory: URL(fileURLWithPath: path), residency: weights,
                                                                       precision: precision) }
+            let residentLoaded = residentBytes()
             let name = URL(fileURLWithPath: path).lastPathComponent
             let V = model.config.vocabularySize
             func tokens(_ count: Int) -> [Int] { (0..<count).map { _ in Int.random(in: 0..<V, using: &generator) } }
@@ -220,9 +222,10 @@ struct ModelBench: ParsableCommand {
             }
             // this model's own peak where the system can restart the count, else the process's so far
             let peak = Double(peakResidentBytes() - (probe?.bytes ?? 0)) / 1e6
-            notes.append(String(format: "%@: peak resident memory of its tests: %.0f MB%@", name, peak,
-                                perModelPeak ? "" : " (the process's peak so far)"))
-            for i in firstRow..<rows.count { rows[i]["peak_rss_mb"] = peak }
+            let before = Double(residentBefore) / 1e6
+            notes.append(String(format: "%@: peak resident memory of its tests: %.0f MB%@; resident before loading %.0f MB, after %.0f MB",
+                                name, peak, perModelPeak ? "" : " (the process's peak so far)", before, Double(residentLoaded) / 1e6))
+            for i in firstRow..<rows.count { (rows[i]["peak_rss_mb"], rows[i]["rss_before_load_mb"]) = (peak, before) }
         }
 
         if let probe {
@@ -238,7 +241,7 @@ struct ModelBench: ParsableCommand {
 
         let columns = format == .md
             ? ["model", "threads", "batch", "test", "t/s", "bound_pct"]
-            : ["model", "threads", "batch", "test", "n_prompt", "n_gen", "tokens_per_s_mean", "tokens_per_s_sd", "load_s", "peak_rss_mb", "bandwidth_gbs", "paired_bandwidth_gbs", "bandwidth_bound_tps", "bound_pct", "fma", "cpu", "build", "commit"]
+            : ["model", "threads", "batch", "test", "n_prompt", "n_gen", "tokens_per_s_mean", "tokens_per_s_sd", "load_s", "peak_rss_mb", "rss_before_load_mb", "bandwidth_gbs", "paired_bandwidth_gbs", "bandwidth_bound_tps", "bound_pct", "fma", "cpu", "build", "commit"]
         warnIfNoisy(rows.map { ("\($0["test"]!) × \($0["batch"]!)", $0["tokens_per_s_mean"] as? Double, $0["tokens_per_s_sd"] as? Double) },
                     advice: "raise -r")
         if format == .json {
