@@ -42,8 +42,11 @@ extension KernelBuild {
 @inline(__always)
 package func floatsFromHalves(_ base: UnsafeRawPointer, byteOffset: Int) -> SIMD8<Float> {
     #if (GPT2_FMA && !(os(macOS) && arch(x86_64))) || arch(arm64)  // as KernelBuild.widensHalvesInHardware
-    // the CPU converts: one vcvtph2ps (every x86 CPU with FMA has F16C) or fcvtl pair; exact too
-    return SIMD8<Float>(base.loadUnaligned(fromByteOffset: byteOffset, as: SIMD8<Float16>.self))
+    // the CPU converts: one vcvtph2ps (every x86 CPU with FMA has F16C) or fcvtl pair; exact too.
+    // Lane by lane, which LLVM merges into that one instruction: the vector initializer is a
+    // generic function the inliner may leave as a call (it did in the four-row tile)
+    let h = base.loadUnaligned(fromByteOffset: byteOffset, as: SIMD8<Float16>.self)
+    return SIMD8<Float>(Float(h[0]), Float(h[1]), Float(h[2]), Float(h[3]), Float(h[4]), Float(h[5]), Float(h[6]), Float(h[7]))
     #else
     // lane by lane, which compiles to one extending load; `init(truncatingIfNeeded:)` is a call
     let h = base.loadUnaligned(fromByteOffset: byteOffset, as: SIMD8<Int16>.self)

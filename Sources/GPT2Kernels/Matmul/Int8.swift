@@ -94,19 +94,19 @@ private func pairProducts(_ w: UnsafePointer<Int8>, _ k: Int, _ x: SIMD16<Int32>
         &+ SIMD8<Int32>(p[1], p[3], p[5], p[7], p[9], p[11], p[13], p[15])
 }
 
-/// Sixteen int8 weights from `w + k`, widened to int32 (with ``pairSums(_:_:)``, one `pmaddwd`).
+/// Sixteen int8 weights at `w + k`, for ``pairSums(_:_:)``.
 @inline(__always)
-private func weights16(_ w: UnsafePointer<Int8>, _ k: Int) -> SIMD16<Int32> {
-    let v = UnsafeRawPointer(w).loadUnaligned(fromByteOffset: k, as: SIMD16<Int8>.self)
-    var wide = SIMD16<Int32>()
-    for lane in 0..<16 { wide[lane] = Int32(v[lane]) }
-    return wide
+private func weights16(_ w: UnsafePointer<Int8>, _ k: Int) -> SIMD16<Int8> {
+    UnsafeRawPointer(w).loadUnaligned(fromByteOffset: k, as: SIMD16<Int8>.self)
 }
 
-/// Products of sixteen widened weights and inputs, summed in adjacent pairs, as ``pairProducts(_:_:_:)``.
+/// ``pairProducts(_:_:_:)`` of weights already loaded, widened here for each use: LLVM makes one
+/// `pmaddwd` of it then, where weights widened once for several rows of x became 32-bit multiplies.
 @inline(__always)
-private func pairSums(_ w: SIMD16<Int32>, _ x: SIMD16<Int32>) -> SIMD8<Int32> {
-    let p = w &* x
+private func pairSums(_ v: SIMD16<Int8>, _ x: SIMD16<Int32>) -> SIMD8<Int32> {
+    var wide = SIMD16<Int32>()
+    for lane in 0..<16 { wide[lane] = Int32(v[lane]) }
+    let p = wide &* x
     return SIMD8<Int32>(p[0], p[2], p[4], p[6], p[8], p[10], p[12], p[14])
         &+ SIMD8<Int32>(p[1], p[3], p[5], p[7], p[9], p[11], p[13], p[15])
 }
@@ -114,7 +114,7 @@ private func pairSums(_ w: SIMD16<Int32>, _ x: SIMD16<Int32>) -> SIMD8<Int32> {
 /// One block's exact sums for four weight rows with one row of x.
 private struct IntSums4 {
     var a = SIMD8<Int32>(), b = SIMD8<Int32>(), c = SIMD8<Int32>(), d = SIMD8<Int32>()
-    @inline(__always) mutating func add(_ w: (SIMD16<Int32>, SIMD16<Int32>, SIMD16<Int32>, SIMD16<Int32>), _ x: SIMD16<Int32>) {
+    @inline(__always) mutating func add(_ w: (SIMD16<Int8>, SIMD16<Int8>, SIMD16<Int8>, SIMD16<Int8>), _ x: SIMD16<Int32>) {
         a &+= pairSums(w.0, x); b &+= pairSums(w.1, x); c &+= pairSums(w.2, x); d &+= pairSums(w.3, x)
     }
 }
