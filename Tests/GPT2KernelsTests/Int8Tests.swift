@@ -15,17 +15,17 @@ import TestSupport
         return (q, scales)
     }
 
-    @Test("each block of 32 gets its largest magnitude / 127 as scale; values round to the nearest step",
-          arguments: [(3, 32), (2, 100), (5, 7)])
+    @Test("each block of 64 gets its largest magnitude / 127 as scale; values round to the nearest step",
+          arguments: [(3, 64), (2, 150), (5, 7)])
     func quantization(rows: Int, n: Int) {
         var rng = TestRandom(seed: UInt64(rows * 100 + n))
         var w = (0..<(rows * n)).map { _ in Float.random(in: -2...2, using: &rng) }
-        for i in 0..<min(n, 32) { w[i] = 0 }  // a block of zeros (or the start of one)
+        for i in 0..<min(n, 64) { w[i] = 0 }  // a block of zeros (or the start of one)
         let (q, scales) = Self.quantized(w, rows: rows, n: n)
-        let blocks = (n + 31) / 32
+        let blocks = (n + 63) / 64
         for r in 0..<rows {
             for b in 0..<blocks {
-                let range = (b * 32)..<min(n, b * 32 + 32)
+                let range = (b * 64)..<min(n, b * 64 + 64)
                 let largest = range.map { abs(w[r * n + $0]) }.max()!
                 let scale = scales[r * blocks + b]
                 #expect(scale == largest / 127, "row \(r), block \(b)")
@@ -39,13 +39,13 @@ import TestSupport
                 }
             }
         }
-        #expect(q[0..<min(n, 32)].allSatisfy { $0 == 0 } && scales[0] == 0)
+        #expect(q[0..<min(n, 64)].allSatisfy { $0 == 0 } && scales[0] == 0)
     }
 
     /// Subnormal blocks have inexact scales, and a quotient past ±127 (or ±32767) would trap.
     @Test("blocks of subnormal values quantize without trapping, weights and inputs")
     func subnormals() {
-        let n = 32
+        let n = 64
         let tiny: [Float] = (0..<n).map { i in
             let magnitude = Float(bitPattern: UInt32(1 + i * 37))  // subnormals
             return i % 2 == 0 ? magnitude : -magnitude
@@ -84,10 +84,10 @@ import TestSupport
             for o in 0..<outputs {
                 var (expected, allowed) = (Double(bias[o]), 1e-4)
                 for i in 0..<n {
-                    let weight = Double(q[o * n + i]) * Double(scales[o * blocks + i / 32])
+                    let weight = Double(q[o * n + i]) * Double(scales[o * blocks + i / 64])
                     expected += Double(x[m * n + i]) * weight
                     if M <= 16 {
-                        let block = (i / 32 * 32)..<min(n, i / 32 * 32 + 32)
+                        let block = (i / 64 * 64)..<min(n, i / 64 * 64 + 64)
                         allowed += abs(weight) * Double(block.map { abs(x[m * n + $0]) }.max()!) / 32767 / 2
                     }
                 }

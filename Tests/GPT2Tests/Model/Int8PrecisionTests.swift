@@ -7,13 +7,13 @@ import TestSupport
 /// `WeightPrecision.int8`: the loader's quantization against one written here from its
 /// definition, and what it costs in quality on the demo model and the reference fixtures.
 @Suite struct Int8PrecisionTests {
-    /// `w` rounded as int8 with a scale per 32 consecutive values taken `stride` apart, starting
+    /// `w` rounded as int8 with a scale per 64 consecutive values taken `stride` apart, starting
     /// at each of `starts`: the definition (scale = largest magnitude / 127, value = round(w /
     /// scale) · scale, in float32, whose rounding decides the values at a step's midpoint).
     static func roundTrip(_ w: inout [Float], starts: [Int], length: Int, stride: Int) {
         for start in starts {
-            for block in Swift.stride(from: 0, to: length, by: 32) {
-                let indices = (block..<min(length, block + 32)).map { start + $0 * stride }
+            for block in Swift.stride(from: 0, to: length, by: 64) {
+                let indices = (block..<min(length, block + 64)).map { start + $0 * stride }
                 let scale = indices.map { abs(w[$0]) }.max()! / 127
                 for i in indices { w[i] = scale == 0 ? 0 : (w[i] / scale).rounded() * scale }
             }
@@ -30,9 +30,9 @@ import TestSupport
             guard isTable || isConv1D else { continue }
             var floats = tensor.data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
             let (rows, columns) = (tensor.shape[0], tensor.shape[1])
-            if isTable {  // [vocab, n_embd]: a scale per 32 values of a row
+            if isTable {  // [vocab, n_embd]: a scale per 64 values of a row
                 Self.roundTrip(&floats, starts: (0..<rows).map { $0 * columns }, length: columns, stride: 1)
-            } else {      // Conv1D [in, out]: a scale per 32 inputs of one output, down a column
+            } else {      // Conv1D [in, out]: a scale per 64 inputs of one output, down a column
                 Self.roundTrip(&floats, starts: Array(0..<columns), length: rows, stride: columns)
             }
             rounded.tensors[i].data = floats.withUnsafeBytes { Data($0) }
@@ -46,9 +46,9 @@ import TestSupport
             // and the weights' rounding moved them well beyond that
             let unrounded = try CheckpointLayoutTests.logits(CheckpointLayoutTests.source)
             #expect(zip(unrounded, actual).map { abs($0 - $1) }.max()! > 5e-3)
-            // decode reads 1.125 bytes a weight
+            // decode reads 1.0625 bytes a weight
             let single = try GPT2Model(directory: CheckpointLayoutTests.source)
-            #expect(Double(model.decodeBytesPerToken) == Double(single.decodeBytesPerToken) * 1.125 / 4)
+            #expect(Double(model.decodeBytesPerToken) == Double(single.decodeBytesPerToken) * 1.0625 / 4)
         }
     }
 
