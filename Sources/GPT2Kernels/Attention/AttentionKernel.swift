@@ -80,14 +80,17 @@ package enum AttentionKernels {
     /// The kernel the forward pass uses for `shape`: the fastest in the attention lab's sweep on
     /// the development machine (see Benchmarks/README.md). Prefill: the register-tiled Swift kernel
     /// when the head size is a multiple of 8 (its columns in vectors of 16 and 8), sgemm otherwise
-    /// (head sizes 4, 12, 20, 36 and 100 in the lab: the tiles' scalar tail columns are slower). Decode:
+    /// (head sizes 4, 12, 20, 36 and 100 in the lab: the tiles' scalar tail columns are slower);
+    /// in a build without fused multiply-adds (SSE2 tiles against OpenBLAS's own AVX kernels)
+    /// the tiles only up to 128 new rows, sgemm beyond. Decode:
     /// flash-decoding, which reads the cache front to back on every thread. In a decode step the
     /// weights streamed since a layer's last attention have pushed its keys and values out of the
     /// caches (the lab times decode that way); flash-decoding is the fastest at every length from
     /// there, and from a warm cache too.
     package static func engineChoice(for shape: AttentionShape) -> any AttentionKernel {
         if shape.queryCount > 1 {
-            return shape.headSize % 8 == 0 ? TiledAttention() : BLASAttention()
+            let tiled = shape.headSize % 8 == 0 && (KernelBuild.fusedMultiplyAdd || shape.queryCount <= 128)
+            return tiled ? TiledAttention() : BLASAttention()
         }
         return FlashDecodeAttention()
     }
