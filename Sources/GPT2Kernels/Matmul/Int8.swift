@@ -102,7 +102,7 @@ private func weights16(_ w: UnsafePointer<Int8>, _ k: Int) -> SIMD16<Int8> {
     UnsafeRawPointer(w).loadUnaligned(fromByteOffset: k, as: SIMD16<Int8>.self)
 }
 
-/// ``pairProducts(_:_:_:)`` of weights already loaded, widened here for each use: LLVM makes one
+/// ``pairProducts(_:_:_:)`` of weights already loaded, widened here at each use: LLVM makes one
 /// `pmaddwd` of it then, where weights widened once for several rows of x became 32-bit multiplies.
 @inline(__always)
 private func pairSums(_ v: SIMD16<Int8>, _ x: SIMD16<Int32>) -> SIMD8<Int32> {
@@ -218,7 +218,7 @@ package struct Int8Rows: DotRows {
         while i &+ int8BlockSize <= n {  // whole blocks
             var sums = (IntSums4(), IntSums4(), IntSums4(), IntSums4())
             var k = i
-            while k < i &+ int8BlockSize {  // each weight widened once for the four rows of x
+            while k < i &+ int8BlockSize {  // each weight loaded once for the four rows of x
                 let w = (weights16(qa, k), weights16(qb, k), weights16(qc, k), weights16(qd, k))
                 sums.0.add(w, inputs16(xq, k))
                 sums.1.add(w, inputs16(xq + n, k))
