@@ -72,10 +72,10 @@ import GPT2Kernels
         #expect(csv.status == 0, "\(csv.stderr)")
         let lines = csv.stdout.split(separator: "\n").map(String.init)
         #expect(lines.first == "model,threads,batch,test,n_prompt,n_gen,tokens_per_s_mean,tokens_per_s_sd,load_s,peak_rss_mb,"
-            + "bandwidth_gbs,paired_bandwidth_gbs,bandwidth_bound_tps,bound_pct,fma,cpu,build,commit")
+            + "rss_before_load_mb,bandwidth_gbs,paired_bandwidth_gbs,bandwidth_bound_tps,bound_pct,fma,cpu,build,commit")
         let cells = lines.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
         #expect(cells.map { "\($0[2]) \($0[3])" } == ["1 pp4", "1 tg2", "2 pp4", "2 tg2"])
-        #expect(cells.allSatisfy { $0.count == 18 && $0[0] == "sales-demo" && (Double($0[6]) ?? 0) > 0 })
+        #expect(cells.allSatisfy { $0.count == 19 && $0[0] == "sales-demo" && (Double($0[6]) ?? 0) > 0 })
 
         let md = try CommandRunner.run("gpt2-bench", arguments + ["-o", "md"])
         #expect(md.status == 0, "\(md.stderr)")
@@ -100,6 +100,9 @@ import GPT2Kernels
         let peaks = rows.map { ($0["model"] as? String ?? "", $0["peak_rss_mb"] as? Double ?? 0) }
         #expect(peaks.map(\.0) == ["sales-demo", "options-gpt2-bf16"])
         #expect(peaks.allSatisfy { $0.1 > 0 }, "\(peaks)")
+        // what was resident before each model loaded: some (the runtime, OpenBLAS), less than its peak
+        let before = rows.map { $0["rss_before_load_mb"] as? Double ?? 0 }
+        #expect(zip(before, peaks).allSatisfy { $0 > 0 && $0 < $1.1 }, "\(before) before, peaks \(peaks)")
         // the demo model's weights alone are 50 MB as float32; the small one's, 0.3 MB. Not under
         // AddressSanitizer (scripts/sanitize.sh sets ASAN_OPTIONS), whose quarantine keeps freed
         // memory resident, so the second model starts from the first one's peak there.
