@@ -22,6 +22,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.support.ui import WebDriverWait
 
 from test_openai_client import Server as APIServer
@@ -100,7 +101,9 @@ class PitchPageTests(unittest.TestCase):
         cls.downloads = Path(tempfile.mkdtemp(prefix="pitch-downloads-"))
         cls.server = Server()
         cls.driver = browser(cls.downloads)
-        cls.wait = WebDriverWait(cls.driver, 180)
+        # the review list is redrawn as decisions land: an element found a moment before can be
+        # gone when it is read, and the condition is simply tried again
+        cls.wait = WebDriverWait(cls.driver, 180, ignored_exceptions=(StaleElementReferenceException,))
 
     @classmethod
     def tearDownClass(cls):
@@ -411,7 +414,7 @@ class APIKeyTests(unittest.TestCase):
                 urllib.request.urlopen(server.url + "pitch/v1/pitches")
             self.assertEqual(refused.exception.code, 401)
             driver.get(server.url)
-            wait = WebDriverWait(driver, 60)
+            wait = WebDriverWait(driver, 60, ignored_exceptions=(StaleElementReferenceException,))
             wait.until(lambda d: not d.find_element(By.ID, "login-section").get_attribute("hidden"))
             self.assertTrue(driver.find_element(By.ID, "app").get_attribute("hidden"))
             driver.find_element(By.ID, "api-key").send_keys("wrong", Keys.ENTER)
