@@ -264,17 +264,21 @@ final class Scheduler: @unchecked Sendable {  // `waiting` and `running` are gua
         request.complete(nil)
     }
 
-    /// A cache for a sequence of up to `capacity` positions. Caches hold the whole context and
-    /// grow as they fill, so any pooled one will do: the smallest whose memory already holds
-    /// `capacity` positions, else the largest (the least to grow); a new one if none is pooled.
+    /// A cache with memory for `capacity` positions, so that it never grows (a copy of every
+    /// cached row) in a step. Pooled caches can hold the whole context, so any will do: the
+    /// smallest whose memory already holds `capacity` positions, else the largest (the least to
+    /// grow); a new one if none is pooled. Memory not yet written is not resident.
     private func takeCache(capacity: Int) throws(GenerationError) -> KVCache {
         let fitting = pool.indices.filter { pool[$0].allocatedPositions >= capacity }
-        guard let best = fitting.min(by: { pool[$0].allocatedPositions < pool[$1].allocatedPositions })
-                ?? pool.indices.max(by: { pool[$0].allocatedPositions < pool[$1].allocatedPositions }) else {
-            return try model.makeCache()
+        let cache: KVCache
+        if let best = fitting.min(by: { pool[$0].allocatedPositions < pool[$1].allocatedPositions })
+            ?? pool.indices.max(by: { pool[$0].allocatedPositions < pool[$1].allocatedPositions }) {
+            cache = pool.remove(at: best)
+            cache.reset()
+        } else {
+            cache = try model.makeCache()
         }
-        let cache = pool.remove(at: best)
-        cache.reset()
+        try cache.reserve(capacity)
         return cache
     }
 }
