@@ -148,13 +148,13 @@ struct ModelBench: ParsableCommand {
                 setThreads(threadCount)
                 for batch in batches.values {
                     // each test's token ids and caches are made before it is timed (and only then, so
-                    // that the peak memory holds one test's caches): the timed region holds forward
-                    // passes only
+                    // that the peak memory holds one test's caches), the caches with memory for the
+                    // whole test, as TextGenerator's are: the timed region holds forward passes only
                     var tests: [(name: String, prompt: Int, gen: Int, prepare: () throws -> () throws -> Void)] = []
                     for n in prompts.values where n > 0 && fits(n, "pp\(n)") {
                         tests.append(("pp\(n)", n, 0, {
                             let prompt = (0..<batch).map { _ in tokens(n) }
-                            let caches = try (0..<batch).map { _ in try model.makeCache(capacity: n) }
+                            let caches = try (0..<batch).map { _ in try reservedCache(model, n) }
                             return {
                                 for cache in caches { cache.reset() }
                                 _ = try model.forward(batch: Array(zip(prompt, caches)), logits: .last)
@@ -166,7 +166,7 @@ struct ModelBench: ParsableCommand {
                         guard n > 0 && fits(depth + n, test) else { continue }
                         tests.append((test, 0, n, {
                             let steps = (0..<n).map { _ in (0..<batch).map { _ in tokens(1) } }
-                            let caches = try (0..<batch).map { _ in try model.makeCache(capacity: depth + n) }
+                            let caches = try (0..<batch).map { _ in try reservedCache(model, depth + n) }
                             if depth > 0 { _ = try model.forward(batch: caches.map { (tokens(depth), $0) }, logits: .none) }
                             return {
                                 for cache in caches { cache.truncate(to: depth) }
@@ -334,3 +334,11 @@ private func profile(_ body: () throws -> Void, model: GPT2Model, precision: Wei
 // `--weights` and `--precision` take the enums' raw values (mapped/resident, f32/f16/int8)
 extension WeightResidency: ExpressibleByArgument {}
 extension WeightPrecision: ExpressibleByArgument {}
+
+/// A cache of `model` with memory for `positions` positions from the start, as the scheduler gives
+/// each generation, so that a test neither grows it nor holds its old and new memory at once.
+private func reservedCache(_ model: GPT2Model, _ positions: Int) throws -> KVCache {
+    let cache = try model.makeCache(capacity: positions)
+    try cache.reserve(positions)
+    return cache
+}

@@ -46,7 +46,7 @@ final class MappedFile: @unchecked Sendable {  // immutable after init; the mapp
     /// Reads `range` of the file through `body`, then lets the kernel drop those pages from this
     /// process: for tensors that are copied or converted out, so that loading does not hold the
     /// file and its copy in memory at once. Pages are faulted in with one call first (Linux).
-    func withTransientBytes<R>(_ range: Range<Int>, _ body: (UnsafeRawPointer) -> R) -> R {
+    func withTransientBytes<R, E: Error>(_ range: Range<Int>, _ body: (UnsafeRawPointer) throws(E) -> R) throws(E) -> R {
         let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
         let base = UnsafeMutableRawPointer(mutating: bytes.baseAddress!)
         let start = range.lowerBound / pageSize * pageSize
@@ -54,9 +54,8 @@ final class MappedFile: @unchecked Sendable {  // immutable after init; the mapp
         #if os(Linux)
         _ = madvise(base + start, length, 22 /* MADV_POPULATE_READ, Linux 5.14+; a no-op error before */)
         #endif
-        let result = body(UnsafeRawPointer(base + range.lowerBound))
-        _ = madvise(base + start, length, MADV_DONTNEED)  // private, never written: re-read if touched again
-        return result
+        defer { _ = madvise(base + start, length, MADV_DONTNEED) }  // private, never written: re-read if touched again
+        return try body(UnsafeRawPointer(base + range.lowerBound))
     }
 
     deinit {

@@ -61,7 +61,19 @@ final class WeightStorage: @unchecked Sendable {  // mutated only while loading,
 
     static let chunkBytes = 32 << 20
 
+    /// Whether some tensor is used in place from a mapped file.
+    private(set) var usesFilesInPlace = false
+
     func add(_ file: SafeTensorsFile) { files.append(file) }
+
+    /// Notes that a tensor is used in place from a mapped file, so the files must stay mapped.
+    func noteUsedInPlace() { usesFilesInPlace = true }
+
+    /// Unmaps the files once loading is done if every tensor was copied: pages the kernel
+    /// mapped around the ones read would otherwise stay resident (4 MB of GPT-2 124M in int8).
+    func releaseFilesIfUnused() {
+        if !usesFilesInPlace { files = [] }
+    }
 
     /// An uninitialized buffer for the `count` elements of tensor `name` of `file`, in huge pages
     /// (`allocateStreamedMemory`), 64-byte aligned.

@@ -67,7 +67,7 @@ public final class KVCache {
     /// larger allocation if needed. On failure the cache is as it was.
     ///
     /// - Throws: ``GenerationError/cacheTooLarge(bytes:positions:)`` when the memory cannot be had.
-    func reserve(_ positions: Int) throws(GenerationError) {
+    package func reserve(_ positions: Int) throws(GenerationError) {
         guard positions > allocatedPositions else { return }
         precondition(positions <= capacity, "reserve(_:) needs at most capacity positions")
         let rowFloats = layerCount * width  // checked by init

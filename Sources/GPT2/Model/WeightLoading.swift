@@ -3,16 +3,22 @@ import GPT2Kernels
 
 extension GPT2Weights {
     /// Loads every tensor the architecture in `config` needs from the safetensors in `directory`.
-    /// `checkingValues: false` skips the finite-value check, only for measuring what it costs.
-    static func load(directory: URL, config: GPT2Config, residency: WeightResidency,
-                     precision: WeightPrecision, checkingValues: Bool = true) throws -> GPT2Weights {
+    /// `checkingValues: false` skips the finite-value check, only for measuring what it costs;
+    /// `int8PieceBytes` is for tests (``TensorIndex/int8Rows(_:shape:transposed:storage:)``).
+    static func load(directory: URL, config: GPT2Config, residency: WeightResidency, precision: WeightPrecision,
+                     checkingValues: Bool = true, int8PieceBytes: Int = 4 << 20) throws -> GPT2Weights {
         let storage = WeightStorage()
         var index = try TensorIndex(directory: directory, layerCount: config.layerCount, residency: residency, storage: storage)
         index.checksValues = checkingValues
+        index.int8PieceBytes = int8PieceBytes
         let (C, F, V) = (config.embeddingSize, config.innerSize, config.vocabularySize)
 
+        // Vectors and `wpe` are copied too when the matrices are converted copies, so that the files
+        // can be unmapped after loading: used in place, each would fault the file's pages around it
+        // back in (17 MB of int8 GPT-2 124M's matrices, measured), resident beside their copies.
+        let vectorResidency = precision == .float32 ? residency : .resident
         func tensor(_ name: String, _ shape: [Int]) throws -> UnsafePointer<Float> {
-            try index.floats(name, shape: shape, residency: residency, storage: storage)
+            try index.floats(name, shape: shape, residency: vectorResidency, storage: storage)
         }
         func elements(_ name: String, _ shape: [Int]) throws -> Matrix.Elements {
             switch precision {
@@ -63,8 +69,10 @@ extension GPT2Weights {
         // An explicit lm_head (untied fine-tunes) wins; otherwise the head is tied to wte.
         let lmHead = index.contains("lm_head.weight") ? try table("lm_head.weight") : wte
         try index.requireAllUsed(layerCount: config.layerCount, configFile: directory.appendingPathComponent("config.json"))
-        return GPT2Weights(wte: wte, wpe: try tensor("wpe.weight", [config.contextLength, C]),
-                           h: blocks, ln_f: try layerNorm("ln_f"), lm_head: lmHead, storage: storage)
+        let weights = GPT2Weights(wte: wte, wpe: try tensor("wpe.weight", [config.contextLength, C]),
+                                  h: blocks, ln_f: try layerNorm("ln_f"), lm_head: lmHead, storage: storage)
+        storage.releaseFilesIfUnused()
+        return weights
     }
 }
 
@@ -74,6 +82,8 @@ struct TensorIndex {
     private var locations: [String: (file: SafeTensorsFile, entry: SafeTensorsFile.Entry)] = [:]
     /// Whether `locate` refuses tensors holding NaN or infinity (always, except when measuring).
     var checksValues = true
+    /// Bytes of the file `int8Rows` reads, checks and drops at a time.
+    var int8PieceBytes = 4 << 20
 
     /// The tensors of the checkpoint in `directory`, for a model of `layerCount` blocks (which
     /// bounds the entries a safetensors header may have).
@@ -195,21 +205,28 @@ struct TensorIndex {
             throw ModelLoadingError(.unknownDType, file: file.url,
                 "tensor \"\(entry.name)\" has dtype \(entry.dtype.rawValue); only F32, F16 and BF16 weights are supported")
         }
-        if checksValues { try Self.requireFinite(entry, in: file) }
         return (file, entry)
+    }
+
+    /// ``requireFinite(_:in:elements:)`` unless measuring (`checksValues`). Called where the
+    /// elements are read, inside `withTransientBytes` for a copy, so that the check does not
+    /// leave the file's pages resident.
+    private func checkValues(_ entry: SafeTensorsFile.Entry, in file: SafeTensorsFile, elements: Range<Int>? = nil) throws {
+        if checksValues { try Self.requireFinite(entry, in: file, elements: elements ?? 0..<entry.elementCount) }
     }
 
     /// Refuses a tensor holding a NaN or an infinity: one such weight makes every later logit NaN,
     /// which would otherwise come out as confident garbage rather than an error. Every tensor the
     /// model uses passes here once, on every load path, before it is used or copied.
-    private static func requireFinite(_ entry: SafeTensorsFile.Entry, in file: SafeTensorsFile) throws {
+    private static func requireFinite(_ entry: SafeTensorsFile.Entry, in file: SafeTensorsFile, elements: Range<Int>) throws {
         let format: StoredFloatFormat = switch entry.dtype {
         case .F16: .float16
         case .BF16: .bfloat16
         default: .float32
         }
-        let source = file.file.bytes.baseAddress! + entry.range.lowerBound
-        guard let (index, kind) = firstNonFinite(source, count: entry.elementCount, format: format) else { return }
+        let source = file.file.bytes.baseAddress! + entry.range.lowerBound + elements.lowerBound * entry.dtype.byteSize
+        guard let (offset, kind) = firstNonFinite(source, count: elements.count, format: format) else { return }
+        let index = elements.lowerBound + offset
         var position = "index \(index)"
         if entry.shape.count == 2, entry.shape[1] > 0 {
             position += " (row \(index / entry.shape[1]), column \(index % entry.shape[1]))"
@@ -273,7 +290,8 @@ struct TensorIndex {
                                convert: (UnsafeRawPointer, Int) -> T) throws -> UnsafePointer<T> {
         let (rows, columns) = (entry.shape[0], entry.shape[1])
         let buffer = try storage.allocate(entry.elementCount, of: T.self, for: entry.name, in: file.url)
-        file.file.withTransientBytes(entry.range) { source in
+        try file.file.withTransientBytes(entry.range) { source in
+            try checkValues(entry, in: file)
             let tile = 32  // square tiles, so that both sides move whole cache lines
             for r0 in stride(from: 0, to: rows, by: tile) {
                 for c0 in stride(from: 0, to: columns, by: tile) {
@@ -290,8 +308,10 @@ struct TensorIndex {
     func isStoredAsHalves(_ name: String) -> Bool { locations[name]?.entry.dtype == .F16 }
 
     /// The matrix [rows, columns] quantized to int8 rows (``quantizeRows``): its own rows, or when
-    /// `transposed` its columns (a Conv1D [in, out] matrix as [out, in]). Converted a few rows at a
-    /// time, so that loading needs no float32 copy of the whole matrix.
+    /// `transposed` its columns (a Conv1D [in, out] matrix as [out, in]). The file is read, checked
+    /// and dropped a piece of about 4 MB at a time (of a transposed matrix, whole blocks of its
+    /// rows; ``int8PieceBytes``), and converted a few rows at a time, so that loading never holds
+    /// a whole float32 matrix (`wte` is 154 MB of float32 in GPT-2 124M).
     func int8Rows(_ name: String, shape: [Int], transposed: Bool, storage: WeightStorage) throws -> Matrix.Elements {
         let (file, entry) = try locate(name, shape: shape, storage: storage)
         let (rows, columns) = transposed ? (shape[1], shape[0]) : (shape[0], shape[1])
@@ -301,18 +321,34 @@ struct TensorIndex {
         let group = 32
         let floats = UnsafeMutablePointer<Float>.allocate(capacity: group * columns)  // [group, columns]
         defer { floats.deallocate() }
-        file.file.withTransientBytes(entry.range) { source in
-            for first in stride(from: 0, to: rows, by: group) {
-                let count = min(group, rows - first)
+
+        /// Result rows `outputs`, columns `part` (whole blocks), from `source` at the tensor's start.
+        func quantize(_ source: UnsafeRawPointer, outputs: Range<Int>, columns part: Range<Int>) {
+            for first in stride(from: outputs.lowerBound, to: outputs.upperBound, by: group) {
+                let count = min(group, outputs.upperBound - first)
                 // stored row r of the result is source row r, or source column r when transposed
-                for c in 0..<columns {
+                for c in part {
                     for r in 0..<count {
                         let index = transposed ? c * rows + first + r : (first + r) * columns + c
-                        floats[r * columns + c] = storedFloat(source, index, entry.dtype)
+                        floats[r * part.count + c - part.lowerBound] = storedFloat(source, index, entry.dtype)
                     }
                 }
-                quantizeRows(floats, rows: count, rowLength: columns, sourceStride: columns,
+                quantizeRows(floats, rows: count, rowLength: columns, columns: part, sourceStride: part.count,
                              into: q.baseAddress! + first * columns, scales: scales.baseAddress! + first * blocks)
+            }
+        }
+        let (sourceRows, sourceColumns) = (shape[0], shape[1])
+        let unit = transposed ? int8BlockSize : group
+        let piece = max(unit, int8PieceBytes / max(1, sourceColumns * entry.dtype.byteSize) / unit * unit)
+        for first in stride(from: 0, to: sourceRows, by: piece) {
+            let read = first..<min(sourceRows, first + piece)
+            let elements = read.lowerBound * sourceColumns..<read.upperBound * sourceColumns
+            let bytes = entry.range.lowerBound + elements.lowerBound * entry.dtype.byteSize
+                ..< entry.range.lowerBound + elements.upperBound * entry.dtype.byteSize
+            try file.file.withTransientBytes(bytes) { _ in
+                try checkValues(entry, in: file, elements: elements)
+                let source = file.file.bytes.baseAddress! + entry.range.lowerBound
+                if transposed { quantize(source, outputs: 0..<rows, columns: read) } else { quantize(source, outputs: read, columns: 0..<columns) }
             }
         }
         return .int8(UnsafePointer(q.baseAddress!), scales: UnsafePointer(scales.baseAddress!))
@@ -328,10 +364,13 @@ struct TensorIndex {
         let source = file.file.bytes.baseAddress! + entry.range.lowerBound
         let count = entry.elementCount
         if entry.dtype == native, residency == .mapped, Int(bitPattern: source) % MemoryLayout<T>.alignment == 0 {
+            try checkValues(entry, in: file)
+            storage.noteUsedInPlace()
             return source.assumingMemoryBound(to: T.self)
         }
         let buffer = try storage.allocate(count, of: T.self, for: entry.name, in: file.url)
-        file.file.withTransientBytes(entry.range) { source in
+        try file.file.withTransientBytes(entry.range) { source in
+            try checkValues(entry, in: file)
             if entry.dtype == native {  // copied (resident) or realigned
                 memcpy(buffer.baseAddress!, source, count * MemoryLayout<T>.stride)
             } else {

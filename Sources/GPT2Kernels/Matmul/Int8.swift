@@ -17,15 +17,17 @@ package func int8Blocks(rowLength: Int) -> Int { (rowLength + int8BlockSize - 1)
 /// Quantizes `rows` rows of `rowLength` floats (`source`, rows `sourceStride` apart) into `q`
 /// ([rows, rowLength]) and `scales` ([rows, int8Blocks]): each block's scale is its largest
 /// magnitude / 127 (0 for a block of zeros), each value `(value / scale).rounded()`, all in float32.
-/// The values must be finite (the loader has checked every weight).
-package func quantizeRows(_ source: UnsafePointer<Float>, rows: Int, rowLength n: Int, sourceStride: Int,
-                          into q: UnsafeMutablePointer<Int8>, scales: UnsafeMutablePointer<Float>) {
-    let blocks = int8Blocks(rowLength: n)
+/// With `columns`, whole blocks of those columns only (a start at a multiple of `int8BlockSize`),
+/// where `source` holds just them. The values must be finite (the loader has checked every weight).
+package func quantizeRows(_ source: UnsafePointer<Float>, rows: Int, rowLength n: Int, columns: Range<Int>? = nil,
+                          sourceStride: Int, into q: UnsafeMutablePointer<Int8>, scales: UnsafeMutablePointer<Float>) {
+    let columns = columns ?? 0..<n, blocks = int8Blocks(rowLength: n)
+    precondition(columns.lowerBound % int8BlockSize == 0 && columns.upperBound <= n, "quantizeRows: whole blocks of a row")
     for r in 0..<rows {
-        for b in 0..<blocks {
-            let start = b * int8BlockSize
-            scales[r * blocks + b] = quantizeBlock(source + r * sourceStride + start, count: min(int8BlockSize, n - start),
-                                                   levels: 127, into: q + r * n + start)
+        for start in stride(from: columns.lowerBound, to: columns.upperBound, by: int8BlockSize) {
+            scales[r * blocks + start / int8BlockSize] = quantizeBlock(
+                source + r * sourceStride + start - columns.lowerBound, count: min(int8BlockSize, columns.upperBound - start),
+                levels: 127, into: q + r * n + start)
         }
     }
 }

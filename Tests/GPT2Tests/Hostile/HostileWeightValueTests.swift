@@ -49,6 +49,13 @@ import TestSupport
              precision: .float32, kind: "(+infinity)", position: "(row 127, column 0)"),
         Case(tensor: "h.1.attn.c_proj.weight", index: 2, bits: 0xffc1, dtype: "BF16", residency: .mapped,
              precision: .float16, kind: "(NaN)", position: "index 2"),
+        // int8 checks wte a piece (16,384 rows of the fixture's) at a time: rows in the last and second pieces
+        Case(tensor: "wte.weight", index: 50256 * 64 + 63, bits: infinity32, dtype: "F32", residency: .mapped,
+             precision: .int8, kind: "(+infinity)", position: "(row 50256, column 63)"),
+        Case(tensor: "wte.weight", index: 20000 * 64 + 5, bits: 0x7e00, dtype: "F16", residency: .resident,
+             precision: .int8, kind: "(NaN)", position: "(row 20000, column 5)"),
+        Case(tensor: "h.1.mlp.c_proj.weight", index: 255 * 64 + 1, bits: nan32, dtype: "F32", residency: .mapped,
+             precision: .int8, kind: "(NaN)", position: "(row 255, column 1)"),
     ]
 
     /// The fixture in `dtype`, with element `index` of `tensor` set to `bits` (a value of that dtype).

@@ -52,6 +52,29 @@ import TestSupport
         }
     }
 
+    @Test("weights read from the file in small pieces quantize to the same bytes as in one piece")
+    func pieces() throws {
+        let directory = CheckpointLayoutTests.source
+        let config = try GPT2Config(contentsOf: directory.appendingPathComponent("config.json"))
+        let whole = try GPT2Weights.load(directory: directory, config: config, residency: .mapped, precision: .int8)
+        // 16 KB: wte [50257, 64] in pieces of 64 rows; mlp.c_proj [256, 64], transposed, in pieces of 64 inputs (one block)
+        let pieces = try GPT2Weights.load(directory: directory, config: config, residency: .mapped, precision: .int8,
+                                          int8PieceBytes: 16 << 10)
+        func bytes(_ m: Matrix) throws -> (q: [Int8], scales: [Float]) {
+            guard case .int8(let q, let scales) = m.elements else { throw CancellationError() }
+            let blocks = int8Blocks(rowLength: m.inputSize)
+            return (Array(UnsafeBufferPointer(start: q, count: m.inputSize * m.outputSize)),
+                    Array(UnsafeBufferPointer(start: scales, count: m.outputSize * blocks)))
+        }
+        #expect(try bytes(whole.wte) == bytes(pieces.wte))
+        for (a, b) in zip(whole.h, pieces.h) {
+            for (x, y) in [(a.c_attn, b.c_attn), (a.attn_c_proj, b.attn_c_proj), (a.c_fc, b.c_fc), (a.mlp_c_proj, b.mlp_c_proj)] {
+                #expect(try bytes(x.weight) == bytes(y.weight))
+            }
+        }
+        #expect(config.innerSize / 64 > 1, "the fixture's mlp.c_proj must span several pieces")
+    }
+
     /// Held out: records of the demo corpus generator under another seed than the training's
     /// (Benchmarks/mixed_en_zh.txt, seed 2026; the model was trained on seed 1234).
     @Test("the demo model in int8 scores held-out English and Chinese pitches within 1 % of float32")
