@@ -1,3 +1,6 @@
+#if canImport(CBLAS)
+import CBLAS
+#endif
 import Foundation
 
 /// `bytes` (at least 1) of uninitialized memory for data that is streamed whole again and again
@@ -22,4 +25,18 @@ private let hugePage = 1 << 21
 package func streamedAllocationBytes(_ bytes: Int) -> Int {
     guard bytes >= hugePage / 2, bytes <= Int.max - hugePage else { return bytes }  // too large for any machine: left to fail
     return (bytes + hugePage - 1) / hugePage * hugePage
+}
+
+/// Asks for the cache line `ahead` bytes past `offset` in each of four weight streams, once per 64
+/// bytes of them: where the thread reads next. The hardware prefetchers wait for misses, which a
+/// batched step's later passes over the same weights (L1 hits) do not make; asked for here, the
+/// next weights arrive while those passes compute (Benchmarks/README.md). Never faults.
+@inline(__always)
+package func prefetch(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ c: UnsafeRawPointer, _ d: UnsafeRawPointer,
+                      offset: Int, ahead: Int) {
+    #if canImport(CBLAS)
+    guard offset & 63 == 0 else { return }
+    let next = offset &+ ahead
+    gpt2_prefetch(a + next); gpt2_prefetch(b + next); gpt2_prefetch(c + next); gpt2_prefetch(d + next)
+    #endif
 }

@@ -70,6 +70,8 @@ private func accumulate<F: WeightFormat, D: MatmulDestination>(
                     if pair {
                         while c < vectorEnd {
                             let offset = c &* F.size, outOffset = (c &- partStart) &* 4
+                            // the next tile, in the first pass only: asked again in every pass, it slowed batched steps
+                            if m == 0 { prefetch(w0, w1, w2, w3, offset: offset, ahead: tile &* F.size) }
                             let v0 = F.load8(w0, byteOffset: offset), v1 = F.load8(w1, byteOffset: offset)
                             let v2 = F.load8(w2, byteOffset: offset), v3 = F.load8(w3, byteOffset: offset)
                             let a = sa.added(to: rawA.loadUnaligned(fromByteOffset: outOffset, as: SIMD8<Float>.self), v0, v1, v2, v3)
@@ -81,6 +83,7 @@ private func accumulate<F: WeightFormat, D: MatmulDestination>(
                     } else {
                         while c < vectorEnd {
                             let offset = c &* F.size, outOffset = (c &- partStart) &* 4
+                            if m == 0 { prefetch(w0, w1, w2, w3, offset: offset, ahead: tile &* F.size) }
                             let a = sa.added(to: rawA.loadUnaligned(fromByteOffset: outOffset, as: SIMD8<Float>.self),
                                              F.load8(w0, byteOffset: offset), F.load8(w1, byteOffset: offset),
                                              F.load8(w2, byteOffset: offset), F.load8(w3, byteOffset: offset))

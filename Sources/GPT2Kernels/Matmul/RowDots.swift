@@ -107,10 +107,12 @@ private func dot4<F: WeightFormat>(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer,
                                    _ format: F.Type, _ x: UnsafePointer<Float>, _ n: Int) -> (Float, Float, Float, Float) {
     var sa = SIMD8<Float>(), sb = SIMD8<Float>(), sc = SIMD8<Float>(), sd = SIMD8<Float>()
     let rx = UnsafeRawPointer(x)
+    let rowBytes = n &* F.size
     var i = 0
     while i < n / 8 * 8 {  // wrapping arithmetic below: i < n, so nothing can overflow
         let lane = rx.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
         let offset = i &* F.size
+        prefetch(a, b, c, d, offset: offset, ahead: rowBytes)  // the next rows
         sa = multiplyAdd(sa, F.load8(a, byteOffset: offset), lane)
         sb = multiplyAdd(sb, F.load8(b, byteOffset: offset), lane)
         sc = multiplyAdd(sc, F.load8(c, byteOffset: offset), lane)
@@ -147,9 +149,11 @@ private func dot4x4<F: WeightFormat>(_ a: UnsafeRawPointer, _ b: UnsafeRawPointe
     var a2 = SIMD8<Float>(), b2 = SIMD8<Float>(), c2 = SIMD8<Float>(), d2 = SIMD8<Float>()
     var a3 = SIMD8<Float>(), b3 = SIMD8<Float>(), c3 = SIMD8<Float>(), d3 = SIMD8<Float>()
     let x0 = UnsafeRawPointer(x), x1 = x0 + n &* 4, x2 = x1 + n &* 4, x3 = x2 + n &* 4
+    let rowBytes = n &* F.size
     var i = 0
     while i < n / 8 * 8 {  // wrapping arithmetic below: i < n, so nothing can overflow
         let offset = i &* F.size, xOffset = i &* 4
+        prefetch(a, b, c, d, offset: offset, ahead: rowBytes)  // the next rows
         let wa = F.load8(a, byteOffset: offset), wb = F.load8(b, byteOffset: offset)
         let wc = F.load8(c, byteOffset: offset), wd = F.load8(d, byteOffset: offset)
         var lane = x0.loadUnaligned(fromByteOffset: xOffset, as: SIMD8<Float>.self)
