@@ -322,8 +322,9 @@ struct TensorIndex {
         let floats = UnsafeMutablePointer<Float>.allocate(capacity: group * columns)  // [group, columns]
         defer { floats.deallocate() }
 
-        /// Result rows `outputs`, columns `part` (whole blocks), from `source` at the tensor's start.
-        func quantize(_ source: UnsafeRawPointer, outputs: Range<Int>, columns part: Range<Int>) {
+        let source = file.file.bytes.baseAddress! + entry.range.lowerBound
+        /// Result rows `outputs`, columns `part` (whole blocks).
+        func quantize(outputs: Range<Int>, columns part: Range<Int>) {
             for first in stride(from: outputs.lowerBound, to: outputs.upperBound, by: group) {
                 let count = min(group, outputs.upperBound - first)
                 // stored row r of the result is source row r, or source column r when transposed
@@ -347,8 +348,7 @@ struct TensorIndex {
                 ..< entry.range.lowerBound + elements.upperBound * entry.dtype.byteSize
             try file.file.withTransientBytes(bytes) { _ in
                 try checkValues(entry, in: file, elements: elements)
-                let source = file.file.bytes.baseAddress! + entry.range.lowerBound
-                if transposed { quantize(source, outputs: 0..<rows, columns: read) } else { quantize(source, outputs: read, columns: 0..<columns) }
+                if transposed { quantize(outputs: 0..<rows, columns: read) } else { quantize(outputs: read, columns: 0..<columns) }
             }
         }
         return .int8(UnsafePointer(q.baseAddress!), scales: UnsafePointer(scales.baseAddress!))
