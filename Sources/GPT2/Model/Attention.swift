@@ -49,7 +49,7 @@ func attention(_ h: UnsafePointer<Float>, rows groups: RowGroups, c_attn: Linear
             AttentionKernels.engineChoice(for: a.shape).run(a)
         } else {
             parallelRanges(decoding.count, minimumPerPart: 1) { part in
-                for i in part { FlashDecodeAttention(serial: true).run(arguments(decoding[i])) }
+                for i in part { AttentionKernels.decodeChoice(serial: true).run(arguments(decoding[i])) }
             }
         }
     }

@@ -54,8 +54,8 @@ package struct GPT2Weights: @unchecked Sendable {  // immutable after loading
 final class WeightStorage: @unchecked Sendable {  // mutated only while loading, by one thread
     private(set) var files: [SafeTensorsFile] = []
     private var buffers: [UnsafeMutableRawPointer] = []
-    /// The chunk being filled: its start, its size and the bytes handed out.
-    private var chunk: (base: UnsafeMutableRawPointer, size: Int, used: Int)?
+    /// The chunk being filled (``chunkBytes`` long): its start and the bytes handed out.
+    private var chunk: (base: UnsafeMutableRawPointer, used: Int)?
     /// Bytes of copied or converted tensors (the rest is mapped from the files).
     private(set) var ownedBytes = 0
 
@@ -96,8 +96,8 @@ final class WeightStorage: @unchecked Sendable {  // mutated only while loading,
             raw = try buffer(bytes)
         } else {
             let aligned = (bytes + 63) / 64 * 64
-            if chunk == nil || chunk!.used + aligned > chunk!.size {  // the rest of a full chunk is never touched
-                chunk = (try buffer(Self.chunkBytes), Self.chunkBytes, 0)
+            if chunk == nil || chunk!.used + aligned > Self.chunkBytes {  // the rest of a full chunk is never touched
+                chunk = (try buffer(Self.chunkBytes), 0)
             }
             raw = chunk!.base + chunk!.used
             chunk!.used += aligned

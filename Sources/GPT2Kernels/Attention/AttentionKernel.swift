@@ -92,6 +92,11 @@ package enum AttentionKernels {
             let tiled = shape.headSize % 8 == 0 && (KernelBuild.fusedMultiplyAdd || shape.queryCount <= 128)
             return tiled ? TiledAttention() : BLASAttention()
         }
-        return FlashDecodeAttention()
+        return decodeChoice()
     }
+
+    /// The engine's decode kernel (one new row); `serial`: all on the calling thread, for a batched
+    /// step that gives each sequence a thread of its own (the same chunks of keys, merged alike,
+    /// so the same result as alone).
+    package static func decodeChoice(serial: Bool = false) -> FlashDecodeAttention { FlashDecodeAttention(serial: serial) }
 }
