@@ -5,6 +5,6 @@
 #include <cblas.h>
 
 // Not BLAS: a hint that the cache line holding `p` will be read soon (never faults, even outside
-// mapped memory), for the decode kernels' row dots (RowDots.swift); Swift has no prefetch of its own.
+// mapped memory), for the decode kernels (`prefetch` in Memory.swift); Swift has no prefetch of its own.
 static inline void gpt2_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
 #endif

@@ -70,7 +70,7 @@ final class WeightStorage: @unchecked Sendable {  // mutated only while loading,
     func noteUsedInPlace() { usesFilesInPlace = true }
 
     /// Unmaps the files once loading is done if every tensor was copied: pages the kernel
-    /// mapped around the ones read would otherwise stay resident (4 MB of GPT-2 124M in int8).
+    /// mapped around the ones read would otherwise stay resident.
     func releaseFilesIfUnused() {
         if !usesFilesInPlace { files = [] }
     }

@@ -15,7 +15,7 @@ extension GPT2Weights {
 
         // Vectors and `wpe` are copied too when the matrices are converted copies, so that the files
         // can be unmapped after loading: used in place, each would fault the file's pages around it
-        // back in (17 MB of int8 GPT-2 124M's matrices, measured), resident beside their copies.
+        // (the matrices' float32 rows) back in, resident beside their copies.
         let vectorResidency = precision == .float32 ? residency : .resident
         func tensor(_ name: String, _ shape: [Int]) throws -> UnsafePointer<Float> {
             try index.floats(name, shape: shape, residency: vectorResidency, storage: storage)
