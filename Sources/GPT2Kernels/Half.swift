@@ -32,29 +32,64 @@ extension KernelBuild {
     }
 }
 
-/// Eight finite halves at `base + byteOffset` → eight floats, exactly. Where the build may use the
-/// CPU's conversion (x86 with `-DGPT2_FMA`, ARM64), one instruction; elsewhere four vector
-/// instructions that SSE2 has: sign-extend to 32 bits, move exponent and mantissa into a float's
-/// fields (the sign lands on the float's sign bit), rescale by 2¹¹² (the difference of the
-/// exponent biases), which also turns half subnormals into the right normal floats. There
-/// infinities and NaNs would come out as large finite values, so the loader refuses float16
-/// matrices that hold them.
+/// Eight finite halves at `base + byteOffset` → eight floats, exactly.
 @inline(__always)
 package func floatsFromHalves(_ base: UnsafeRawPointer, byteOffset: Int) -> SIMD8<Float> {
-    #if (GPT2_FMA && !(os(macOS) && arch(x86_64))) || arch(arm64)  // as KernelBuild.widensHalvesInHardware
+    halfFields(base, byteOffset: byteOffset) * halfFieldsScale
+}
+
+/// What ``halfFields(_:byteOffset:)`` must be multiplied by to give the halves' values: 1 where
+/// the CPU converts, 2¹¹² (the difference of the exponent biases) in SSE2.
+package var halfFieldsScale: Float {
+    @inline(__always) get { KernelBuild.widensHalvesInHardware ? 1 : 0x1p112 }
+}
+
+/// Eight finite halves at `base + byteOffset` as floats, each its value ÷ ``halfFieldsScale``:
+/// the decode kernels multiply x by that scale instead, once per product. Where the build may use
+/// the CPU's conversion (x86 with `-DGPT2_FMA`, ARM64), one instruction; elsewhere three vector
+/// instructions that SSE2 has per four: each half into the top of 32 bits, an arithmetic shift
+/// that puts exponent and mantissa into a float's fields (the sign stays on the float's sign bit),
+/// and a mask that clears the sign's copies. Half subnormals come out as float subnormals, which
+/// cost Intel CPUs a microcode assist in every multiply (twice the decode time measured with random
+/// weights), so the loader stores software-widened matrices scaled up by 2ᵏ to have none
+/// (``scaleHalvesUp(_:count:)``). Infinities and NaNs would come out as large finite values, so the
+/// loader refuses float16 matrices that hold them.
+@inline(__always)
+package func halfFields(_ base: UnsafeRawPointer, byteOffset: Int) -> SIMD8<Float> {
+    #if (GPT2_FMA && !(os(macOS) && arch(x86_64))) || arch(arm64)
     // the CPU converts: one vcvtph2ps (every x86 CPU with FMA has F16C) or fcvtl pair; exact too.
     // Lane by lane, which LLVM merges into that one instruction: the vector initializer is a
     // generic function the inliner may leave as a call (it did in the four-row tile)
     let h = base.loadUnaligned(fromByteOffset: byteOffset, as: SIMD8<Float16>.self)
     return SIMD8<Float>(Float(h[0]), Float(h[1]), Float(h[2]), Float(h[3]), Float(h[4]), Float(h[5]), Float(h[6]), Float(h[7]))
     #else
-    // lane by lane, which compiles to one extending load; `init(truncatingIfNeeded:)` is a call
+    // lane by lane, which compiles to two unpacks (the low halves' contents do not matter: the
+    // mask clears them); a sign extension then a shift would be one more instruction
     let h = base.loadUnaligned(fromByteOffset: byteOffset, as: SIMD8<Int16>.self)
-    let bits = SIMD8<Int32>(Int32(h[0]), Int32(h[1]), Int32(h[2]), Int32(h[3]),
-                            Int32(h[4]), Int32(h[5]), Int32(h[6]), Int32(h[7]))
-    let fields = (bits &<< 13) & Int32(bitPattern: 0x8FFF_E000)
-    return unsafeBitCast(fields, to: SIMD8<Float>.self) * 0x1p112
+    let o: Int16 = 0
+    let high = SIMD16<Int16>(o, h[0], o, h[1], o, h[2], o, h[3], o, h[4], o, h[5], o, h[6], o, h[7])
+    let fields = (unsafeBitCast(high, to: SIMD8<Int32>.self) &>> 3) & Int32(bitPattern: 0x8FFF_E000)
+    return unsafeBitCast(fields, to: SIMD8<Float>.self)
     #endif
+}
+
+/// Multiplies `count` finite halves in place by 2ᵏ, the largest power of two up to 2¹⁰ that keeps
+/// every one within ±65504, and returns 2⁻ᵏ: the scale that gives their values back. Exact (a
+/// power of two moves only the exponent); with k = 10, which GPT-2's weights allow, no half is
+/// left subnormal, so that ``halfFields(_:byteOffset:)`` never makes a float subnormal.
+package func scaleHalvesUp(_ halves: UnsafeMutablePointer<UInt16>, count: Int) -> Float {
+    var largest: UInt16 = 0
+    for i in 0..<count { largest = max(largest, halves[i] & 0x7fff) }
+    var k = 10
+    while k > 0 && floatFromHalf(largest) * Float(1 << k) > 65504 { k -= 1 }
+    guard k > 0 else { return 1 }
+    let factor = Float(1 << k)
+    for i in 0..<count {
+        let h = halves[i]
+        halves[i] = h & 0x7c00 != 0 ? h + UInt16(k << 10)  // a normal half: add k to its exponent
+            : halfFromFloat(floatFromHalf(h) * factor)      // zero or subnormal
+    }
+    return 1 / factor
 }
 
 /// binary32 → binary16, rounded to nearest, ties to even; overflow gives ±infinity, NaN stays NaN.
@@ -88,17 +123,20 @@ private func roundShifted(_ value: UInt32, by shift: UInt32) -> UInt32 {
     return remainder > half || (remainder == half && truncated & 1 == 1) ? truncated + 1 : truncated
 }
 
-/// Calls `body` with `count` float16 values widened to float32 in a temporary buffer (in parallel).
-package func withFloats<R>(fromHalves halves: UnsafePointer<UInt16>, count: Int, _ body: (UnsafePointer<Float>) -> R) -> R {
+/// Calls `body` with `count` float16 values times `scale` (a power of two) widened to float32 in
+/// a temporary buffer (in parallel).
+package func withFloats<R>(fromHalves halves: UnsafePointer<UInt16>, count: Int, scale: Float,
+                           _ body: (UnsafePointer<Float>) -> R) -> R {
     let floats = UnsafeMutablePointer<Float>.allocate(capacity: count)
     defer { floats.deallocate() }
+    let fieldsScale = halfFieldsScale * scale
     parallelRanges(count / 8, minimumPerPart: 16_384) { blocks in
         let source = UnsafeRawPointer(halves), destination = UnsafeMutableRawPointer(floats)
         for b in blocks {
-            let vector = floatsFromHalves(source, byteOffset: 16 * b)
+            let vector = halfFields(source, byteOffset: 16 * b) * fieldsScale
             destination.storeBytes(of: vector, toByteOffset: 32 * b, as: SIMD8<Float>.self)
         }
     }
-    for i in (count / 8 * 8)..<count { floats[i] = floatFromHalf(halves[i]) }
+    for i in (count / 8 * 8)..<count { floats[i] = floatFromHalf(halves[i]) * scale }
     return body(floats)
 }

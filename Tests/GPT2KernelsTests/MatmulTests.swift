@@ -148,7 +148,7 @@ import TestSupport
             if half {
                 let halves = values.map(halfFromFloat)
                 return halves.withUnsafeBufferPointer {
-                    body(Matrix(.float16($0.baseAddress!), layout: layout, inputSize: n, outputSize: out))
+                    body(Matrix(.float16($0.baseAddress!, scale: 1), layout: layout, inputSize: n, outputSize: out))
                 }
             }
             return values.withUnsafeBufferPointer {
@@ -178,6 +178,34 @@ import TestSupport
             }
             let worst = zip(y, expected).map { abs(Double($0) - $1) }.max()!
             #expect(worst < 1e-4, "\(path): off by \(worst)")
+        }
+    }
+
+    /// Float16 matrices as the loader keeps them where halves are widened in software: scaled
+    /// up by 2ᵏ (``scaleHalvesUp(_:count:)``) with a scale of 2⁻ᵏ; the decode kernels fold that
+    /// and the widening's 2¹¹² into x, or leave x whole to sgemm when that would overflow it.
+    @Test("float16 weights scaled up, with x ordinary or near float's limit, give x · W + b",
+          arguments: [1, 4, 16, 20], [Float(1), 0x1p100])
+    func scaledHalves(rows M: Int, xScale: Float) {
+        let problem = Problem(M: M, n: 40, out: 48, seed: UInt64(M))
+        let x = problem.x.map { $0 * xScale }
+        let expected = (0..<(M * problem.out)).map { e in
+            let (m, o) = (e / problem.out, e % problem.out)
+            return (0..<problem.n).reduce(Double(problem.bias[o])) { $0 + Double(x[m * problem.n + $1]) * Double(problem.w[$1 * problem.out + o]) }
+        }
+        for layout in [Matrix.Layout.inputMajor, .outputMajor] {
+            var halves = (layout == .inputMajor ? problem.w : problem.wT).map(halfFromFloat)
+            let scale = scaleHalvesUp(&halves, count: halves.count)
+            #expect(scale == 0x1p-10)
+            var y = [Float](repeating: .nan, count: M * problem.out)
+            halves.withUnsafeBufferPointer { hp in x.withUnsafeBufferPointer { xp in problem.bias.withUnsafeBufferPointer { bp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    let w = Matrix(.float16(hp.baseAddress!, scale: scale), layout: layout, inputSize: problem.n, outputSize: problem.out)
+                    matmul(xp.baseAddress!, rows: M, w, bias: bp.baseAddress!, into: DenseRows(yp.baseAddress!, width: problem.out))
+                }
+            } } }
+            let worst = zip(y, expected).map { abs(Double($0) - $1) / Double(xScale) }.max()!
+            #expect(worst < 1e-4, "\(layout): off by \(worst) (× \(xScale))")
         }
     }
 

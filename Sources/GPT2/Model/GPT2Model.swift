@@ -182,7 +182,7 @@ public final class GPT2Model: Sendable {
                     let pe = weights.wpe + (cache.count + i) * C, row = x + r * C
                     switch weights.wte.elements {
                     case .float32(let wte): for j in 0..<C { row[j] = wte[token * C + j] + pe[j] }
-                    case .float16(let wte): for j in 0..<C { row[j] = floatFromHalf(wte[token * C + j]) + pe[j] }
+                    case .float16(let wte, let scale): for j in 0..<C { row[j] = floatFromHalf(wte[token * C + j]) * scale + pe[j] }
                     case .int8(let wte, let scales):
                         dequantizeRow(wte + token * C, scales: scales + token * int8Blocks(rowLength: C), count: C, into: row)
                         for j in 0..<C { row[j] += pe[j] }

@@ -23,7 +23,7 @@ extension GPT2Weights {
         func elements(_ name: String, _ shape: [Int]) throws -> Matrix.Elements {
             switch precision {
             case .float32: .float32(try tensor(name, shape))
-            case .float16: .float16(try index.halves(name, shape: shape, residency: residency, storage: storage))
+            case .float16: try index.halves(name, shape: shape, residency: residency, storage: storage)
             case .int8: try index.int8Rows(name, shape: shape, transposed: false, storage: storage)
             }
         }
@@ -38,7 +38,7 @@ extension GPT2Weights {
             case (.float16, _) where KernelBuild.widensHalvesInHardware
                     && (residency == .resident || !index.isStoredAsHalves("\(path).weight")):
                 // copied anyway: transposed on the way, as float32 above, where the rows decode faster
-                Matrix(.float16(try index.transposedHalves("\(path).weight", shape: shape, storage: storage)),
+                Matrix(.float16(try index.transposedHalves("\(path).weight", shape: shape, storage: storage), scale: 1),
                        layout: .outputMajor, inputSize: inputSize, outputSize: outputSize)
             case (.int8, _):  // an output's weights in one row, so that each scale covers one output's
                 Matrix(try index.int8Rows("\(path).weight", shape: shape, transposed: true, storage: storage),
@@ -236,16 +236,21 @@ struct TensorIndex {
     }
 
     /// The tensor as float16: in place when it is stored as aligned float16 and `residency` is
-    /// `.mapped`, copied or converted (rounded to nearest) once otherwise. The decode kernels'
-    /// conversion assumes finite halves, so values beyond ±65504 are refused (`locate` has already
-    /// refused infinities and NaNs).
-    func halves(_ name: String, shape: [Int], residency: WeightResidency, storage: WeightStorage) throws -> UnsafePointer<UInt16> {
+    /// `.mapped`, copied or converted (rounded to nearest) once otherwise. Where the kernels widen
+    /// halves in software a copy is scaled up so that no half is subnormal
+    /// (``scaleHalvesUp(_:count:)``): each would cost a microcode assist in every decode step. The
+    /// decode kernels' conversion assumes finite halves, so values beyond ±65504 are refused
+    /// (`locate` has already refused infinities and NaNs).
+    func halves(_ name: String, shape: [Int], residency: WeightResidency, storage: WeightStorage) throws -> Matrix.Elements {
         let (file, entry) = try locate(name, shape: shape, storage: storage)
         let halves = try elements(of: entry, in: file, storedAs: .F16, residency: residency, storage: storage) { source, i in
             halfFromFloat(storedFloat(source, i, entry.dtype))
         }
         try Self.requireRepresentable(halves, entry, in: file)
-        return halves
+        let copied = UnsafeRawPointer(halves) != file.file.bytes.baseAddress! + entry.range.lowerBound
+        let scale = copied && !KernelBuild.widensHalvesInHardware
+            ? scaleHalvesUp(UnsafeMutablePointer(mutating: halves), count: entry.elementCount) : 1
+        return .float16(halves, scale: scale)
     }
 
     /// The tensor as float32: in place when it is stored as aligned float32 and `residency` is

@@ -36,18 +36,20 @@ private func product<D: MatmulDestination>(
     guard M > 0 else { return }
     let (n, outputs) = (w.inputSize, w.outputSize)
 
-    if M <= rowKernelLimit {
+    if M <= rowKernelLimit, let inputs = DecodeInputs(x, count: M * n, for: w) {
+        defer { inputs.release() }
+        let x = inputs.x
         switch (w.elements, w.layout) {
         case (.float32(let p), .outputMajor):
             return rowDots(x, rows: M, UnsafeRawPointer(p), Float32Format.self, outputs: outputs, inputs: n,
                            into: y, bias: bias, adding: adding, then: activation)
-        case (.float16(let p), .outputMajor):
+        case (.float16(let p, _), .outputMajor):
             return rowDots(x, rows: M, UnsafeRawPointer(p), Float16Format.self, outputs: outputs, inputs: n,
                            into: y, bias: bias, adding: adding, then: activation)
         case (.float32(let p), .inputMajor):
             startOutputs(y, rows: M, bias: bias, adding: adding)
             accumulateRows(x, rows: M, UnsafeRawPointer(p), Float32Format.self, inputs: n, outputs: outputs, into: y)
-        case (.float16(let p), .inputMajor):
+        case (.float16(let p, _), .inputMajor):
             startOutputs(y, rows: M, bias: bias, adding: adding)
             accumulateRows(x, rows: M, UnsafeRawPointer(p), Float16Format.self, inputs: n, outputs: outputs, into: y)
         case (.int8(let q, let scales), _):
@@ -63,14 +65,14 @@ private func product<D: MatmulDestination>(
         switch (w.elements, w.layout) {
         case (.float32(let p), _):
             gemm(x, rows: M, p, w, columns: 0..<outputs, into: y, beta: beta)
-        case (.float16(let h), .inputMajor):  // widen the matrix once for this product, then sgemm at full speed
-            withFloats(fromHalves: h, count: n * outputs) { p in
+        case (.float16(let h, let scale), .inputMajor):  // widen the matrix once for this product, then sgemm at full speed
+            withFloats(fromHalves: h, count: n * outputs, scale: scale) { p in
                 gemm(x, rows: M, p, w, columns: 0..<outputs, into: y, beta: beta)
             }
-        case (.float16(let h), .outputMajor):  // a vocabulary-sized table: widened a block of rows at a time
+        case (.float16(let h, let scale), .outputMajor):  // a vocabulary-sized table: widened a block of rows at a time
             for first in stride(from: 0, to: outputs, by: 4096) {
                 let columns = first..<min(outputs, first + 4096)
-                withFloats(fromHalves: h + first * n, count: columns.count * n) { p in
+                withFloats(fromHalves: h + first * n, count: columns.count * n, scale: scale) { p in
                     gemm(x, rows: M, p, w, columns: columns, into: y, beta: beta)
                 }
             }
@@ -110,6 +112,41 @@ private func gemm<D: MatmulDestination>(_ x: UnsafePointer<Float>, rows M: Int, 
             }
         }
     }
+}
+
+/// x as the decode kernels take it for `w`: as it is, or, for float16 weights, multiplied by
+/// ``Float16Format/inputScale`` and the matrix's scale (exactly: powers of two), so that the
+/// products come out as x · W. Nil when that would overflow (|x| beyond about 2¹⁶ to 2²⁶): then
+/// the product goes through sgemm, which takes x as it is.
+private struct DecodeInputs {
+    let x: UnsafePointer<Float>
+    private let scaled: UnsafeMutablePointer<Float>?
+
+    init?(_ x: UnsafePointer<Float>, count: Int, for w: Matrix) {
+        guard case .float16(_, let scale) = w.elements, Float16Format.inputScale * scale != 1 else {
+            (self.x, scaled) = (x, nil)
+            return
+        }
+        let factor = Float16Format.inputScale * scale
+        let raw = UnsafeRawPointer(x), vectors = count / 8
+        var largest = SIMD8<UInt32>()  // of the magnitudes' bit patterns, which order as the magnitudes do
+        for v in 0..<vectors {
+            largest = pointwiseMax(largest, raw.loadUnaligned(fromByteOffset: 32 * v, as: SIMD8<UInt32>.self) & 0x7fff_ffff)
+        }
+        var top = Float(bitPattern: largest.max())
+        for i in (8 * vectors)..<count { top = max(top, abs(x[i])) }
+        guard (top * factor).isFinite else { return nil }  // NaN too: sgemm gives what float32 does
+        let scaled = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        let destination = UnsafeMutableRawPointer(scaled)
+        for v in 0..<vectors {
+            let vector = raw.loadUnaligned(fromByteOffset: 32 * v, as: SIMD8<Float>.self) * factor
+            destination.storeBytes(of: vector, toByteOffset: 32 * v, as: SIMD8<Float>.self)
+        }
+        for i in (8 * vectors)..<count { scaled[i] = x[i] * factor }
+        (self.x, self.scaled) = (UnsafePointer(scaled), scaled)
+    }
+
+    func release() { scaled?.deallocate() }
 }
 
 /// Where the accumulating kernel starts: the bias in every output row (added to what is there

@@ -3,8 +3,9 @@
 package struct Matrix: @unchecked Sendable {  // plain pointers into immutable memory the caller owns
     package enum Elements: Equatable {
         case float32(UnsafePointer<Float>)
-        /// IEEE binary16 bit patterns.
-        case float16(UnsafePointer<UInt16>)
+        /// IEEE binary16 bit patterns; each element is its half's value times `scale`, a power of
+        /// two: 1, or 2⁻ᵏ for halves stored scaled up (``scaleHalvesUp(_:count:)``).
+        case float16(UnsafePointer<UInt16>, scale: Float)
         /// Int8 values with a float scale per block of ``int8BlockSize`` along each stored row
         /// (`scales`: [storedRows, int8Blocks(rowLength:)]); always `.outputMajor`.
         case int8(UnsafePointer<Int8>, scales: UnsafePointer<Float>)
@@ -48,7 +49,7 @@ package struct Matrix: @unchecked Sendable {  // plain pointers into immutable m
     package var baseAddress: UnsafeRawPointer {
         switch elements {
         case .float32(let p): UnsafeRawPointer(p)
-        case .float16(let p): UnsafeRawPointer(p)
+        case .float16(let p, _): UnsafeRawPointer(p)
         case .int8(let p, _): UnsafeRawPointer(p)
         }
     }
@@ -64,14 +65,17 @@ package struct Matrix: @unchecked Sendable {  // plain pointers into immutable m
 package protocol WeightFormat {
     /// Bytes per element.
     static var size: Int { get }
-    /// Eight elements from `base + byteOffset`, as floats.
+    /// Eight elements from `base + byteOffset`, as floats, each its value ÷ ``inputScale``.
     static func load8(_ base: UnsafeRawPointer, byteOffset: Int) -> SIMD8<Float>
-    /// Element `index`, as a float.
+    /// Element `index`, as `load8` gives it.
     static func load(_ base: UnsafeRawPointer, index: Int) -> Float
+    /// What x must be multiplied by for products with what `load8` gives (a power of two).
+    static var inputScale: Float { get }
 }
 
 package enum Float32Format: WeightFormat {
     package static var size: Int { 4 }
+    package static var inputScale: Float { 1 }
     @inline(__always) package static func load8(_ base: UnsafeRawPointer, byteOffset: Int) -> SIMD8<Float> {
         base.loadUnaligned(fromByteOffset: byteOffset, as: SIMD8<Float>.self)
     }
@@ -80,12 +84,15 @@ package enum Float32Format: WeightFormat {
     }
 }
 
+/// Halves as ``halfFields(_:byteOffset:)`` widens them (in SSE2, without the multiply that would
+/// rescale each to its value: the products take it from x).
 package enum Float16Format: WeightFormat {
     package static var size: Int { 2 }
+    package static var inputScale: Float { halfFieldsScale }
     @inline(__always) package static func load8(_ base: UnsafeRawPointer, byteOffset: Int) -> SIMD8<Float> {
-        floatsFromHalves(base, byteOffset: byteOffset)
+        halfFields(base, byteOffset: byteOffset)
     }
     @inline(__always) package static func load(_ base: UnsafeRawPointer, index: Int) -> Float {
-        floatFromHalf(base.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self))
+        floatFromHalf(base.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self)) / halfFieldsScale
     }
 }

@@ -48,6 +48,26 @@ import TestSupport
     }
     #endif
 
+    @Test("halves scaled up by a power of two keep their values exactly, and none stays subnormal")
+    func scalingUp() {
+        // every finite half below 64 in magnitude: scaled by 2¹⁰, which lifts the subnormals
+        var halves = Self.finiteHalves.filter { $0 & 0x7fff < 0x5400 }
+        let scale = scaleHalvesUp(&halves, count: halves.count)
+        #expect(scale == 0x1p-10)
+        for (original, scaled) in zip(Self.finiteHalves.filter { $0 & 0x7fff < 0x5400 }, halves) {
+            #expect(floatFromHalf(scaled) * scale == floatFromHalf(original), "half \(original)")
+            #expect(scaled & 0x7c00 != 0 || scaled & 0x7fff == 0, "half \(original) is still subnormal")
+        }
+        // the largest magnitude decides: 300 · 2⁷ fits under 65504, 300 · 2⁸ does not; 65504 leaves no room
+        var large: [UInt16] = [halfFromFloat(-300), 0x0001, halfFromFloat(0.5)]
+        #expect(scaleHalvesUp(&large, count: 3) == 0x1p-7)
+        let expected: [Float] = [-300 * 128, 0x1p-24 * 128, 64]
+        #expect(large.map(floatFromHalf) == expected)
+        var full: [UInt16] = [halfFromFloat(65504), 0x0001]
+        #expect(scaleHalvesUp(&full, count: 2) == 1)
+        #expect(full == [halfFromFloat(65504), 0x0001])
+    }
+
     @Test("a float16 checkpoint kept in float16 gives the logits and continuations of float32",
           arguments: [WeightResidency.mapped, .resident])
     func float16Checkpoint(residency: WeightResidency) throws {
