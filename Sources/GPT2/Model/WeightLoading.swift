@@ -324,23 +324,26 @@ struct TensorIndex {
         let q = try storage.allocate(entry.elementCount, of: Int8.self, for: entry.name, in: file.url)
         let scales = try storage.allocate(rows * blocks, of: Float.self, for: entry.name, in: file.url)
         let group = 32
-        let floats = UnsafeMutablePointer<Float>.allocate(capacity: group * columns)  // [group, columns]
-        defer { floats.deallocate() }
 
         let source = file.file.bytes.baseAddress! + entry.range.lowerBound
-        /// Result rows `outputs`, columns `part` (whole blocks).
+        /// Result rows `outputs`, columns `part` (whole blocks), `group` rows at a time on each thread.
         func quantize(outputs: Range<Int>, columns part: Range<Int>) {
-            for first in stride(from: outputs.lowerBound, to: outputs.upperBound, by: group) {
-                let count = min(group, outputs.upperBound - first)
-                // stored row r of the result is source row r, or source column r when transposed
-                for c in part {
-                    for r in 0..<count {
-                        let index = transposed ? c * rows + first + r : (first + r) * columns + c
-                        floats[r * part.count + c - part.lowerBound] = storedFloat(source, index, entry.dtype)
+            let groups = (outputs.count + group - 1) / group
+            parallelRanges(groups, minimumPerPart: 4) { range in
+                let floats = UnsafeMutablePointer<Float>.allocate(capacity: group * part.count)  // [group, part]
+                defer { floats.deallocate() }
+                for g in range {
+                    let first = outputs.lowerBound + g * group, count = min(group, outputs.upperBound - first)
+                    // stored row r of the result is source row r, or source column r when transposed
+                    for c in part {
+                        for r in 0..<count {
+                            let index = transposed ? c * rows + first + r : (first + r) * columns + c
+                            floats[r * part.count + c - part.lowerBound] = storedFloat(source, index, entry.dtype)
+                        }
                     }
+                    quantizeRows(floats, rows: count, rowLength: columns, columns: part, sourceStride: part.count,
+                                 into: q.baseAddress! + first * columns, scales: scales.baseAddress! + first * blocks)
                 }
-                quantizeRows(floats, rows: count, rowLength: columns, columns: part, sourceStride: part.count,
-                             into: q.baseAddress! + first * columns, scales: scales.baseAddress! + first * blocks)
             }
         }
         let (sourceRows, sourceColumns) = (shape[0], shape[1])

@@ -46,7 +46,8 @@ private func quantizeBlock<T: FixedWidthInteger & SignedInteger>(_ x: UnsafePoin
         if magnitude.isNaN || magnitude > largest { largest = magnitude }
     }
     let scale = largest.isFinite ? largest / levels : .nan
-    for i in 0..<count { q[i] = scale > 0 ? T(max(-levels, min(levels, (x[i] / scale).rounded()))) : 0 }
+    // through Int32, a single instruction: the generic `T(_: Float)` is a library call per value
+    for i in 0..<count { q[i] = scale > 0 ? T(truncatingIfNeeded: Int32(max(-levels, min(levels, (x[i] / scale).rounded())))) : 0 }
     return scale
 }
 
