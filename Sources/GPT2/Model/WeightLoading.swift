@@ -298,10 +298,12 @@ struct TensorIndex {
         try file.file.withTransientBytes(entry.range) { source in
             try checkValues(entry, in: file)
             let tile = 32  // square tiles, so that both sides move whole cache lines
-            for r0 in stride(from: 0, to: rows, by: tile) {
-                for c0 in stride(from: 0, to: columns, by: tile) {
-                    for c in c0..<min(columns, c0 + tile) {
-                        for r in r0..<min(rows, r0 + tile) { buffer[c * rows + r] = convert(source, r * columns + c) }
+            parallelRanges((rows + tile - 1) / tile, minimumPerPart: 4) { tileRows in
+                for r0 in stride(from: tileRows.lowerBound * tile, to: min(rows, tileRows.upperBound * tile), by: tile) {
+                    for c0 in stride(from: 0, to: columns, by: tile) {
+                        for c in c0..<min(columns, c0 + tile) {
+                            for r in r0..<min(rows, r0 + tile) { buffer[c * rows + r] = convert(source, r * columns + c) }
+                        }
                     }
                 }
             }
@@ -382,7 +384,9 @@ struct TensorIndex {
             if entry.dtype == native {  // copied (resident) or realigned
                 memcpy(buffer.baseAddress!, source, count * MemoryLayout<T>.stride)
             } else {
-                for i in 0..<count { buffer[i] = convert(source, i) }
+                parallelRanges(count, minimumPerPart: 1 << 20) { part in
+                    for i in part { buffer[i] = convert(source, i) }
+                }
             }
         }
         return UnsafePointer(buffer.baseAddress!)
