@@ -50,9 +50,8 @@ package var halfFieldsScale: Float {
 /// instructions that SSE2 has per four: each half into the top of 32 bits, an arithmetic shift
 /// that puts exponent and mantissa into a float's fields (the sign stays on the float's sign bit),
 /// and a mask that clears the sign's copies. Half subnormals come out as float subnormals, which
-/// cost Intel CPUs a microcode assist in every multiply (twice the decode time measured with random
-/// weights), so the loader stores software-widened matrices scaled up by 2ᵏ to have none
-/// (``scaleHalvesUp(_:count:)``). Infinities and NaNs would come out as large finite values, so the
+/// cost Intel CPUs a microcode assist in every multiply, so the loader stores software-widened
+/// matrices scaled up by 2ᵏ to have none (``scaleHalvesUp(_:count:)``). Infinities and NaNs would come out as large finite values, so the
 /// loader refuses float16 matrices that hold them.
 @inline(__always)
 package func halfFields(_ base: UnsafeRawPointer, byteOffset: Int) -> SIMD8<Float> {
