@@ -33,12 +33,24 @@ package func rowDots<W: DotRows, D: MatmulDestination>(
     }
     let chunks = rowDotChunks(rows: outputs, rowLength: n, elementSize: w.elementSize)
     parallelChunks(chunks) { _, range in
+        let tiles = M >= 8 ? M / 4 : 0  // 0: the tiles one at a time (below)
+        let sums = UnsafeMutableRawPointer.allocate(byteCount: tiles * tileSumsBytes, alignment: 64)
+        let results = UnsafeMutablePointer<Tile4x4>.allocate(capacity: tiles)
+        defer { sums.deallocate(); results.deallocate() }
         // four rows at a time, one from each quarter of the range: four long streams, which the
         // core's prefetchers follow better than one; the four rows stay in L1 while every x uses them
         let quarter = range.count / 4
         for r in range.lowerBound..<(range.lowerBound + quarter) {
             let rows = (r, r + quarter, r + 2 * quarter, r + 3 * quarter)
             var m = 0
+            if tiles > 0 {  // eight rows of x or more: every tile of four a block of inputs at a time
+                w.dotTiles(rows.0, rows.1, rows.2, rows.3, tiles: tiles, sums: sums, into: results)
+                for t in 0..<tiles {
+                    let r = results[t]
+                    store4(r.0, 4 * t, rows); store4(r.1, 4 * t + 1, rows); store4(r.2, 4 * t + 2, rows); store4(r.3, 4 * t + 3, rows)
+                }
+                m = 4 * tiles
+            }
             while m + 4 <= M {  // four rows of x at once: each weight loaded (and widened) once for four
                 let t = w.dot4x4(rows.0, rows.1, rows.2, rows.3, inputs: m)
                 store4(t.0, m, rows); store4(t.1, m + 1, rows); store4(t.2, m + 2, rows); store4(t.3, m + 3, rows)
@@ -80,7 +92,22 @@ package protocol DotRows {
     func dot4x4(_ a: Int, _ b: Int, _ c: Int, _ d: Int, inputs m: Int) -> Tile4x4
     /// Weight row `r` dotted with row `m` of x.
     func dot(_ r: Int, input m: Int) -> Float
+    /// `dot4x4` with rows `4t..<4t + 4` of x into `results[t]` for every t below `tiles`, bit for
+    /// bit; `sums` has room for `tiles` × ``tileSumsBytes``.
+    func dotTiles(_ a: Int, _ b: Int, _ c: Int, _ d: Int, tiles: Int, sums: UnsafeMutableRawPointer,
+                  into results: UnsafeMutablePointer<Tile4x4>)
 }
+
+extension DotRows {
+    /// One tile after another.
+    @inline(__always) package func dotTiles(_ a: Int, _ b: Int, _ c: Int, _ d: Int, tiles: Int, sums: UnsafeMutableRawPointer,
+                                            into results: UnsafeMutablePointer<Tile4x4>) {
+        for t in 0..<tiles { results[t] = dot4x4(a, b, c, d, inputs: 4 * t) }
+    }
+}
+
+/// Bytes of one tile's sixteen running sums, for ``DotRows/dotTiles(_:_:_:_:tiles:sums:into:)``.
+package var tileSumsBytes: Int { MemoryLayout<Sums4x4>.stride }
 
 /// Weight rows stored as elements of format `F`, `rowLength` to a row, and x [M, rowLength] in float32.
 package struct FormatRows<F: WeightFormat>: DotRows {
@@ -98,6 +125,23 @@ package struct FormatRows<F: WeightFormat>: DotRows {
     }
     @inline(__always) package func dot(_ r: Int, input m: Int) -> Float {
         GPT2Kernels.dot(row(r), F.self, x + m &* rowLength, rowLength)
+    }
+    /// The tiles a block of 128 inputs at a time, each tile's sums kept in `sums` between blocks:
+    /// the block of the four weight rows (2 KB of float32) comes from memory for the first tile and
+    /// from L1 for the others, with the block of every row of x (8 KB for 16 rows), where whole
+    /// rows (12 KB of weights and 48 KB of x at 768 inputs) had left L1. Each sum runs in the same
+    /// order as in `dot4x4`.
+    @inline(__always) package func dotTiles(_ a: Int, _ b: Int, _ c: Int, _ d: Int, tiles: Int, sums: UnsafeMutableRawPointer,
+                                            into results: UnsafeMutablePointer<Tile4x4>) {
+        let n = rowLength, vectorEnd = n / 8 * 8, block = 128
+        let tileSums = sums.bindMemory(to: Sums4x4.self, capacity: tiles)
+        for t in 0..<tiles { tileSums[t] = Sums4x4() }
+        for start in stride(from: 0, to: vectorEnd, by: block) {
+            for t in 0..<tiles {
+                tileSums[t].accumulate(row(a), row(b), row(c), row(d), F.self, x + 4 &* t &* n, n, start..<min(vectorEnd, start + block))
+            }
+        }
+        for t in 0..<tiles { results[t] = tileSums[t].finish(row(a), row(b), row(c), row(d), F.self, x + 4 &* t &* n, n) }
     }
 }
 
@@ -144,36 +188,61 @@ extension SIMD4 where Scalar == Float {
 @inline(__always)
 private func dot4x4<F: WeightFormat>(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ c: UnsafeRawPointer, _ d: UnsafeRawPointer,
                                      _ format: F.Type, _ x: UnsafePointer<Float>, _ n: Int) -> Tile4x4 {
+    var sums = Sums4x4()
+    sums.accumulate(a, b, c, d, F.self, x, n, 0..<(n / 8 * 8))
+    return sums.finish(a, b, c, d, F.self, x, n)
+}
+
+/// The sixteen accumulators of ``dot4x4(_:_:_:_:_:_:_:)``: `[j][k]`, weight row k with x row j.
+private struct Sums4x4 {
     var a0 = SIMD8<Float>(), b0 = SIMD8<Float>(), c0 = SIMD8<Float>(), d0 = SIMD8<Float>()
     var a1 = SIMD8<Float>(), b1 = SIMD8<Float>(), c1 = SIMD8<Float>(), d1 = SIMD8<Float>()
     var a2 = SIMD8<Float>(), b2 = SIMD8<Float>(), c2 = SIMD8<Float>(), d2 = SIMD8<Float>()
     var a3 = SIMD8<Float>(), b3 = SIMD8<Float>(), c3 = SIMD8<Float>(), d3 = SIMD8<Float>()
-    let x0 = UnsafeRawPointer(x), x1 = x0 + n &* 4, x2 = x1 + n &* 4, x3 = x2 + n &* 4
-    let rowBytes = n &* F.size
-    var i = 0
-    while i < n / 8 * 8 {  // wrapping arithmetic below: i < n, so nothing can overflow
-        let offset = i &* F.size, xOffset = i &* 4
-        prefetch(a, b, c, d, offset: offset, ahead: rowBytes)  // the next rows
-        let wa = F.load8(a, byteOffset: offset), wb = F.load8(b, byteOffset: offset)
-        let wc = F.load8(c, byteOffset: offset), wd = F.load8(d, byteOffset: offset)
-        var lane = x0.loadUnaligned(fromByteOffset: xOffset, as: SIMD8<Float>.self)
-        a0 = multiplyAdd(a0, wa, lane); b0 = multiplyAdd(b0, wb, lane); c0 = multiplyAdd(c0, wc, lane); d0 = multiplyAdd(d0, wd, lane)
-        lane = x1.loadUnaligned(fromByteOffset: xOffset, as: SIMD8<Float>.self)
-        a1 = multiplyAdd(a1, wa, lane); b1 = multiplyAdd(b1, wb, lane); c1 = multiplyAdd(c1, wc, lane); d1 = multiplyAdd(d1, wd, lane)
-        lane = x2.loadUnaligned(fromByteOffset: xOffset, as: SIMD8<Float>.self)
-        a2 = multiplyAdd(a2, wa, lane); b2 = multiplyAdd(b2, wb, lane); c2 = multiplyAdd(c2, wc, lane); d2 = multiplyAdd(d2, wd, lane)
-        lane = x3.loadUnaligned(fromByteOffset: xOffset, as: SIMD8<Float>.self)
-        a3 = multiplyAdd(a3, wa, lane); b3 = multiplyAdd(b3, wb, lane); c3 = multiplyAdd(c3, wc, lane); d3 = multiplyAdd(d3, wd, lane)
-        i &+= 8
+
+    /// Adds inputs `inputs` (whole vectors of eight) of the four weight rows times the four rows of
+    /// x at `x`, `n` apart (the sums in registers meanwhile).
+    @inline(__always)
+    mutating func accumulate<F: WeightFormat>(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ c: UnsafeRawPointer, _ d: UnsafeRawPointer,
+                                              _ format: F.Type, _ x: UnsafePointer<Float>, _ n: Int, _ inputs: Range<Int>) {
+        var (a0, b0, c0, d0, a1, b1, c1, d1) = (self.a0, self.b0, self.c0, self.d0, self.a1, self.b1, self.c1, self.d1)
+        var (a2, b2, c2, d2, a3, b3, c3, d3) = (self.a2, self.b2, self.c2, self.d2, self.a3, self.b3, self.c3, self.d3)
+        let x0 = UnsafeRawPointer(x), x1 = x0 + n &* 4, x2 = x1 + n &* 4, x3 = x2 + n &* 4
+        let rowBytes = n &* F.size
+        var i = inputs.lowerBound
+        while i < inputs.upperBound {  // wrapping arithmetic below: i < n, so nothing can overflow
+            let offset = i &* F.size, xOffset = i &* 4
+            prefetch(a, b, c, d, offset: offset, ahead: rowBytes)  // the next rows
+            let wa = F.load8(a, byteOffset: offset), wb = F.load8(b, byteOffset: offset)
+            let wc = F.load8(c, byteOffset: offset), wd = F.load8(d, byteOffset: offset)
+            var lane = x0.loadUnaligned(fromByteOffset: xOffset, as: SIMD8<Float>.self)
+            a0 = multiplyAdd(a0, wa, lane); b0 = multiplyAdd(b0, wb, lane); c0 = multiplyAdd(c0, wc, lane); d0 = multiplyAdd(d0, wd, lane)
+            lane = x1.loadUnaligned(fromByteOffset: xOffset, as: SIMD8<Float>.self)
+            a1 = multiplyAdd(a1, wa, lane); b1 = multiplyAdd(b1, wb, lane); c1 = multiplyAdd(c1, wc, lane); d1 = multiplyAdd(d1, wd, lane)
+            lane = x2.loadUnaligned(fromByteOffset: xOffset, as: SIMD8<Float>.self)
+            a2 = multiplyAdd(a2, wa, lane); b2 = multiplyAdd(b2, wb, lane); c2 = multiplyAdd(c2, wc, lane); d2 = multiplyAdd(d2, wd, lane)
+            lane = x3.loadUnaligned(fromByteOffset: xOffset, as: SIMD8<Float>.self)
+            a3 = multiplyAdd(a3, wa, lane); b3 = multiplyAdd(b3, wb, lane); c3 = multiplyAdd(c3, wc, lane); d3 = multiplyAdd(d3, wd, lane)
+            i &+= 8
+        }
+        (self.a0, self.b0, self.c0, self.d0, self.a1, self.b1, self.c1, self.d1) = (a0, b0, c0, d0, a1, b1, c1, d1)
+        (self.a2, self.b2, self.c2, self.d2, self.a3, self.b3, self.c3, self.d3) = (a2, b2, c2, d2, a3, b3, c3, d3)
     }
-    var result = (SIMD4<Float>(sums: a0, b0, c0, d0), SIMD4<Float>(sums: a1, b1, c1, d1),
-                  SIMD4<Float>(sums: a2, b2, c2, d2), SIMD4<Float>(sums: a3, b3, c3, d3))
-    while i < n {  // as dot4's tail, per row of x
-        let w = SIMD4<Float>(F.load(a, index: i), F.load(b, index: i), F.load(c, index: i), F.load(d, index: i))
-        result.0 += w * x[i]; result.1 += w * x[n + i]; result.2 += w * x[2 * n + i]; result.3 += w * x[3 * n + i]
-        i += 1
+
+    /// The sums, with the inputs past the last whole vector added one by one (as `dot4`'s tail).
+    @inline(__always)
+    func finish<F: WeightFormat>(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ c: UnsafeRawPointer, _ d: UnsafeRawPointer,
+                                 _ format: F.Type, _ x: UnsafePointer<Float>, _ n: Int) -> Tile4x4 {
+        var result = (SIMD4<Float>(sums: a0, b0, c0, d0), SIMD4<Float>(sums: a1, b1, c1, d1),
+                      SIMD4<Float>(sums: a2, b2, c2, d2), SIMD4<Float>(sums: a3, b3, c3, d3))
+        var i = n / 8 * 8
+        while i < n {
+            let w = SIMD4<Float>(F.load(a, index: i), F.load(b, index: i), F.load(c, index: i), F.load(d, index: i))
+            result.0 += w * x[i]; result.1 += w * x[n + i]; result.2 += w * x[2 * n + i]; result.3 += w * x[3 * n + i]
+            i += 1
+        }
+        return result
     }
-    return result
 }
 
 /// w · x over `n` elements.
