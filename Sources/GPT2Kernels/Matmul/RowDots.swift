@@ -33,7 +33,7 @@ package func rowDots<W: DotRows, D: MatmulDestination>(
     }
     let chunks = rowDotChunks(rows: outputs, rowLength: n, elementSize: w.elementSize)
     parallelChunks(chunks) { _, range in
-        let tiles = M >= 8 ? M / 4 : 0  // 0: the tiles one at a time (below)
+        let tiles = M >= 8 ? M / 4 : 0  // two tiles or more share each block of inputs; one goes whole, below
         let sums = UnsafeMutableRawPointer.allocate(byteCount: tiles * tileSumsBytes, alignment: 64)
         let results = UnsafeMutablePointer<Tile4x4>.allocate(capacity: tiles)
         defer { sums.deallocate(); results.deallocate() }
@@ -46,8 +46,9 @@ package func rowDots<W: DotRows, D: MatmulDestination>(
             if tiles > 0 {  // eight rows of x or more: every tile of four a block of inputs at a time
                 w.dotTiles(rows.0, rows.1, rows.2, rows.3, tiles: tiles, sums: sums, into: results)
                 for t in 0..<tiles {
-                    let r = results[t]
-                    store4(r.0, 4 * t, rows); store4(r.1, 4 * t + 1, rows); store4(r.2, 4 * t + 2, rows); store4(r.3, 4 * t + 3, rows)
+                    let tile = results[t]
+                    store4(tile.0, 4 * t, rows); store4(tile.1, 4 * t + 1, rows); store4(tile.2, 4 * t + 2, rows)
+                    store4(tile.3, 4 * t + 3, rows)
                 }
                 m = 4 * tiles
             }
