@@ -128,21 +128,23 @@ private struct DecodeInputs {
             return
         }
         let factor = Float16Format.inputScale * scale
-        let raw = UnsafeRawPointer(x), vectors = count / 8
+        let scaled = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        let source = UnsafeRawPointer(x), destination = UnsafeMutableRawPointer(scaled), vectors = count / 8
         var largest = SIMD8<UInt32>()  // of the magnitudes' bit patterns, which order as the magnitudes do
         for v in 0..<vectors {
-            largest = pointwiseMax(largest, raw.loadUnaligned(fromByteOffset: 32 * v, as: SIMD8<UInt32>.self) & 0x7fff_ffff)
+            let vector = source.loadUnaligned(fromByteOffset: 32 * v, as: SIMD8<Float>.self) * factor
+            destination.storeBytes(of: vector, toByteOffset: 32 * v, as: SIMD8<Float>.self)
+            largest = pointwiseMax(largest, unsafeBitCast(vector, to: SIMD8<UInt32>.self) & 0x7fff_ffff)
         }
         var top = Float(bitPattern: largest.max())
-        for i in (8 * vectors)..<count { top = max(top, abs(x[i])) }
-        guard (top * factor).isFinite else { return nil }  // NaN too: sgemm gives what float32 does
-        let scaled = UnsafeMutablePointer<Float>.allocate(capacity: count)
-        let destination = UnsafeMutableRawPointer(scaled)
-        for v in 0..<vectors {
-            let vector = raw.loadUnaligned(fromByteOffset: 32 * v, as: SIMD8<Float>.self) * factor
-            destination.storeBytes(of: vector, toByteOffset: 32 * v, as: SIMD8<Float>.self)
+        for i in (8 * vectors)..<count {
+            scaled[i] = x[i] * factor
+            top = max(top, abs(scaled[i]))
         }
-        for i in (8 * vectors)..<count { scaled[i] = x[i] * factor }
+        guard top.isFinite else {  // overflowed (or NaN): sgemm gives what float32 does
+            scaled.deallocate()
+            return nil
+        }
         (self.x, self.scaled) = (UnsafePointer(scaled), scaled)
     }
 

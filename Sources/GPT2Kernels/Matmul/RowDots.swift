@@ -33,17 +33,18 @@ package func rowDots<W: DotRows, D: MatmulDestination>(
     }
     let chunks = rowDotChunks(rows: outputs, rowLength: n, elementSize: w.elementSize)
     parallelChunks(chunks) { _, range in
-        let tiles = M >= 8 ? M / 4 : 0  // two tiles or more share each block of inputs; one goes whole, below
-        let sums = UnsafeMutableRawPointer.allocate(byteCount: tiles * tileSumsBytes, alignment: 64)
-        let results = UnsafeMutablePointer<Tile4x4>.allocate(capacity: tiles)
-        defer { sums.deallocate(); results.deallocate() }
+        // two tiles or more share each block of inputs (their sums and results kept here); one goes whole, below
+        let tiles = M >= 8 ? M / 4 : 0
+        let sums = tiles > 0 ? UnsafeMutableRawPointer.allocate(byteCount: tiles * tileSumsBytes, alignment: 64) : nil
+        let results = tiles > 0 ? UnsafeMutablePointer<Tile4x4>.allocate(capacity: tiles) : nil
+        defer { sums?.deallocate(); results?.deallocate() }
         // four rows at a time, one from each quarter of the range: four long streams, which the
         // core's prefetchers follow better than one; the four rows stay in L1 while every x uses them
         let quarter = range.count / 4
         for r in range.lowerBound..<(range.lowerBound + quarter) {
             let rows = (r, r + quarter, r + 2 * quarter, r + 3 * quarter)
             var m = 0
-            if tiles > 0 {  // eight rows of x or more: every tile of four a block of inputs at a time
+            if let sums, let results {  // eight rows of x or more: every tile of four a block of inputs at a time
                 w.dotTiles(rows.0, rows.1, rows.2, rows.3, tiles: tiles, sums: sums, into: results)
                 for t in 0..<tiles {
                     let tile = results[t]
