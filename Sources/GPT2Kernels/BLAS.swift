@@ -18,20 +18,29 @@ package enum BLAS {
                      alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
                      b: UnsafePointer<Float>, ldb: Int,
                      beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        _ = singleThreaded
         func product(rows: Range<Int>, columns: Range<Int>) {
             // op(a)'s rows are a's rows, or its columns when transposed; likewise op(b)'s columns
-            let aPart = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
-            let bPart = transB ? b + columns.lowerBound * ldb : b + columns.lowerBound
-            cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                        Int32(rows.count), Int32(columns.count), Int32(k), alpha, aPart, Int32(lda), bPart, Int32(ldb),
-                        beta, c + rows.lowerBound * ldc + columns.lowerBound, Int32(ldc))
+            serialGemm(transA: transA, transB: transB, m: rows.count, n: columns.count, k: k, alpha: alpha,
+                       a: transA ? a + rows.lowerBound : a + rows.lowerBound * lda, lda: lda,
+                       b: transB ? b + columns.lowerBound * ldb : b + columns.lowerBound, ldb: ldb,
+                       beta: beta, c: c + rows.lowerBound * ldc + columns.lowerBound, ldc: ldc)
         }
         if m >= 128 * parallelism {
             parallelRanges(m, minimumPerPart: 128) { rows in product(rows: rows, columns: 0..<n) }
         } else {
             parallelRanges(n, minimumPerPart: 64) { columns in product(rows: 0..<m, columns: columns) }
         }
+    }
+
+    /// ``gemm(transA:transB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:)`` on the calling thread alone.
+    @inline(__always)
+    package static func serialGemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+                                   alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+                                   b: UnsafePointer<Float>, ldb: Int,
+                                   beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        _ = singleThreaded
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
     /// `y = alpha · op(a) · x + beta · y` with `a` row-major [m, n]; `trans` multiplies by aᵀ.

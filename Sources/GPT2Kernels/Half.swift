@@ -122,20 +122,12 @@ private func roundShifted(_ value: UInt32, by shift: UInt32) -> UInt32 {
     return remainder > half || (remainder == half && truncated & 1 == 1) ? truncated + 1 : truncated
 }
 
-/// Calls `body` with `count` float16 values times `scale` (a power of two) widened to float32 in
-/// a temporary buffer (in parallel).
-package func withFloats<R>(fromHalves halves: UnsafePointer<UInt16>, count: Int, scale: Float,
-                           _ body: (UnsafePointer<Float>) -> R) -> R {
-    let floats = UnsafeMutablePointer<Float>.allocate(capacity: count)
-    defer { floats.deallocate() }
+/// `count` float16 values times `scale` (a power of two) as float32, into `floats`.
+package func widenHalves(_ halves: UnsafePointer<UInt16>, count: Int, scale: Float, into floats: UnsafeMutablePointer<Float>) {
     let fieldsScale = halfFieldsScale * scale
-    parallelRanges(count / 8, minimumPerPart: 16_384) { blocks in
-        let source = UnsafeRawPointer(halves), destination = UnsafeMutableRawPointer(floats)
-        for b in blocks {
-            let vector = halfFields(source, byteOffset: 16 * b) * fieldsScale
-            destination.storeBytes(of: vector, toByteOffset: 32 * b, as: SIMD8<Float>.self)
-        }
+    let source = UnsafeRawPointer(halves), destination = UnsafeMutableRawPointer(floats)
+    for b in 0..<(count / 8) {
+        destination.storeBytes(of: halfFields(source, byteOffset: 16 * b) * fieldsScale, toByteOffset: 32 * b, as: SIMD8<Float>.self)
     }
     for i in (count / 8 * 8)..<count { floats[i] = floatFromHalf(halves[i]) * scale }
-    return body(floats)
 }

@@ -243,6 +243,55 @@ import TestSupport
         } }
     }
 
+    /// A prompt's float16 and int8 products widen each thread's outputs a block of 256 inputs at
+    /// a time and add up the blocks' sgemm products: sizes with a short last block of inputs (for
+    /// int8, part of a block of scales), outputs not a multiple of the threads' groups of 64, and
+    /// a vocabulary-sized matrix that comes in parts of 4096 outputs.
+    @Test("prompt products of float16 and int8 weights, in blocks of inputs and outputs, give x · W + b",
+          arguments: [(17, 600, 130), (40, 300, 3 * 64 + 5), (17, 70, 8_300)])
+    func widenedBlocks(rows M: Int, inputSize n: Int, outputSize out: Int) {
+        let problem = Problem(M: M, n: n, out: out, seed: UInt64(n + out))
+        var rng = TestRandom(seed: 7)
+        let y0 = RowKernelTests.random(M * out, &rng)
+        /// y0 + x · W + bias, or without y0 and bias (y starting as NaNs, each block after the first
+        /// must add to it).
+        func product(_ w: Matrix, adding: Bool) -> [Float] {
+            var y = adding ? y0 : [Float](repeating: .nan, count: M * out)
+            problem.x.withUnsafeBufferPointer { xp in problem.bias.withUnsafeBufferPointer { bp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    matmul(xp.baseAddress!, rows: M, w, bias: adding ? bp.baseAddress! : nil, into: DenseRows(yp.baseAddress!, width: out),
+                           adding: adding)
+                }
+            } }
+            return y
+        }
+        /// The same in double precision, W [in, out] given by `weight(i, o)`.
+        func expected(adding: Bool, _ weight: (Int, Int) -> Double) -> [Double] {
+            (0..<(M * out)).map { e in
+                let (m, o) = (e / out, e % out)
+                let start = adding ? Double(y0[e]) + Double(problem.bias[o]) : 0
+                return (0..<n).reduce(start) { $0 + Double(problem.x[m * n + $1]) * weight($1, o) }
+            }
+        }
+        func worst(_ y: [Float], _ expected: [Double]) -> Double { zip(y, expected).map { abs(Double($0) - $1) }.max()! }
+
+        let (q, scales) = Int8Tests.quantized(problem.wT, rows: out, n: n)
+        let blocks = int8Blocks(rowLength: n)
+        for adding in [true, false] {
+            let exact = expected(adding: adding) { Double(problem.w[$0 * out + $1]) }
+            for layout in [Matrix.Layout.inputMajor, .outputMajor] {
+                let y = problem.withMatrix(half: true, layout: layout) { product($0, adding: adding) }
+                #expect(worst(y, exact) < 1e-3, "float16 \(layout), adding \(adding): off by \(worst(y, exact))")
+            }
+            let dequantized = expected(adding: adding) { i, o in Double(q[o * n + i]) * Double(scales[o * blocks + i / int8BlockSize]) }
+            let y = q.withUnsafeBufferPointer { qp in scales.withUnsafeBufferPointer { sp in
+                product(Matrix(.int8(qp.baseAddress!, scales: sp.baseAddress!), layout: .outputMajor, inputSize: n, outputSize: out),
+                        adding: adding)
+            } }
+            #expect(worst(y, dequantized) < 1e-3, "int8, adding \(adding): off by \(worst(y, dequantized))")
+        }
+    }
+
     @Test("split: three parts into scattered rows, nothing else written", arguments: [1, 2, 5, 16, 20, 33])
     func split(rows M: Int) {
         let width = 40

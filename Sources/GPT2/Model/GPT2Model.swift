@@ -129,12 +129,12 @@ public final class GPT2Model: Sendable {
         try validate(batch)
         let C = config.embeddingSize, F = config.innerSize, V = config.vocabularySize, ε = config.layerNormEpsilon
         let N = batch.reduce(0) { $0 + $1.tokens.count }
-        let workspace = UnsafeMutablePointer<Float>.allocate(capacity: N * (3 * C + F))
+        let workspace = UnsafeMutablePointer<Float>.allocate(capacity: N * (2 * C + max(C, F)))
         defer { workspace.deallocate() }
         let x = workspace               // [N, C]  the residual stream
         let h = x + N * C               // [N, C]  LayerNorm output, then attention output
-        let q = h + N * C               // [N, C]  queries
-        let fc = q + N * C              // [N, F]  the MLP's hidden layer
+        let q = h + N * C               // [N, C]  queries (attention's, in the MLP's memory)
+        let fc = q                      // [N, F]  the MLP's hidden layer
 
         embed(batch, into: x)           // x = wte[tokens] + wpe[positions]
         let selected = logitRows(rows, of: batch)

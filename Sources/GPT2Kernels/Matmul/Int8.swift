@@ -281,22 +281,6 @@ package struct Int8Rows: DotRows {
     }
 }
 
-/// Calls `body` with rows `rows` of an int8 matrix dequantized to float32 ([rows.count, rowLength])
-/// in a temporary buffer, in parallel: how a prompt's sgemm reads int8 weights.
-package func withFloats<R>(fromInt8 q: UnsafePointer<Int8>, scales: UnsafePointer<Float>, rowLength n: Int, rows: Range<Int>,
-                           _ body: (UnsafePointer<Float>) -> R) -> R {
-    let blocks = int8Blocks(rowLength: n)
-    let floats = UnsafeMutablePointer<Float>.allocate(capacity: rows.count * n)
-    defer { floats.deallocate() }
-    parallelRanges(rows.count, minimumPerPart: max(1, 16_384 / max(1, n))) { part in
-        for r in part {
-            let source = rows.lowerBound + r
-            dequantizeRow(q + source * n, scales: scales + source * blocks, count: n, into: floats + r * n)
-        }
-    }
-    return body(floats)
-}
-
 /// One int8 row of `count` values, with its scales, as floats.
 package func dequantizeRow(_ q: UnsafePointer<Int8>, scales: UnsafePointer<Float>, count n: Int, into out: UnsafeMutablePointer<Float>) {
     let raw = UnsafeMutableRawPointer(out)

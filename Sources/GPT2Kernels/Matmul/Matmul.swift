@@ -6,7 +6,7 @@
 //       rows for [in, out] weights; float16 weights widened as they are read, int8 ones
 //       multiplied as integers with x rounded to int16 (Int8.swift).
 //   more rows (a prompt)                             OpenBLAS sgemm; float16 and int8 weights
-//       widened to float32 first (the whole matrix, or 4096 output rows at a time for [out, in]).
+//       widened to float32 a block at a time by each thread, for its share of the outputs.
 
 /// Most rows the row kernels take; more go to sgemm, which then runs at full speed.
 package let rowKernelLimit = 16
@@ -62,52 +62,92 @@ private func product<D: MatmulDestination>(
     } else {
         if let bias { y.start(rows: M, from: bias, adding: adding) }
         let beta: Float = adding || bias != nil ? 1 : 0
-        switch (w.elements, w.layout) {
-        case (.float32(let p), _):
-            gemm(x, rows: M, p, w, columns: 0..<outputs, into: y, beta: beta)
-        case (.float16(let h, let scale), .inputMajor):  // widen the matrix once for this product, then sgemm at full speed
-            withFloats(fromHalves: h, count: n * outputs, scale: scale) { p in
-                gemm(x, rows: M, p, w, columns: 0..<outputs, into: y, beta: beta)
-            }
-        case (.float16(let h, let scale), .outputMajor):  // a vocabulary-sized table: widened a block of rows at a time
-            for first in stride(from: 0, to: outputs, by: 4096) {
-                let columns = first..<min(outputs, first + 4096)
-                withFloats(fromHalves: h + first * n, count: columns.count * n, scale: scale) { p in
-                    gemm(x, rows: M, p, w, columns: columns, into: y, beta: beta)
-                }
-            }
-        case (.int8(let q, let scales), _):  // dequantized a block of rows at a time, as above
-            precondition(w.layout == .outputMajor, "int8 matrices are stored output-major")
-            for first in stride(from: 0, to: outputs, by: 4096) {
-                let columns = first..<min(outputs, first + 4096)
-                withFloats(fromInt8: q, scales: scales, rowLength: n, rows: columns) { p in
-                    gemm(x, rows: M, p, w, columns: columns, into: y, beta: beta)
-                }
-            }
+        if case .float32(let p) = w.elements {  // sgemm on every thread, as it is
+            gemm(x, lda: n, rows: M, inputs: n, p, ldb: w.layout == .inputMajor ? outputs : n, transB: w.layout == .outputMajor,
+                 columns: 0..<outputs, into: y, beta: beta, serial: false)
+        } else {
+            widenedGemm(x, rows: M, w, into: y, beta: beta)
         }
     }
     if let activation { activate(y, rows: M, activation) }
 }
 
-/// `y[:, columns] = x · W[:, columns] + beta · y[:, columns]` through sgemm, where `w` points at
-/// the float32 weights of output `columns.lowerBound` (for `.inputMajor`, the matrix's start plus
-/// that column; for `.outputMajor`, its row). One call per part of `y` and run of evenly spaced rows.
-private func gemm<D: MatmulDestination>(_ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafePointer<Float>, _ matrix: Matrix,
-                                        columns: Range<Int>, into y: D, beta: Float) {
-    let (n, outputs) = (matrix.inputSize, matrix.outputSize)
+/// A prompt's product with float16 or int8 weights, which sgemm cannot read. Each thread takes a
+/// share of the outputs and widens its share of the matrix, a block of inputs at a time, into a
+/// buffer of its own; sgemm adds that block's products to y while the block is still in the
+/// core's cache. So no matrix is ever whole in float32 (four times an int8 matrix's bytes), and
+/// each thread's sgemm packs only its own outputs.
+private func widenedGemm<D: MatmulDestination>(_ x: UnsafePointer<Float>, rows M: Int, _ w: Matrix, into y: D, beta: Float) {
+    let (n, outputs) = (w.inputSize, w.outputSize)
+    let (blockInputs, blockOutputs) = (min(n, widenedBlockInputs), 4096)  // 4096: a vocabulary's share comes in parts
+    parallelRanges((outputs + 63) / 64, minimumPerPart: 1) { groups in
+        let floats = UnsafeMutablePointer<Float>.allocate(capacity: blockInputs * min(blockOutputs, 64 * groups.count))
+        defer { floats.deallocate() }
+        for firstOutput in stride(from: 64 * groups.lowerBound, to: min(outputs, 64 * groups.upperBound), by: blockOutputs) {
+            let columns = firstOutput..<min(outputs, 64 * groups.upperBound, firstOutput + blockOutputs)
+            for first in stride(from: 0, to: n, by: blockInputs) {
+                let inputs = first..<min(n, first + blockInputs)
+                let ldb = widen(w, inputs: inputs, outputs: columns, into: floats)
+                gemm(x + first, lda: n, rows: M, inputs: inputs.count, floats, ldb: ldb, transB: w.layout == .outputMajor,
+                     columns: columns, into: y, beta: first == 0 ? beta : 1, serial: true)
+            }
+        }
+    }
+}
+
+/// Inputs per block of ``widenedGemm``: a multiple of the int8 block size. Smaller blocks cost
+/// sgemm time (it reads and writes y once per block); larger ones, memory (Benchmarks/README.md).
+private let widenedBlockInputs = 256
+
+/// The weights of `w` for `inputs` × `outputs` as float32 in `floats`, laid out as the matrix is:
+/// [inputs, outputs] for `.inputMajor`, [outputs, inputs] for `.outputMajor`. Returns the row length.
+private func widen(_ w: Matrix, inputs: Range<Int>, outputs: Range<Int>, into floats: UnsafeMutablePointer<Float>) -> Int {
+    let n = w.inputSize
+    switch (w.elements, w.layout) {
+    case (.float16(let h, let scale), .inputMajor):
+        for k in inputs {
+            widenHalves(h + k * w.outputSize + outputs.lowerBound, count: outputs.count, scale: scale,
+                        into: floats + (k - inputs.lowerBound) * outputs.count)
+        }
+        return outputs.count
+    case (.float16(let h, let scale), .outputMajor):
+        for o in outputs {
+            widenHalves(h + o * n + inputs.lowerBound, count: inputs.count, scale: scale,
+                        into: floats + (o - outputs.lowerBound) * inputs.count)
+        }
+        return inputs.count
+    case (.int8(let q, let scales), _):  // blocks of inputs start on a block of the scales
+        precondition(w.layout == .outputMajor, "int8 matrices are stored output-major")
+        let blocks = int8Blocks(rowLength: n)
+        for o in outputs {
+            dequantizeRow(q + o * n + inputs.lowerBound, scales: scales + o * blocks + inputs.lowerBound / int8BlockSize,
+                          count: inputs.count, into: floats + (o - outputs.lowerBound) * inputs.count)
+        }
+        return inputs.count
+    case (.float32, _):
+        preconditionFailure("float32 weights go to sgemm as they are")
+    }
+}
+
+/// `y[:, columns] = x[:, 0..<inputs] · B + beta · y[:, columns]`, one sgemm per part of `y` and
+/// run of its rows, on the calling thread when `serial`, else split across the threads
+/// (``BLAS/gemm(transA:transB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:)``); `b` holds B as
+/// [inputs, columns], or [columns, inputs] when `transB`, with rows `ldb` apart.
+private func gemm<D: MatmulDestination>(_ x: UnsafePointer<Float>, lda: Int, rows M: Int, inputs k: Int,
+                                        _ b: UnsafePointer<Float>, ldb: Int, transB: Bool,
+                                        columns: Range<Int>, into y: D, beta: Float, serial: Bool) {
     for p in 0..<y.parts {
         let partStart = p * y.partWidth
-        let part = max(columns.lowerBound, partStart)..<min(columns.upperBound, partStart + y.partWidth)
-        guard !part.isEmpty else { continue }
-        let offset = part.lowerBound - columns.lowerBound  // in outputs, from `w`
+        let (lower, upper) = (max(columns.lowerBound, partStart), min(columns.upperBound, partStart + y.partWidth))
+        guard lower < upper else { continue }
+        let b = transB ? b + (lower - columns.lowerBound) * ldb : b + (lower - columns.lowerBound)
         y.forEachRun(of: p, rows: 0..<M) { first, count, start in
-            let c = start + (part.lowerBound - partStart)
-            switch matrix.layout {
-            case .inputMajor:   // B = W[:, part], [n, outputs] row-major
-                BLAS.gemm(m: count, n: part.count, k: n, a: x + first * n, lda: n, b: w + offset, ldb: outputs,
-                          beta: beta, c: c, ldc: y.rowStride)
-            case .outputMajor:  // B = W[part, :]ᵀ
-                BLAS.gemm(transB: true, m: count, n: part.count, k: n, a: x + first * n, lda: n, b: w + offset * n, ldb: n,
+            let (a, c) = (x + first * lda, start + (lower - partStart))
+            if serial {
+                BLAS.serialGemm(transB: transB, m: count, n: upper - lower, k: k, a: a, lda: lda, b: b, ldb: ldb,
+                                beta: beta, c: c, ldc: y.rowStride)
+            } else {
+                BLAS.gemm(transB: transB, m: count, n: upper - lower, k: k, a: a, lda: lda, b: b, ldb: ldb,
                           beta: beta, c: c, ldc: y.rowStride)
             }
         }
