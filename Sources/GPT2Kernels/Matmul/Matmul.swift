@@ -74,11 +74,13 @@ private func product<D: MatmulDestination>(
 
 /// A prompt's product with float16 or int8 weights, which sgemm cannot read. Each thread takes a
 /// share of the outputs and widens its share of the matrix, a block of inputs at a time, into a
-/// buffer of its own; sgemm adds that block's products to y while the block is still in the
-/// core's cache. So no matrix is ever whole in float32 (four times an int8 matrix's bytes), and
-/// each thread's sgemm packs only its own outputs.
+/// buffer of its own; sgemm adds that block's products to y while the block is still in cache.
+/// So no matrix is ever whole in float32 (four times an int8 matrix's bytes), and each thread's
+/// sgemm packs only its own outputs.
 private func widenedGemm<D: MatmulDestination>(_ x: UnsafePointer<Float>, rows M: Int, _ w: Matrix, into y: D, beta: Float) {
     let (n, outputs) = (w.inputSize, w.outputSize)
+    precondition(n > 0, "a matrix has inputs")
+    if case .int8 = w.elements { precondition(w.layout == .outputMajor, "int8 matrices are stored output-major") }
     let (blockInputs, blockOutputs) = (min(n, widenedBlockInputs), 4096)  // 4096: a vocabulary's share comes in parts
     parallelRanges((outputs + 63) / 64, minimumPerPart: 1) { groups in
         let floats = UnsafeMutablePointer<Float>.allocate(capacity: blockInputs * min(blockOutputs, 64 * groups.count))
@@ -95,9 +97,9 @@ private func widenedGemm<D: MatmulDestination>(_ x: UnsafePointer<Float>, rows M
     }
 }
 
-/// Inputs per block of ``widenedGemm``: a multiple of the int8 block size. Smaller blocks cost
+/// Inputs per block of ``widenedGemm``, whole blocks of int8 scales. Smaller blocks cost
 /// sgemm time (it reads and writes y once per block); larger ones, memory (Benchmarks/README.md).
-private let widenedBlockInputs = 256
+private let widenedBlockInputs = 4 * int8BlockSize
 
 /// The weights of `w` for `inputs` × `outputs` as float32 in `floats`, laid out as the matrix is:
 /// [inputs, outputs] for `.inputMajor`, [outputs, inputs] for `.outputMajor`. Returns the row length.
@@ -116,8 +118,7 @@ private func widen(_ w: Matrix, inputs: Range<Int>, outputs: Range<Int>, into fl
                         into: floats + (o - outputs.lowerBound) * inputs.count)
         }
         return inputs.count
-    case (.int8(let q, let scales), _):  // blocks of inputs start on a block of the scales
-        precondition(w.layout == .outputMajor, "int8 matrices are stored output-major")
+    case (.int8(let q, let scales), _):  // output-major
         let blocks = int8Blocks(rowLength: n)
         for o in outputs {
             dequantizeRow(q + o * n + inputs.lowerBound, scales: scales + o * blocks + inputs.lowerBound / int8BlockSize,
