@@ -79,7 +79,10 @@ private func product<D: MatmulDestination>(
 /// sgemm packs only its own outputs.
 private func widenedGemm<D: MatmulDestination>(_ x: UnsafePointer<Float>, rows M: Int, _ w: Matrix, into y: D, beta: Float) {
     let (n, outputs) = (w.inputSize, w.outputSize)
-    precondition(n > 0, "a matrix has inputs")
+    guard n > 0 else {  // no inputs: y is its bias, or as it was, or zeros
+        if beta == 0 { startOutputs(y, rows: M, bias: nil, adding: false) }
+        return
+    }
     if case .int8 = w.elements { precondition(w.layout == .outputMajor, "int8 matrices are stored output-major") }
     let (blockInputs, blockOutputs) = (min(n, widenedBlockInputs), 4096)  // 4096: a vocabulary's share comes in parts
     parallelRanges((outputs + 63) / 64, minimumPerPart: 1) { groups in
