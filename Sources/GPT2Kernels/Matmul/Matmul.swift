@@ -35,6 +35,7 @@ private func product<D: MatmulDestination>(
     precondition(y.parts * y.partWidth == w.outputSize, "the destination's columns must match the matrix's outputs")
     guard M > 0 else { return }
     let (n, outputs) = (w.inputSize, w.outputSize)
+    if case .int8 = w.elements { precondition(w.layout == .outputMajor, "int8 matrices are stored output-major") }
 
     if M <= rowKernelLimit, let inputs = DecodeInputs(x, count: M * n, for: w) {
         defer { inputs.release() }
@@ -53,7 +54,6 @@ private func product<D: MatmulDestination>(
             startOutputs(y, rows: M, bias: bias, adding: adding)
             accumulateRows(x, rows: M, UnsafeRawPointer(p), Float16Format.self, inputs: n, outputs: outputs, into: y)
         case (.int8(let q, let scales), _):
-            precondition(w.layout == .outputMajor, "int8 matrices are stored output-major")
             let inputs = Int16Rows(x, rows: M, rowLength: n)
             defer { inputs.deallocate() }
             return rowDots(rows: M, Int8Rows(q: q, scales: scales, rowLength: n, x: inputs), outputs: outputs,
@@ -83,7 +83,6 @@ private func widenedGemm<D: MatmulDestination>(_ x: UnsafePointer<Float>, rows M
         if beta == 0 { startOutputs(y, rows: M, bias: nil, adding: false) }
         return
     }
-    if case .int8 = w.elements { precondition(w.layout == .outputMajor, "int8 matrices are stored output-major") }
     let (blockInputs, blockOutputs) = (min(n, widenedBlockInputs), 4096)  // 4096: a vocabulary's share comes in parts
     parallelRanges((outputs + 63) / 64, minimumPerPart: 1) { groups in
         let floats = UnsafeMutablePointer<Float>.allocate(capacity: blockInputs * min(blockOutputs, 64 * groups.count))
