@@ -246,9 +246,9 @@ import TestSupport
     /// A prompt's float16 and int8 products widen each thread's outputs a block of 256 inputs at
     /// a time and add up the blocks' sgemm products: sizes with a short last block of inputs (for
     /// int8, part of a block of scales), outputs not a multiple of the threads' groups of 64, and
-    /// a vocabulary-sized matrix whose share comes in parts of 4096 outputs (on up to 4 threads).
+    /// a matrix whose shares come in parts of 512 outputs, the last one short (on up to 4 threads).
     @Test("prompt products of float16 and int8 weights, in blocks of inputs and outputs, give x · W + b",
-          arguments: [(17, 600, 130), (40, 300, 3 * 64 + 5), (17, 300, 4 * 4096 + 100)])
+          arguments: [(17, 600, 130), (40, 300, 3 * 64 + 5), (17, 300, 4 * 512 + 100)])
     func widenedBlocks(rows M: Int, inputSize n: Int, outputSize out: Int) {
         let problem = Problem(M: M, n: n, out: out, seed: UInt64(n + out))
         var rng = TestRandom(seed: 7)

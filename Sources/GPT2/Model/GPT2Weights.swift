@@ -50,7 +50,8 @@ package struct GPT2Weights: @unchecked Sendable {  // immutable after loading
 /// Owns the memory the weights live in: the mapped files (float32 weights used in place) and the
 /// buffers of tensors that were copied, converted or realigned. Tensors up to half a ``chunkBytes``
 /// share chunks of huge pages, one after another: each in 2 MB pages of its own would round every
-/// matrix up to whole pages, about 50 MB of GPT-2 124M's copied weights.
+/// matrix up to whole pages, about 50 MB of GPT-2 124M's copied weights. Large chunks leave few
+/// partly filled pages (a chunk's untouched rest is address space, not memory).
 final class WeightStorage: @unchecked Sendable {  // mutated only while loading, by one thread
     private(set) var files: [SafeTensorsFile] = []
     private var buffers: [UnsafeMutableRawPointer] = []
@@ -59,7 +60,7 @@ final class WeightStorage: @unchecked Sendable {  // mutated only while loading,
     /// Bytes of copied or converted tensors (the rest is mapped from the files).
     private(set) var ownedBytes = 0
 
-    static let chunkBytes = 32 << 20
+    static let chunkBytes = 128 << 20
 
     /// Whether some tensor is used in place from a mapped file.
     private(set) var usesFilesInPlace = false

@@ -83,12 +83,12 @@ private func widenedGemm<D: MatmulDestination>(_ x: UnsafePointer<Float>, rows M
         if beta == 0 { startOutputs(y, rows: M, bias: nil, adding: false) }
         return
     }
-    let (blockInputs, blockOutputs) = (min(n, widenedBlockInputs), 4096)  // 4096: a vocabulary's share comes in parts
+    let blockInputs = min(n, widenedBlockInputs)
     parallelRanges((outputs + 63) / 64, minimumPerPart: 1) { groups in
-        let floats = UnsafeMutablePointer<Float>.allocate(capacity: blockInputs * min(blockOutputs, 64 * groups.count))
+        let floats = UnsafeMutablePointer<Float>.allocate(capacity: blockInputs * min(widenedBlockOutputs, 64 * groups.count))
         defer { floats.deallocate() }
-        for firstOutput in stride(from: 64 * groups.lowerBound, to: min(outputs, 64 * groups.upperBound), by: blockOutputs) {
-            let columns = firstOutput..<min(outputs, 64 * groups.upperBound, firstOutput + blockOutputs)
+        for firstOutput in stride(from: 64 * groups.lowerBound, to: min(outputs, 64 * groups.upperBound), by: widenedBlockOutputs) {
+            let columns = firstOutput..<min(outputs, 64 * groups.upperBound, firstOutput + widenedBlockOutputs)
             for first in stride(from: 0, to: n, by: blockInputs) {
                 let inputs = first..<min(n, first + blockInputs)
                 let ldb = widen(w, inputs: inputs, outputs: columns, into: floats)
@@ -99,9 +99,11 @@ private func widenedGemm<D: MatmulDestination>(_ x: UnsafePointer<Float>, rows M
     }
 }
 
-/// Inputs per block of ``widenedGemm``, whole blocks of int8 scales. Smaller blocks cost
-/// sgemm time (it reads and writes y once per block); larger ones, memory (Benchmarks/README.md).
-private let widenedBlockInputs = 4 * int8BlockSize
+/// Inputs and outputs per block of ``widenedGemm``, the inputs whole blocks of int8 scales.
+/// Smaller blocks cost sgemm time (it reads and writes y once per block of inputs, and packs x once
+/// per block); larger ones, memory: each thread's widened block and sgemm's copy of it, which
+/// a prompt's peak holds beside its activations (Benchmarks/README.md).
+private let (widenedBlockInputs, widenedBlockOutputs) = (4 * int8BlockSize, 512)
 
 /// The weights of `w` for `inputs` × `outputs` as float32 in `floats`, laid out as the matrix is:
 /// [inputs, outputs] for `.inputMajor`, [outputs, inputs] for `.outputMajor`. Returns the row length.
