@@ -38,8 +38,9 @@ package func accumulateChunks(inputs: Int, outputs: Int, elementSize: Int) -> [R
 /// quarter of the range, so the core reads four long front-to-back streams, which its prefetchers
 /// follow best (better than four neighbouring rows, which restart every row, or one stream). In
 /// column tiles small enough that the tile of four rows stays in L1 while every m uses it, two m
-/// at a time (each weight vector loaded once for both); tiles never straddle two parts of the
-/// destination.
+/// at a time, or four where there are four (each weight vector loaded once for all of them);
+/// tiles never straddle two parts of the destination. Each m's sums are the same whichever rows
+/// share its pass.
 @inline(__always)
 private func accumulate<F: WeightFormat, D: MatmulDestination>(
     _ x: UnsafePointer<Float>, M: Int, _ w: UnsafeRawPointer, _ format: F.Type, inputs: Int, outputs: Int,
@@ -58,47 +59,67 @@ private func accumulate<F: WeightFormat, D: MatmulDestination>(
                 let vectorEnd = tileStart + (tileEnd - tileStart) / 8 * 8
                 var m = 0
                 while m < M {
-                    // two rows of x at once where there are two, each weight vector loaded for both
-                    let pair = m + 1 < M
-                    let xa = x + m * inputs + i, xb = pair ? xa + inputs : xa
-                    let sa = Scales4(xa, quarter), sb = Scales4(xb, quarter)
-                    let outA = acc.row(m, part: p), outB = pair ? acc.row(m + 1, part: p) : outA
-                    let rawA = UnsafeMutableRawPointer(outA), rawB = UnsafeMutableRawPointer(outB)
+                    let group = min(4, M - m)
+                    let x0 = x + m * inputs + i
+                    let x1 = group > 1 ? x0 + inputs : x0, x2 = group > 2 ? x0 + 2 * inputs : x0, x3 = group > 3 ? x0 + 3 * inputs : x0
+                    let s0 = Scales4(x0, quarter), s1 = Scales4(x1, quarter), s2 = Scales4(x2, quarter), s3 = Scales4(x3, quarter)
+                    let o0 = UnsafeMutableRawPointer(acc.row(m, part: p))
+                    let o1 = group > 1 ? UnsafeMutableRawPointer(acc.row(m + 1, part: p)) : o0
+                    let o2 = group > 2 ? UnsafeMutableRawPointer(acc.row(m + 2, part: p)) : o0
+                    let o3 = group > 3 ? UnsafeMutableRawPointer(acc.row(m + 3, part: p)) : o0
                     var c = tileStart
                     // wrapping index arithmetic below (c < outputs cannot overflow): the overflow
                     // checks cost a third of a batched decode, where this loop is compute-bound
-                    if pair {
+                    switch group {
+                    case 4:
                         while c < vectorEnd {
                             let offset = c &* F.size, outOffset = (c &- partStart) &* 4
                             // the next tile, in the first pass only: asked again in every pass, it slowed batched steps
                             if m == 0 { prefetch(w0, w1, w2, w3, offset: offset, ahead: tile &* F.size) }
                             let v0 = F.load8(w0, byteOffset: offset), v1 = F.load8(w1, byteOffset: offset)
                             let v2 = F.load8(w2, byteOffset: offset), v3 = F.load8(w3, byteOffset: offset)
-                            let a = sa.added(to: rawA.loadUnaligned(fromByteOffset: outOffset, as: SIMD8<Float>.self), v0, v1, v2, v3)
-                            let b = sb.added(to: rawB.loadUnaligned(fromByteOffset: outOffset, as: SIMD8<Float>.self), v0, v1, v2, v3)
-                            rawA.storeBytes(of: a, toByteOffset: outOffset, as: SIMD8<Float>.self)
-                            rawB.storeBytes(of: b, toByteOffset: outOffset, as: SIMD8<Float>.self)
+                            let a = s0.added(to: o0.loadUnaligned(fromByteOffset: outOffset, as: SIMD8<Float>.self), v0, v1, v2, v3)
+                            let b = s1.added(to: o1.loadUnaligned(fromByteOffset: outOffset, as: SIMD8<Float>.self), v0, v1, v2, v3)
+                            let d = s2.added(to: o2.loadUnaligned(fromByteOffset: outOffset, as: SIMD8<Float>.self), v0, v1, v2, v3)
+                            let e = s3.added(to: o3.loadUnaligned(fromByteOffset: outOffset, as: SIMD8<Float>.self), v0, v1, v2, v3)
+                            o0.storeBytes(of: a, toByteOffset: outOffset, as: SIMD8<Float>.self)
+                            o1.storeBytes(of: b, toByteOffset: outOffset, as: SIMD8<Float>.self)
+                            o2.storeBytes(of: d, toByteOffset: outOffset, as: SIMD8<Float>.self)
+                            o3.storeBytes(of: e, toByteOffset: outOffset, as: SIMD8<Float>.self)
                             c &+= 8
                         }
-                    } else {
+                    case 2, 3:
                         while c < vectorEnd {
                             let offset = c &* F.size, outOffset = (c &- partStart) &* 4
                             if m == 0 { prefetch(w0, w1, w2, w3, offset: offset, ahead: tile &* F.size) }
-                            let a = sa.added(to: rawA.loadUnaligned(fromByteOffset: outOffset, as: SIMD8<Float>.self),
+                            let v0 = F.load8(w0, byteOffset: offset), v1 = F.load8(w1, byteOffset: offset)
+                            let v2 = F.load8(w2, byteOffset: offset), v3 = F.load8(w3, byteOffset: offset)
+                            let a = s0.added(to: o0.loadUnaligned(fromByteOffset: outOffset, as: SIMD8<Float>.self), v0, v1, v2, v3)
+                            let b = s1.added(to: o1.loadUnaligned(fromByteOffset: outOffset, as: SIMD8<Float>.self), v0, v1, v2, v3)
+                            o0.storeBytes(of: a, toByteOffset: outOffset, as: SIMD8<Float>.self)
+                            o1.storeBytes(of: b, toByteOffset: outOffset, as: SIMD8<Float>.self)
+                            c &+= 8
+                        }
+                    default:
+                        while c < vectorEnd {
+                            let offset = c &* F.size, outOffset = (c &- partStart) &* 4
+                            if m == 0 { prefetch(w0, w1, w2, w3, offset: offset, ahead: tile &* F.size) }
+                            let a = s0.added(to: o0.loadUnaligned(fromByteOffset: outOffset, as: SIMD8<Float>.self),
                                              F.load8(w0, byteOffset: offset), F.load8(w1, byteOffset: offset),
                                              F.load8(w2, byteOffset: offset), F.load8(w3, byteOffset: offset))
-                            rawA.storeBytes(of: a, toByteOffset: outOffset, as: SIMD8<Float>.self)
+                            o0.storeBytes(of: a, toByteOffset: outOffset, as: SIMD8<Float>.self)
                             c &+= 8
                         }
                     }
-                    for r in m..<(pair ? m + 2 : m + 1) {
+                    let done = group == 3 ? 2 : group  // three go as a pair, then one
+                    for r in m..<(m + done) {
                         let xm = x + r * inputs + i, out = acc.row(r, part: p)
                         for c in vectorEnd..<tileEnd {
                             out[c - partStart] += xm[0] * F.load(w0, index: c) + xm[quarter] * F.load(w1, index: c)
                                 + xm[2 * quarter] * F.load(w2, index: c) + xm[3 * quarter] * F.load(w3, index: c)
                         }
                     }
-                    m += pair ? 2 : 1
+                    m += done
                 }
             }
         }
