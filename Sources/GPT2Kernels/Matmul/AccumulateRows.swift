@@ -4,9 +4,9 @@
 /// `y[M, out] += x[M, in] · W` for W stored [in, out]. The threads share out W's rows in chunks
 /// (``accumulateChunks(inputs:outputs:elementSize:)``), each streamed front to back. The first
 /// chunk adds into `y` directly, every other one into a partial sum of its own, added to `y` in
-/// chunk order at the end: the result does not depend on which thread took which chunk, so it is
-/// the same in every run. `chunks` replaces the default split (the tests give one, so that the
-/// partial sums run on a one-core machine too).
+/// chunk order at the end: the result does not depend on which thread took which chunk (or which
+/// columns of the partial sums), so it is the same in every run. `chunks` replaces the default
+/// split (the tests give one, so that the partial sums run on a one-core machine too).
 package func accumulateRows<F: WeightFormat, D: MatmulDestination>(
     _ x: UnsafePointer<Float>, rows M: Int, _ w: UnsafeRawPointer, _ format: F.Type, inputs: Int, outputs: Int,
     into y: D, chunks: [Range<Int>]? = nil
@@ -24,7 +24,12 @@ package func accumulateRows<F: WeightFormat, D: MatmulDestination>(
                        into: DenseRows(partial, width: outputs))
         }
     }
-    for index in 1..<chunks.count { y.add(partials + (index - 1) * M * outputs, rows: M) }
+    // in chunk order, each thread for its share of the columns rather than one while the others wait
+    if chunks.count > 1 {
+        parallelRanges(outputs, minimumPerPart: max(1, 16_384 / (M * (chunks.count - 1)))) { columns in
+            y.add(partials, count: chunks.count - 1, rows: M, columns: columns)
+        }
+    }
 }
 
 /// How ``accumulateRows(_:rows:_:_:inputs:outputs:into:chunks:)`` shares out W's rows: one large

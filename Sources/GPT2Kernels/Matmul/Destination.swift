@@ -87,13 +87,21 @@ extension MatmulDestination {
         }
     }
 
-    /// Adds a dense `[M, parts·partWidth]` matrix into the destination.
-    func add(_ partial: UnsafePointer<Float>, rows M: Int) {
+    /// Adds `count` dense `[M, parts·partWidth]` matrices, one after another from `partials`, into
+    /// columns `columns` of every row, in order: each element gets the same sums as adding each
+    /// whole matrix in turn, so threads that take disjoint columns give the same bits.
+    func add(_ partials: UnsafePointer<Float>, count: Int, rows M: Int, columns: Range<Int>) {
         let width = parts * partWidth
         for m in 0..<M {
-            for p in 0..<parts {
-                let out = row(m, part: p), source = partial + m * width + p * partWidth
-                for i in 0..<partWidth { out[i] += source[i] }
+            var c = columns.lowerBound
+            while c < columns.upperBound {
+                let p = c / partWidth, end = min(columns.upperBound, (p + 1) * partWidth)
+                let out = row(m, part: p) + (c - p * partWidth)
+                for k in 0..<count {
+                    let source = partials + (k * M + m) * width + c
+                    for i in 0..<(end - c) { out[i] += source[i] }
+                }
+                c = end
             }
         }
     }
