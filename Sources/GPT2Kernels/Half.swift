@@ -46,13 +46,14 @@ package var halfFieldsScale: Float {
 
 /// Eight finite halves at `base + byteOffset` as floats, each its value ÷ ``halfFieldsScale``:
 /// the decode kernels multiply x by that scale instead, once per product. Where the build may use
-/// the CPU's conversion (x86 with `-DGPT2_FMA`, ARM64), one instruction; elsewhere three vector
-/// instructions that SSE2 has per four: each half into the top of 32 bits, an arithmetic shift
-/// that puts exponent and mantissa into a float's fields (the sign stays on the float's sign bit),
-/// and a mask that clears the sign's copies. Half subnormals come out as float subnormals, which
+/// the CPU's conversion (x86 with `-DGPT2_FMA`, ARM64), one instruction; elsewhere seven that
+/// SSE2 has per eight: the halves read as four 32-bit pairs, the upper one of each moved into a
+/// float's fields by an arithmetic shift (the sign stays on the float's sign bit) and a mask that
+/// clears the sign's copies and the lower half, the lower one the same after a shift left, then
+/// two unpacks that put them back in order. Half subnormals come out as float subnormals, which
 /// cost Intel CPUs a microcode assist in every multiply, so the loader stores software-widened
-/// matrices scaled up by 2ᵏ to have none (``scaleHalvesUp(_:count:)``). Infinities and NaNs would come out as large finite values, so the
-/// loader refuses float16 matrices that hold them.
+/// matrices scaled up by 2ᵏ to have none (``scaleHalvesUp(_:count:)``). Infinities and NaNs would
+/// come out as large finite values, so the loader refuses float16 matrices that hold them.
 @inline(__always)
 package func halfFields(_ base: UnsafeRawPointer, byteOffset: Int) -> SIMD8<Float> {
     #if (GPT2_FMA && !(os(macOS) && arch(x86_64))) || arch(arm64)
@@ -62,13 +63,15 @@ package func halfFields(_ base: UnsafeRawPointer, byteOffset: Int) -> SIMD8<Floa
     let h = base.loadUnaligned(fromByteOffset: byteOffset, as: SIMD8<Float16>.self)
     return SIMD8<Float>(Float(h[0]), Float(h[1]), Float(h[2]), Float(h[3]), Float(h[4]), Float(h[5]), Float(h[6]), Float(h[7]))
     #else
-    // lane by lane, which compiles to two unpacks (the low halves' contents do not matter: the
-    // mask clears them); a sign extension then a shift would be one more instruction
-    let h = base.loadUnaligned(fromByteOffset: byteOffset, as: SIMD8<Int16>.self)
-    let o: Int16 = 0
-    let high = SIMD16<Int16>(o, h[0], o, h[1], o, h[2], o, h[3], o, h[4], o, h[5], o, h[6], o, h[7])
-    let fields = (unsafeBitCast(high, to: SIMD8<Int32>.self) &>> 3) & Int32(bitPattern: 0x8FFF_E000)
-    return unsafeBitCast(fields, to: SIMD8<Float>.self)
+    // Every instruction reads only the loaded pairs. Unpacking each half into the top of 32 bits
+    // first is one fewer, but LLVM then fills the masked-off bottoms from any register, often the
+    // last product: a chain through every widening of the loop (Benchmarks/README.md). The pairs
+    // hold the lower half of each in their low 16 bits: little-endian, as every x86 CPU is.
+    let pairs = base.loadUnaligned(fromByteOffset: byteOffset, as: SIMD4<Int32>.self)
+    let mask = Int32(bitPattern: 0x8FFF_E000)
+    let even = unsafeBitCast(((pairs &<< 16) &>> 3) & mask, to: SIMD4<Float>.self)
+    let odd = unsafeBitCast((pairs &>> 3) & mask, to: SIMD4<Float>.self)
+    return SIMD8(even[0], odd[0], even[1], odd[1], even[2], odd[2], even[3], odd[3])
     #endif
 }
 
