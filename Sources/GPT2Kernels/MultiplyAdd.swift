@@ -27,4 +27,14 @@ package enum KernelBuild {
         false
         #endif
     }
+
+    /// Whether the int8 products widen each 16-bit pair of weights by shifts, without the
+    /// sign-extending load that SSE4.1 (every x86 CPU with FMA) and ARM64 have.
+    package static var splitsInt8Pairs: Bool {
+        #if GPT2_FMA || arch(arm64)
+        false
+        #else
+        true
+        #endif
+    }
 }

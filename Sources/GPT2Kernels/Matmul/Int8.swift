@@ -60,7 +60,8 @@ package func floatsFromInt8(_ base: UnsafePointer<Int8>, _ offset: Int) -> SIMD8
 }
 
 /// Rows of x as the int8 products read them: each block of `int8BlockSize` values as int16 with a
-/// float scale (largest magnitude / 32767), so that a block's products are exact integer sums.
+/// float scale (largest magnitude / 32767), so that a block's products are exact integer sums; in
+/// SSE2 builds each 16 values of a whole block in the order ``pairSums(_:_:)`` pairs them.
 /// The rounding moves x by at most 1/65534 of its block's largest magnitude, far less than the
 /// weights' own rounding.
 package struct Int16Rows {
@@ -75,10 +76,20 @@ package struct Int16Rows {
         for m in 0..<M {
             for b in 0..<blocks {  // a NaN or infinity reaches the logits, where the engine reports it
                 let start = m * n + b * int8BlockSize
-                scales[m * blocks + b] = quantizeBlock(x + start, count: min(int8BlockSize, n - b * int8BlockSize),
-                                                       levels: 32767, into: values + start)
+                let count = min(int8BlockSize, n - b * int8BlockSize)
+                scales[m * blocks + b] = quantizeBlock(x + start, count: count, levels: 32767, into: values + start)
+                if KernelBuild.splitsInt8Pairs && count == int8BlockSize {
+                    for group in stride(from: start, to: start + count, by: 16) { Self.splitPairs(values + group) }
+                }
             }
         }
+    }
+
+    /// Sixteen values in place as ``pairSums(_:_:)`` takes them in SSE2: the even-numbered eight,
+    /// then the odd-numbered eight.
+    private static func splitPairs(_ v: UnsafeMutablePointer<Int16>) {
+        let ordered = UnsafeRawPointer(v).loadUnaligned(as: SIMD16<Int16>.self)
+        for lane in 0..<8 { v[lane] = ordered[2 * lane]; v[lane + 8] = ordered[2 * lane + 1] }
     }
 
     package func deallocate() {
@@ -88,15 +99,10 @@ package struct Int16Rows {
 }
 
 /// Sixteen int8 weights times sixteen int16 inputs, summed in adjacent pairs: eight exact int32
-/// sums. Written lane by lane, so that LLVM makes it a sign-extending load and one `pmaddwd`.
+/// sums, with one `pmaddwd` (``pairSums(_:_:)``).
 @inline(__always)
 private func pairProducts(_ w: UnsafePointer<Int8>, _ k: Int, _ x: SIMD16<Int32>) -> SIMD8<Int32> {
-    let v = UnsafeRawPointer(w).loadUnaligned(fromByteOffset: k, as: SIMD16<Int8>.self)
-    var wide = SIMD16<Int32>()
-    for lane in 0..<16 { wide[lane] = Int32(v[lane]) }
-    let p = wide &* x
-    return SIMD8<Int32>(p[0], p[2], p[4], p[6], p[8], p[10], p[12], p[14])
-        &+ SIMD8<Int32>(p[1], p[3], p[5], p[7], p[9], p[11], p[13], p[15])
+    pairSums(weights16(w, k), x)
 }
 
 /// Sixteen int8 weights at `w + k`, for ``pairSums(_:_:)``.
@@ -105,12 +111,24 @@ private func weights16(_ w: UnsafePointer<Int8>, _ k: Int) -> SIMD16<Int8> {
     UnsafeRawPointer(w).loadUnaligned(fromByteOffset: k, as: SIMD16<Int8>.self)
 }
 
-/// ``pairProducts(_:_:_:)`` of weights already loaded, widened here at each use: LLVM makes one
-/// `pmaddwd` of it then, where weights widened once for several rows of x became 32-bit multiplies.
+/// Sixteen int8 weights already loaded times sixteen int16 inputs (as ``Int16Rows`` stores them),
+/// summed in adjacent pairs. Written lane by lane, so that LLVM makes it one `pmaddwd`; the weights
+/// are widened here at each use, where weights widened once for several rows of x became 32-bit
+/// multiplies. With a sign-extending load (SSE4.1, ARM64) they are widened in order. In SSE2, the
+/// even-numbered weights by shifting left then right within each 16-bit pair and the odd ones by
+/// a shift right, all from the loaded register: unpacking them into 16 bits instead left LLVM free
+/// to take the unused bytes from any register, often the last product, a chain through the loop
+/// (Benchmarks/README.md). ``Int16Rows`` stores x in that order there.
 @inline(__always)
 private func pairSums(_ v: SIMD16<Int8>, _ x: SIMD16<Int32>) -> SIMD8<Int32> {
     var wide = SIMD16<Int32>()
-    for lane in 0..<16 { wide[lane] = Int32(v[lane]) }
+    if KernelBuild.splitsInt8Pairs {
+        let pairs = unsafeBitCast(v, to: SIMD8<Int16>.self)
+        let even = (pairs &<< 8) &>> 8, odd = pairs &>> 8
+        for lane in 0..<8 { wide[lane] = Int32(even[lane]); wide[lane + 8] = Int32(odd[lane]) }
+    } else {
+        for lane in 0..<16 { wide[lane] = Int32(v[lane]) }
+    }
     let p = wide &* x
     return SIMD8<Int32>(p[0], p[2], p[4], p[6], p[8], p[10], p[12], p[14])
         &+ SIMD8<Int32>(p[1], p[3], p[5], p[7], p[9], p[11], p[13], p[15])
