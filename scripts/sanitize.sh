@@ -75,7 +75,8 @@ EOF_SUPPRESSIONS
     echo "== swift test --sanitize=$kind (scratch: $scratch)"
     start=$(date +%s)
     set +e
-    swift test -c release -Xswiftc -enable-testing --sanitize="$kind" --scratch-path "$scratch" "$@"
+    # a hung test stops the run after an hour, with every thread's backtrace (scripts/watchdog)
+    "$root/scripts/watchdog" 3600 swift test -c release -Xswiftc -enable-testing --sanitize="$kind" --scratch-path "$scratch" "$@"
     result=$?
     set -e
     elapsed=$(( $(date +%s) - start ))

@@ -33,7 +33,7 @@ import TestSupport
             }
             let (before, with) = (company / 3, company / 3)
             for i in 0..<before { start(i) }
-            while before > 0 && generator.tokensGenerated.value < 2 { try await Task.sleep(for: .milliseconds(1)) }
+            if before > 0 { try await waitUntil("the first companions' tokens") { generator.tokensGenerated.value >= 2 } }
             for i in before..<(before + with) { start(i) }
             group.addTask { Output(try await generator.generate(promptTokenIDs: target.prompt, parameters: target.parameters)) }
             let seen = generator.tokensGenerated.value
@@ -108,13 +108,13 @@ import TestSupport
         let generator = TextGenerator(model: demo.model, tokenizer: demo.tokenizer, maxBatchSize: 2)
         #expect(generator.maxBatchSize == 2)
         let long = GenerationParameters(maxNewTokens: 100_000, temperature: 0, stopAtEndOfText: false)
-        // 10 ms a token: the two runners last seconds (to the end of the context), however late
-        // this task gets a core on a loaded machine, and end only when cancelled
+        // 50 ms a token: the two runners would take most of a minute to fill the context, however
+        // late this task gets a core on a loaded machine; they end when cancelled
         struct Pace: LogitProcessor {
-            func process(_ logits: inout [Float], history: [Int]) { usleep(10_000) }
+            func process(_ logits: inout [Float], history: [Int]) { usleep(50_000) }
         }
         let runners = (0..<2).map { _ in Task { try await generator.generate(prompt: "Customer:", parameters: long, processors: [Pace()]) } }
-        while generator.activeGenerations.value < 2 { try await Task.sleep(for: .milliseconds(1)) }
+        try await waitUntil("both runners in the batch") { generator.activeGenerations.value == 2 }
         let waiter = Task { try await generator.generate(prompt: "Customer:", parameters: long) }
         try await Task.sleep(for: .milliseconds(50))
         #expect(generator.activeGenerations.value == 2)  // the third waits
@@ -123,7 +123,7 @@ import TestSupport
         #expect(cancelled.summary.stopReason == .cancelled && cancelled.tokenIDs.isEmpty)
         for runner in runners { runner.cancel() }
         for runner in runners { #expect(try await runner.value.summary.stopReason == .cancelled) }
-        while generator.activeGenerations.value > 0 { try await Task.sleep(for: .milliseconds(1)) }
+        try await waitUntil("the batch to empty") { generator.activeGenerations.value == 0 }
     }
 
     @Test("an error fails its own request alone")

@@ -259,7 +259,11 @@ import TestSupport
             } catch {}
             return received.value
         }
-        await Task.detached { holding.wait() }.value
+        guard await signalled(holding) else {
+            consumer.cancel()
+            Issue.record("the generation never reached its fourth token")
+            return
+        }
         #expect(generator.activeGenerations.value == 1)
         #expect(generator.tokensGenerated.value == 3)
         let cancelledAt = ContinuousClock.now
@@ -336,7 +340,7 @@ import TestSupport
             try await own.generate(prompt: "Customer:", parameters: GenerationParameters(maxNewTokens: 400, seed: 1,
                                                                                                stopAtEndOfText: false))
         }
-        while own.tokensGenerated.value < 3 { try await Task.sleep(for: .milliseconds(1)) }
+        try await waitUntil("three tokens") { own.tokensGenerated.value >= 3 }
         task.cancel()
         let result = try await task.value
         #expect(result.summary.stopReason == .cancelled)
