@@ -47,6 +47,8 @@ final class HTTPTransfer: NSObject, URLSessionDataDelegate, @unchecked Sendable 
     private var response: HTTPURLResponse?
     private var failure: Error?
     private var continuation: CheckedContinuation<HTTPURLResponse, Error>?
+    /// The outcome, when the task ended before the continuation was stored (cancelled at once).
+    private var outcome: Result<HTTPURLResponse, Error>?
 
     private init(followRedirects: Bool, receive: @escaping (HTTPURLResponse, Data) throws -> Void) {
         self.followRedirects = followRedirects
@@ -69,6 +71,8 @@ final class HTTPTransfer: NSObject, URLSessionDataDelegate, @unchecked Sendable 
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 queue.addOperation {
+                    // a task cancelled before it started may have ended already, on this queue
+                    if let outcome = transfer.outcome { return continuation.resume(with: outcome) }
                     transfer.continuation = continuation
                     task.resume()
                 }
@@ -113,7 +117,11 @@ final class HTTPTransfer: NSObject, URLSessionDataDelegate, @unchecked Sendable 
         } else {
             result = .failure(URLError(.badServerResponse))
         }
-        continuation?.resume(with: result)
-        continuation = nil
+        if let continuation {
+            continuation.resume(with: result)
+            self.continuation = nil
+        } else {
+            outcome = result
+        }
     }
 }

@@ -1,4 +1,8 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Synchronization
 import Testing
 import TestSupport
 @testable import GPT2Hub
@@ -278,5 +282,24 @@ final class EventLog: @unchecked Sendable {
 
     var record: @Sendable (DownloadEvent) -> Void {
         { event in self.lock.withLock { self.stored.append(event) } }
+    }
+}
+
+/// `HTTPTransfer` when its task is cancelled before the request starts: the session may end the
+/// request before the transfer is waiting for it, and that end must still reach the caller.
+@Suite struct HTTPTransferCancellationTests {
+    @Test("a request from a task cancelled before it starts ends with an error, each of 200 times")
+    func cancelledBeforeStart() async throws {
+        final class Ended: Sendable { let count = Atomic<Int>(0) }
+        let ended = Ended()
+        for _ in 0..<200 {
+            Task {
+                withUnsafeCurrentTask { $0?.cancel() }
+                let request = URLRequest(url: URL(string: "http://127.0.0.1:9/never")!)
+                await #expect(throws: (any Error).self) { _ = try await HTTPTransfer.send(request, idleTimeout: 5) }
+                ended.count.add(1, ordering: .relaxed)
+            }
+        }
+        try await waitUntil("every cancelled request to end", limit: .seconds(60)) { ended.count.load(ordering: .relaxed) == 200 }
     }
 }
