@@ -65,13 +65,16 @@ package func halfFields(_ base: UnsafeRawPointer, byteOffset: Int) -> SIMD8<Floa
     #else
     // Every instruction reads only the loaded pairs. Unpacking each half into the top of 32 bits
     // first is one fewer, but LLVM then fills the masked-off bottoms from any register, often the
-    // last product: a chain through every widening of the loop (Benchmarks/README.md). The pairs
-    // hold the lower half of each in their low 16 bits: little-endian, as every x86 CPU is.
+    // last product: a chain through every widening of the loop (Benchmarks/README.md).
     let pairs = base.loadUnaligned(fromByteOffset: byteOffset, as: SIMD4<Int32>.self)
     let mask = Int32(bitPattern: 0x8FFF_E000)
-    let even = unsafeBitCast(((pairs &<< 16) &>> 3) & mask, to: SIMD4<Float>.self)
-    let odd = unsafeBitCast((pairs &>> 3) & mask, to: SIMD4<Float>.self)
-    return SIMD8(even[0], odd[0], even[1], odd[1], even[2], odd[2], even[3], odd[3])
+    let low = unsafeBitCast(((pairs &<< 16) &>> 3) & mask, to: SIMD4<Float>.self)
+    let high = unsafeBitCast((pairs &>> 3) & mask, to: SIMD4<Float>.self)
+    #if _endian(little)  // each pair's first half in its low 16 bits
+    return SIMD8(low[0], high[0], low[1], high[1], low[2], high[2], low[3], high[3])
+    #else
+    return SIMD8(high[0], low[0], high[1], low[1], high[2], low[2], high[3], low[3])
+    #endif
     #endif
 }
 

@@ -28,10 +28,11 @@ package enum KernelBuild {
         #endif
     }
 
-    /// Whether the int8 products widen each 16-bit pair of weights by shifts, without the
-    /// sign-extending load that SSE4.1 (every x86 CPU with FMA) and ARM64 have.
+    /// Whether the int8 products widen each 16-bit pair of weights by shifts (each pair's first
+    /// weight in its low byte: little-endian), without the sign-extending load that SSE4.1
+    /// (every x86 CPU with FMA) and ARM64 have.
     package static var splitsInt8Pairs: Bool {
-        #if GPT2_FMA || arch(arm64)
+        #if GPT2_FMA || arch(arm64) || _endian(big)
         false
         #else
         true
