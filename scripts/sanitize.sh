@@ -76,7 +76,8 @@ EOF_SUPPRESSIONS
     start=$(date +%s)
     set +e
     # a hung test stops the run after an hour, with every thread's backtrace (scripts/watchdog)
-    "$root/scripts/watchdog" 3600 swift test -c release -Xswiftc -enable-testing --sanitize="$kind" --scratch-path "$scratch" "$@"
+    # one test at a time, as scripts/test runs them (why: there)
+    "$root/scripts/watchdog" 3600 swift test -c release -Xswiftc -enable-testing --no-parallel --sanitize="$kind" --scratch-path "$scratch" "$@"
     result=$?
     set -e
     elapsed=$(( $(date +%s) - start ))
