@@ -47,8 +47,9 @@ final class HTTPTransfer: NSObject, URLSessionDataDelegate, @unchecked Sendable 
     private var response: HTTPURLResponse?
     private var failure: Error?
     private var continuation: CheckedContinuation<HTTPURLResponse, Error>?
-    /// The outcome, when the task ended before the continuation was stored (cancelled at once).
-    private var outcome: Result<HTTPURLResponse, Error>?
+    /// Set (on the delegate queue) when the calling task is cancelled, so that a request not yet
+    /// started never starts: URLSession need not report the end of a task cancelled before resume.
+    private var cancelled = false
 
     private init(followRedirects: Bool, receive: @escaping (HTTPURLResponse, Data) throws -> Void) {
         self.followRedirects = followRedirects
@@ -68,17 +69,22 @@ final class HTTPTransfer: NSObject, URLSessionDataDelegate, @unchecked Sendable 
         let session = URLSession(configuration: configuration, delegate: transfer, delegateQueue: queue)
         defer { session.finishTasksAndInvalidate() }
         let task = session.dataTask(with: request)
+        // Starting and cancelling both go through the serial delegate queue, so one of them comes
+        // first: a running request is cancelled by URLSession, which then reports its end; one
+        // not yet started is not started, and ends here.
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 queue.addOperation {
-                    // a task cancelled before it started may have ended already, on this queue
-                    if let outcome = transfer.outcome { return continuation.resume(with: outcome) }
+                    guard !transfer.cancelled else { return continuation.resume(throwing: URLError(.cancelled)) }
                     transfer.continuation = continuation
                     task.resume()
                 }
             }
         } onCancel: {
-            task.cancel()
+            queue.addOperation {
+                transfer.cancelled = true
+                task.cancel()
+            }
         }
     }
 
@@ -117,11 +123,7 @@ final class HTTPTransfer: NSObject, URLSessionDataDelegate, @unchecked Sendable 
         } else {
             result = .failure(URLError(.badServerResponse))
         }
-        if let continuation {
-            continuation.resume(with: result)
-            self.continuation = nil
-        } else {
-            outcome = result
-        }
+        continuation?.resume(with: result)
+        continuation = nil
     }
 }
